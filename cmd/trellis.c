@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* main: parse the subcommand and hand over; no logic here. */
+#include "cmd.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: trellis <command> [options]\n\n"
+		     "commands:\n"
+		     "  server    serve the MLflow-compatible tracking API (default 127.0.0.1:5000)\n"
+		     "  db        upgrade|check the store schema\n"
+		     "  audit     verify the tamper-evident audit log\n\n"
+		     "  trellis --version        print the version\n"
+		     "  trellis <command> --help describe a command's options\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	const char *c = argv[1];
+	if (!strcmp(c, "--version") || !strcmp(c, "version")) {
+		printf("trellis %s\n", TR_VERSION);
+		return 0;
+	}
+	if (!strcmp(c, "--help") || !strcmp(c, "-h") || !strcmp(c, "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(c, "server"))
+		return cmd_server(argc - 1, argv + 1);
+	if (!strcmp(c, "db"))
+		return cmd_db(argc - 1, argv + 1);
+	if (!strcmp(c, "audit"))
+		return cmd_audit(argc - 1, argv + 1);
+	fprintf(stderr, "trellis: unknown command '%s'\n\n", c);
+	usage(stderr);
+	return 2;
+}

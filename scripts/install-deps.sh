@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what Trellis needs and is missing: Debian packages for the build
+# (and, with --test, for the tests), and with --test the Python venvs holding
+# the official mlflow clients the compatibility tests drive.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+build_pkgs=(build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev)
+test_pkgs=(libcmocka-dev clang python3-venv sqlite3)
+
+missing=()
+for p in "${build_pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ $want_test = 1 ]; then
+	for p in "${test_pkgs[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+	done
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "installing Debian packages: ${missing[*]}"
+	SUDO=""
+	[ "$(id -u)" = 0 ] || SUDO=sudo
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ $want_test = 1 ]; then
+	# One venv per official client version; rebuilt when its requirements change.
+	for v in mlflow3 mlflow2; do
+		req="tests/compat/requirements-$v.txt"
+		stamp=".venv/$v/.requirements"
+		if [ ! -f "$stamp" ] || ! cmp -s "$req" "$stamp"; then
+			echo "creating .venv/$v from $req"
+			rm -rf ".venv/$v"
+			python3 -m venv ".venv/$v"
+			".venv/$v/bin/pip" install -q --disable-pip-version-check -r "$req"
+			cp "$req" "$stamp"
+		fi
+	done
+fi

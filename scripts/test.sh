@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the test dependencies, builds with -Werror, and runs every test:
+# the cmocka unit tests and the client-compatibility tests (official mlflow
+# 3.x and 2.x clients against a real `trellis server`), then the same again
+# in an AddressSanitizer + UndefinedBehaviorSanitizer build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh --test
+
+jobs="$(nproc)"
+echo "== build (gcc, -Werror)"
+make -j"$jobs" WERROR=-Werror all
+echo "== build (clang, -Werror)"
+make -j"$jobs" CC=clang BUILD=build/clang WERROR=-Werror all >/dev/null
+
+echo "== unit tests"
+make -j"$jobs" unit
+echo "== client compatibility tests"
+make compat
+
+echo "== unit tests under ASan+UBSan"
+make -j"$jobs" SANITIZE=address,undefined unit
+echo "== client compatibility tests under ASan+UBSan"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	make SANITIZE=address,undefined compat
+echo "== all tests passed"

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The HTTP API: MLflow's REST 2.0 tracking routes under /api/2.0/mlflow/ and
+ * /ajax-api/2.0/mlflow/, Trellis' own under /api/2.0/trellis/, and /health,
+ * /version, /metrics. One route table maps (method, path) to a read handler
+ * (answered on the worker thread) or a store write (answered after commit).
+ */
+#ifndef TR_API_API_H
+#define TR_API_API_H
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "http/server.h"
+#include "store/store.h"
+
+#include <jansson.h>
+
+struct tr_api {
+	struct tr_store *store;
+	int64_t started_ms;
+};
+
+/* Read handlers: fill *OUT with a new response object. */
+typedef enum tr_err (*tr_read_fn)(struct tr_api *api, json_t *args, json_t **out, struct tr_buf *err);
+
+struct tr_route {
+	const char *method;
+	const char *path; /* after /api/2.0/mlflow */
+	tr_read_fn read;  /* either read ... */
+	tr_write_fn write; /* ... or write */
+	const char *action; /* audit action and /metrics route name */
+	enum tr_audit_class audit;
+};
+
+/* The dispatcher given to tr_http_start(); CTX is a struct tr_api. */
+void tr_api_dispatch(void *ctx, struct tr_req *req);
+/* Handles /health, /version, /metrics and /api/2.0/trellis/...; false when PATH is not one. */
+bool tr_api_admin(struct tr_api *api, struct tr_req *req);
+
+/* The MLflow tracking route table (mlflow_tracking.c). */
+extern const struct tr_route tr_mlflow_tracking_routes[];
+extern const size_t tr_mlflow_tracking_n_routes;
+
+/* The MLflow server version /version reports: below 3.4, so clients do not
+ * switch on OTLP span export, which Trellis does not serve yet. */
+#define TR_MLFLOW_COMPAT_VERSION "3.3.2"
+
+#endif

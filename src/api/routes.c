@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The dispatcher: strips the API prefix, finds the route, and either answers
+ * a read, hands a write to the store, or records a rejected write (refused by
+ * the HTTP layer's checks) in the audit log before answering its error.
+ */
+#include "api/api.h"
+
+#include <string.h>
+
+static const char *const prefixes[] = {"/api/2.0/mlflow", "/ajax-api/2.0/mlflow"};
+
+static const char *mlflow_suffix(const char *path)
+{
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		size_t n = strlen(prefixes[i]);
+		if (!strncmp(path, prefixes[i], n) && path[n] == '/')
+			return path + n;
+	}
+	return NULL;
+}
+
+void tr_api_dispatch(void *ctx, struct tr_req *r)
+{
+	struct tr_api *api = ctx;
+	const char *suffix = mlflow_suffix(r->path);
+	const struct tr_route *route = NULL;
+	bool path_known = false;
+	if (suffix) {
+		for (size_t i = 0; i < tr_mlflow_tracking_n_routes; i++) {
+			const struct tr_route *x = &tr_mlflow_tracking_routes[i];
+			if (strcmp(x->path, suffix))
+				continue;
+			path_known = true;
+			if (!strcmp(x->method, r->method)) {
+				route = x;
+				break;
+			}
+		}
+	}
+	if (route)
+		r->route = route->action;
+	if (r->write.reject) {
+		if (route && route->write) {
+			tr_req_submit(r, api->store, tr_store_reject, route->action, route->audit);
+			return;
+		}
+		tr_req_error(r, r->write.reject, tr_buf_str(&r->write.err));
+		return;
+	}
+	if (!suffix && tr_api_admin(api, r))
+		return;
+	if (!route) {
+		if (path_known) {
+			r->route = "method_not_allowed";
+			tr_req_error(r, TR_ERR_METHOD_NOT_ALLOWED, "The method is not allowed for the requested URL.");
+		} else {
+			tr_req_error(r, TR_ERR_ENDPOINT_NOT_FOUND, "No API endpoint at this path.");
+		}
+		return;
+	}
+	if (route->write) {
+		tr_req_submit(r, api->store, route->write, route->action, route->audit);
+		return;
+	}
+	struct tr_buf err = TR_BUF_INIT;
+	json_t *out = NULL;
+	enum tr_err rc = route->read(api, r->args, &out, &err);
+	if (rc)
+		tr_req_error(r, rc, tr_buf_str(&err));
+	else
+		tr_req_json(r, 200, out);
+	tr_buf_release(&err);
+}

@@ -1,0 +1,466 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * libmicrohttpd glue. Each connection's request goes through: receive (body
+ * bounded by max_body) -> checks shared by every route (Host allow-list, CORS
+ * origin, JSON content type for writes) -> arguments as one JSON object ->
+ * dispatch. A handler that submits a write suspends the connection; the
+ * writer thread fills the response and resumes it, and MHD calls us once more
+ * to queue the response. Workers never block on the database writer.
+ */
+#include "http/server.h"
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "governance/audit.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+enum { ST_RECEIVING, ST_SUSPENDED, ST_READY, ST_SENT };
+
+struct tr_http {
+	struct MHD_Daemon *d;
+	tr_http_dispatch_fn dispatch;
+	void *ctx;
+	char **hosts;
+	size_t n_hosts;
+	bool any_host;
+	char **origins;
+	size_t n_origins;
+	bool any_origin;
+	size_t max_body;
+	int port;
+	atomic_int in_flight;
+};
+
+static void split_list(const char *list, char ***out, size_t *n, bool *any)
+{
+	*out = NULL;
+	*n = 0;
+	*any = false;
+	if (!list)
+		return;
+	const char *p = list;
+	while (*p) {
+		size_t len = strcspn(p, ",");
+		while (len && (*p == ' ')) {
+			p++;
+			len--;
+		}
+		size_t l = len;
+		while (l && p[l - 1] == ' ')
+			l--;
+		if (l == 1 && *p == '*')
+			*any = true;
+		else if (l) {
+			*out = tr_xrealloc(*out, (*n + 1) * sizeof(char *));
+			(*out)[(*n)++] = tr_xstrndup(p, l);
+		}
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+}
+
+static void free_list(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Host header without its port ("[::1]:5000" -> "[::1]", "a:80" -> "a"). */
+static bool host_allowed(const struct tr_http *h, const char *host)
+{
+	if (h->any_host)
+		return true;
+	if (!host || !*host)
+		return false;
+	size_t len = strlen(host);
+	if (host[0] == '[') {
+		const char *end = strchr(host, ']');
+		len = end ? (size_t)(end - host) + 1 : len;
+	} else {
+		const char *colon = strrchr(host, ':');
+		if (colon)
+			len = (size_t)(colon - host);
+	}
+	for (size_t i = 0; i < h->n_hosts; i++)
+		if (strlen(h->hosts[i]) == len && !strncasecmp(h->hosts[i], host, len))
+			return true;
+	return false;
+}
+
+static bool origin_allowed(const struct tr_http *h, const char *origin)
+{
+	if (h->any_origin)
+		return true;
+	for (size_t i = 0; i < h->n_origins; i++) {
+		const char *pat = h->origins[i];
+		size_t pl = strlen(pat);
+		/* "http://localhost:*" matches any port */
+		if (pl > 2 && !strcmp(pat + pl - 2, ":*")) {
+			if (!strncasecmp(origin, pat, pl - 1) && origin[pl - 1] &&
+			    strspn(origin + pl - 1, "0123456789") == strlen(origin + pl - 1))
+				return true;
+			if (strlen(origin) == pl - 2 && !strncasecmp(origin, pat, pl - 2))
+				return true;
+		} else if (!strcasecmp(pat, origin)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+void tr_req_text(struct tr_req *r, int status, const char *content_type, const char *text)
+{
+	free(r->resp);
+	r->status = status;
+	r->resp_len = strlen(text);
+	r->resp = tr_xstrndup(text, r->resp_len);
+	r->resp_type = content_type;
+	r->state = ST_READY;
+}
+
+void tr_req_json(struct tr_req *r, int status, json_t *body)
+{
+	free(r->resp);
+	r->status = status;
+	r->resp = tr_json_dump(body);
+	r->resp_len = strlen(r->resp);
+	r->resp_type = "application/json";
+	r->state = ST_READY;
+	json_decref(body);
+}
+
+void tr_req_error(struct tr_req *r, enum tr_err code, const char *message)
+{
+	tr_req_json(r, tr_err_http_status(code),
+		    json_pack("{s:s,s:s}", "error_code", tr_err_code_name(code), "message",
+			      message && *message ? message : tr_strerror(code)));
+}
+
+static void write_done(struct tr_write *w, void *ctx)
+{
+	struct tr_req *r = ctx;
+	if (w->rc)
+		tr_req_error(r, w->rc, tr_buf_str(&w->err));
+	else
+		tr_req_json(r, 200, w->result ? json_incref(w->result) : json_object());
+	tr_write_release(w);
+	MHD_resume_connection(r->conn);
+}
+
+void tr_req_submit(struct tr_req *r, struct tr_store *s, tr_write_fn apply, const char *action,
+		   enum tr_audit_class cls)
+{
+	struct tr_write *w = &r->write;
+	w->apply = apply;
+	w->args = r->args;
+	w->action = action;
+	w->audit_class = cls;
+	w->actor = "anonymous";
+	tr_sha256_hex(r->body.data ? r->body.data : "", r->body.len, w->request_digest);
+	w->on_done = write_done;
+	w->ctx = r;
+	r->state = ST_SUSPENDED;
+	MHD_suspend_connection(r->conn);
+	tr_store_submit(s, w);
+}
+
+static enum MHD_Result queue(struct MHD_Connection *c, struct tr_req *r)
+{
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(r->resp_len, r->resp, MHD_RESPMEM_MUST_FREE);
+	r->resp = NULL;
+	MHD_add_response_header(resp, "Content-Type", r->resp_type);
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (r->origin_ok) {
+		MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->origin_ok);
+		MHD_add_response_header(resp, "Vary", "Origin");
+	}
+	if (!strcmp(r->method, "OPTIONS") && r->origin_ok) {
+		MHD_add_response_header(resp, "Access-Control-Allow-Methods",
+					"GET, POST, PUT, PATCH, DELETE, OPTIONS");
+		MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+					"Content-Type, Authorization, X-MLflow-Client-Version");
+		MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+	}
+	enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->status, resp);
+	MHD_destroy_response(resp);
+	r->state = ST_SENT;
+	return ret;
+}
+
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	json_t *args = cls;
+	if (!key)
+		return MHD_YES;
+	json_t *v = json_string(value ? value : "");
+	if (!v) /* not UTF-8: keep it out rather than fail the whole request */
+		return MHD_YES;
+	json_t *old = json_object_get(args, key);
+	if (!old) {
+		json_object_set_new(args, key, v);
+	} else if (json_is_array(old)) {
+		json_array_append_new(old, v);
+	} else {
+		json_t *arr = json_array();
+		json_array_append(arr, old);
+		json_array_append_new(arr, v);
+		json_object_set_new(args, key, arr);
+	}
+	return MHD_YES;
+}
+
+static bool is_json_type(const char *ct)
+{
+	if (!ct)
+		return false;
+	size_t n = strcspn(ct, ";");
+	while (n && ct[n - 1] == ' ')
+		n--;
+	return n == strlen("application/json") && !strncasecmp(ct, "application/json", n);
+}
+
+/* Builds r->args. Returns TR_OK, or an error with MSG set. */
+static enum tr_err build_args(struct MHD_Connection *c, struct tr_req *r, struct tr_buf *msg)
+{
+	bool has_query = false;
+	json_t *q = json_object();
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg, q);
+	has_query = json_object_size(q) > 0;
+	if (r->body.len == 0 || (!strcmp(r->method, "GET") && has_query)) {
+		r->args = q;
+		return TR_OK;
+	}
+	json_decref(q);
+	json_error_t jerr;
+	json_t *v = json_loadb(r->body.data, r->body.len, JSON_DECODE_ANY, &jerr);
+	if (v && json_is_string(v)) { /* old clients double-encode */
+		json_t *inner = json_loads(json_string_value(v), JSON_DECODE_ANY, &jerr);
+		json_decref(v);
+		v = inner;
+	}
+	if (!v)
+		return tr_fail(msg, TR_ERR_BAD_REQUEST, "malformed JSON body: %s (line %d, column %d)",
+			       jerr.text, jerr.line, jerr.column);
+	if (!json_is_object(v)) {
+		json_decref(v);
+		return tr_fail(msg, TR_ERR_BAD_REQUEST, "the JSON body must be an object");
+	}
+	r->args = v;
+	return TR_OK;
+}
+
+static void dispatch(struct tr_http *h, struct MHD_Connection *c, struct tr_req *r)
+{
+	struct tr_buf msg = TR_BUF_INIT;
+	enum tr_err rc = TR_OK;
+	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+	const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+	const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+	bool writes = strcmp(r->method, "GET") && strcmp(r->method, "HEAD") && strcmp(r->method, "OPTIONS");
+	if (origin && origin_allowed(h, origin))
+		r->origin_ok = origin;
+	if (!host_allowed(h, host)) {
+		rc = tr_fail(&msg, TR_ERR_PERMISSION_DENIED,
+			     "Invalid Host header '%s': not in --allowed-hosts (DNS rebinding protection)",
+			     host ? host : "");
+	} else if (origin && !r->origin_ok && writes) {
+		rc = tr_fail(&msg, TR_ERR_PERMISSION_DENIED,
+			     "Cross-origin request from '%s' is not allowed (--cors-allowed-origins)", origin);
+	} else if (!strcmp(r->method, "OPTIONS")) {
+		if (origin && !r->origin_ok)
+			rc = tr_fail(&msg, TR_ERR_PERMISSION_DENIED, "origin '%s' is not allowed", origin);
+		else {
+			r->args = json_object();
+			tr_req_text(r, 204, "text/plain", "");
+			goto out;
+		}
+	} else if (r->body_too_large) {
+		rc = tr_fail(&msg, TR_ERR_TOO_LARGE, "request body larger than %zu bytes", h->max_body);
+	} else if ((!strcmp(r->method, "POST") || !strcmp(r->method, "PATCH") ||
+		    (!strcmp(r->method, "DELETE") && r->body.len)) &&
+		   !is_json_type(ctype)) {
+		rc = tr_fail(&msg, TR_ERR_INVALID_PARAMETER_VALUE,
+			     "Invalid content type: '%.100s'. Requests that change state must be sent "
+			     "with Content-Type: application/json",
+			     ctype ? ctype : "");
+	} else {
+		rc = build_args(c, r, &msg);
+	}
+	if (!r->args)
+		r->args = json_object();
+	r->write.reject = rc;
+	if (rc)
+		tr_buf_append(&r->write.err, msg.data ? msg.data : "", msg.len);
+	h->dispatch(h->ctx, r);
+out:
+	tr_buf_release(&msg);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct tr_http *h = cls;
+	struct tr_req *r = *con_cls;
+	if (!r) {
+		r = tr_xcalloc(1, sizeof(*r));
+		r->http = h;
+		r->conn = c;
+		r->method = method;
+		r->path = url;
+		r->route = "unmatched";
+		r->started_us = tr_clock_mono_us();
+		*con_cls = r;
+		atomic_fetch_add(&h->in_flight, 1);
+		return MHD_YES;
+	}
+	if (r->state == ST_RECEIVING && *upload_data_size) {
+		if (r->body.len + *upload_data_size > h->max_body)
+			r->body_too_large = true;
+		else
+			tr_buf_append(&r->body, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (r->state == ST_RECEIVING)
+		dispatch(h, c, r);
+	if (r->state == ST_READY)
+		return queue(c, r);
+	if (r->state == ST_SUSPENDED)
+		return MHD_YES;
+	return MHD_NO;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode code)
+{
+	struct tr_http *h = cls;
+	struct tr_req *r = *con_cls;
+	if (!r)
+		return;
+	uint64_t us = tr_clock_mono_us() - r->started_us;
+	int status = r->state == ST_SENT ? r->status : 0;
+	tr_log_access(r->method, r->path, status, us);
+	tr_http_metrics_observe(r->route, status, us);
+	json_decref(r->args);
+	tr_buf_release(&r->body);
+	tr_buf_release(&r->write.err);
+	free(r->resp);
+	free(r);
+	*con_cls = NULL;
+	atomic_fetch_sub(&h->in_flight, 1);
+}
+
+static void log_mhd(void *cls, const char *fmt, va_list ap)
+{
+	struct tr_buf b = TR_BUF_INIT;
+	tr_buf_vappendf(&b, fmt, ap);
+	while (b.len && b.data[b.len - 1] == '\n')
+		b.data[--b.len] = '\0';
+	tr_log_warn("http: %s", tr_buf_str(&b));
+	tr_buf_release(&b);
+}
+
+enum tr_err tr_http_start(const struct tr_http_opts *opts, tr_http_dispatch_fn dispatch_fn, void *ctx,
+			  struct tr_http **out, struct tr_buf *err)
+{
+	struct tr_http *h = tr_xcalloc(1, sizeof(*h));
+	h->dispatch = dispatch_fn;
+	h->ctx = ctx;
+	h->max_body = opts->max_body ? opts->max_body : 16u << 20;
+	const char *host = opts->host ? opts->host : "127.0.0.1";
+	struct tr_buf hosts = TR_BUF_INIT;
+	if (opts->allowed_hosts)
+		tr_buf_appends(&hosts, opts->allowed_hosts);
+	else
+		tr_buf_appendf(&hosts, "localhost,127.0.0.1,[::1],%s", host);
+	split_list(tr_buf_str(&hosts), &h->hosts, &h->n_hosts, &h->any_host);
+	tr_buf_release(&hosts);
+	split_list(opts->cors_origins ? opts->cors_origins
+				      : "http://localhost:*,http://127.0.0.1:*,http://[::1]:*",
+		   &h->origins, &h->n_origins, &h->any_origin);
+
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
+	struct addrinfo *ai = NULL;
+	char port[16];
+	snprintf(port, sizeof(port), "%d", opts->port);
+	const char *bind_host = host;
+	char stripped[256];
+	if (host[0] == '[') { /* [::1] */
+		snprintf(stripped, sizeof(stripped), "%s", host + 1);
+		char *e = strchr(stripped, ']');
+		if (e)
+			*e = '\0';
+		bind_host = stripped;
+	}
+	if (getaddrinfo(bind_host, port, &hints, &ai) || !ai) {
+		tr_http_stop(h);
+		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE, "cannot resolve --host '%s'", host);
+	}
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+			 MHD_USE_ERROR_LOG;
+	if (ai->ai_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	unsigned workers = opts->workers > 0 ? (unsigned)opts->workers : 2;
+	h->d = MHD_start_daemon(flags, (uint16_t)opts->port, NULL, NULL, on_request, h,
+				MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, workers,
+				MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+				MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
+	freeaddrinfo(ai);
+	if (!h->d) {
+		tr_http_stop(h);
+		return tr_fail(err, TR_ERR_IO_ERROR, "cannot listen on %s:%d (in use?)", host, opts->port);
+	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+	h->port = info ? info->port : opts->port;
+	*out = h;
+	return TR_OK;
+}
+
+int tr_http_port(const struct tr_http *h) { return h->port; }
+
+void tr_http_quiesce(struct tr_http *h)
+{
+	if (h && h->d) {
+		MHD_socket s = MHD_quiesce_daemon(h->d);
+		if (s != MHD_INVALID_SOCKET)
+			close(s);
+	}
+}
+
+bool tr_http_wait_idle(struct tr_http *h, int timeout_ms)
+{
+	for (int waited = 0; atomic_load(&h->in_flight) > 0; waited += 10) {
+		if (waited >= timeout_ms)
+			return false;
+		usleep(10000);
+	}
+	return true;
+}
+
+void tr_http_stop(struct tr_http *h)
+{
+	if (!h)
+		return;
+	if (h->d)
+		MHD_stop_daemon(h->d);
+	free_list(h->hosts, h->n_hosts);
+	free_list(h->origins, h->n_origins);
+	free(h);
+}

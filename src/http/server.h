@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The HTTP server over libmicrohttpd: a pool of worker threads, one request
+ * struct per request, bodies bounded, request arguments presented as one JSON
+ * object (the JSON body, or the query string with repeated keys as arrays),
+ * and the protections every route shares: allowed Host headers (DNS
+ * rebinding), CORS origins, JSON-only writes (CSRF). A handler answers at once
+ * or hands a write to the store's group-commit writer; the connection is then
+ * suspended, never holding a worker, and resumed by the writer after commit.
+ */
+#ifndef TR_HTTP_SERVER_H
+#define TR_HTTP_SERVER_H
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "store/store.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct tr_http;
+
+struct tr_http_opts {
+	const char *host;          /* bind address, default 127.0.0.1 */
+	int port;                  /* default 5000; 0 picks a free port */
+	int workers;               /* worker threads, default: number of cores */
+	const char *allowed_hosts; /* comma list of Host values; "*" allows any */
+	const char *cors_origins;  /* comma list of origins; "*" allows any */
+	size_t max_body;           /* bytes; larger bodies get 413 */
+};
+
+/* One request. Borrowed by the dispatcher for the request's lifetime. */
+struct tr_req {
+	const char *method;
+	const char *path;     /* decoded path, without the query string */
+	json_t *args;         /* arguments object (body or query); never NULL at dispatch */
+	struct tr_buf body;   /* raw body */
+	const char *route;    /* route name for /metrics, set by the dispatcher */
+	struct tr_http *http;
+	/* internal */
+	void *conn;
+	int status;
+	char *resp;
+	size_t resp_len;
+	const char *resp_type;
+	int state;
+	bool body_too_large;
+	bool is_json_body;
+	const char *origin_ok; /* the Origin to echo in Access-Control-Allow-Origin */
+	uint64_t started_us;
+	struct tr_write write;
+};
+
+typedef void (*tr_http_dispatch_fn)(void *ctx, struct tr_req *req);
+
+/* Starts serving. Returns a new server; stop with tr_http_stop(). */
+enum tr_err tr_http_start(const struct tr_http_opts *opts, tr_http_dispatch_fn dispatch, void *ctx,
+			  struct tr_http **out, struct tr_buf *err) __attribute__((warn_unused_result));
+/* The port actually bound. */
+int tr_http_port(const struct tr_http *h);
+/* Stops accepting connections; requests in flight continue. */
+void tr_http_quiesce(struct tr_http *h);
+/* Waits up to TIMEOUT_MS for requests in flight to finish; true when idle. */
+bool tr_http_wait_idle(struct tr_http *h, int timeout_ms);
+/* Stops the server and frees it. NULL is a no-op. */
+void tr_http_stop(struct tr_http *h);
+
+/* Responses; exactly one per request. BODY is stolen. */
+void tr_req_json(struct tr_req *r, int status, json_t *body);
+void tr_req_text(struct tr_req *r, int status, const char *content_type, const char *text);
+/* MLflow's error body {"error_code","message"} with the table's HTTP status. */
+void tr_req_error(struct tr_req *r, enum tr_err code, const char *message);
+/* Hands a write to the store's writer; the response ({} or w->result, or the
+ * error) is sent after the commit. */
+void tr_req_submit(struct tr_req *r, struct tr_store *s, tr_write_fn apply, const char *action,
+		   enum tr_audit_class cls);
+
+/* ---- /metrics (Prometheus text) ---- */
+/* Appends the HTTP metrics: requests by route and status, latency histogram. */
+void tr_http_metrics_render(struct tr_buf *out);
+/* Records one finished request. Thread-safe. */
+void tr_http_metrics_observe(const char *route, int status, uint64_t micros);
+
+#endif

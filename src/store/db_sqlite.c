@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The SQLite driver: WAL journal with synchronous=FULL (an acknowledged commit
+ * is on disk), case-sensitive LIKE as MLflow has it, and a per-connection
+ * cache of prepared statements keyed by SQL text. A statement already in use
+ * (the same SQL nested) gets a fresh uncached copy, finalized on done().
+ */
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "store/db.h"
+
+#include <sqlite3.h>
+#include <string.h>
+
+#define CACHE_SLOTS 96
+
+struct tr_db_stmt {
+	sqlite3_stmt *st;
+	struct sqlite_conn *conn;
+	char *sql; /* NULL for an uncached statement */
+	uint64_t hash;
+	bool in_use;
+	uint64_t last_used;
+};
+
+struct sqlite_conn {
+	struct tr_db base;
+	sqlite3 *db;
+	struct tr_db_stmt cache[CACHE_SLOTS];
+	uint64_t tick;
+};
+
+static uint64_t hash_sql(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static enum tr_err map_rc(sqlite3 *db, int rc, struct tr_buf *err)
+{
+	int ext = sqlite3_extended_errcode(db);
+	if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return tr_fail(err, TR_ERR_RESOURCE_ALREADY_EXISTS, "%s", sqlite3_errmsg(db));
+	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+		return tr_fail(err, TR_ERR_TEMPORARILY_UNAVAILABLE, "database busy: %s",
+			       sqlite3_errmsg(db));
+	if (rc == SQLITE_CONSTRAINT)
+		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE, "%s", sqlite3_errmsg(db));
+	if (rc == SQLITE_FULL || rc == SQLITE_IOERR)
+		return tr_fail(err, TR_ERR_IO_ERROR, "storage error: %s", sqlite3_errmsg(db));
+	return tr_fail(err, TR_ERR_INTERNAL_ERROR, "database error: %s", sqlite3_errmsg(db));
+}
+
+static enum tr_err sq_exec(struct tr_db *base, const char *sql, struct tr_buf *err)
+{
+	struct sqlite_conn *c = (struct sqlite_conn *)base;
+	char *msg = NULL;
+	int rc = sqlite3_exec(c->db, sql, NULL, NULL, &msg);
+	if (rc != SQLITE_OK) {
+		enum tr_err e = map_rc(c->db, rc, err);
+		if (err && msg) {
+			tr_buf_reset(err);
+			tr_buf_appendf(err, "database error: %s", msg);
+		}
+		sqlite3_free(msg);
+		return e;
+	}
+	return TR_OK;
+}
+
+static void sq_close(struct tr_db *base)
+{
+	struct sqlite_conn *c = (struct sqlite_conn *)base;
+	for (int i = 0; i < CACHE_SLOTS; i++) {
+		sqlite3_finalize(c->cache[i].st);
+		free(c->cache[i].sql);
+	}
+	sqlite3_close_v2(c->db);
+	free(c);
+}
+
+static enum tr_err sq_open(const char *path, bool readonly, struct tr_db **out, struct tr_buf *err)
+{
+	struct sqlite_conn *c = tr_xcalloc(1, sizeof(*c));
+	c->base.ops = &tr_db_sqlite_ops;
+	int flags = SQLITE_OPEN_NOMUTEX |
+		    (readonly ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+	int rc = sqlite3_open_v2(path, &c->db, flags, NULL);
+	if (rc != SQLITE_OK) {
+		enum tr_err e = tr_fail(err, TR_ERR_IO_ERROR, "cannot open database '%s': %s", path,
+					c->db ? sqlite3_errmsg(c->db) : "out of memory");
+		sq_close(&c->base);
+		return e;
+	}
+	sqlite3_extended_result_codes(c->db, 1);
+	sqlite3_busy_timeout(c->db, 10000);
+	enum tr_err e = sq_exec(&c->base,
+				"PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+				"PRAGMA case_sensitive_like=ON; PRAGMA foreign_keys=ON;"
+				"PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;",
+				err);
+	if (e) {
+		sq_close(&c->base);
+		return e;
+	}
+	*out = &c->base;
+	return TR_OK;
+}
+
+static enum tr_err sq_prepare(struct tr_db *base, const char *sql, struct tr_db_stmt **out,
+			      struct tr_buf *err)
+{
+	struct sqlite_conn *c = (struct sqlite_conn *)base;
+	uint64_t h = hash_sql(sql);
+	struct tr_db_stmt *victim = NULL;
+	bool busy_copy = false;
+	c->tick++;
+	for (int i = 0; i < CACHE_SLOTS; i++) {
+		struct tr_db_stmt *s = &c->cache[i];
+		if (s->sql && s->hash == h && !strcmp(s->sql, sql)) {
+			if (s->in_use) {
+				busy_copy = true;
+				break;
+			}
+			s->in_use = true;
+			s->last_used = c->tick;
+			*out = s;
+			return TR_OK;
+		}
+		if (!s->in_use && (!victim || s->last_used < victim->last_used))
+			victim = s;
+	}
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return map_rc(c->db, rc, err);
+	if (busy_copy || !victim) {
+		struct tr_db_stmt *s = tr_xcalloc(1, sizeof(*s));
+		s->st = st;
+		s->conn = c;
+		s->in_use = true;
+		*out = s;
+		return TR_OK;
+	}
+	sqlite3_finalize(victim->st);
+	free(victim->sql);
+	victim->st = st;
+	victim->conn = c;
+	victim->sql = tr_xstrdup(sql);
+	victim->hash = h;
+	victim->in_use = true;
+	victim->last_used = c->tick;
+	*out = victim;
+	return TR_OK;
+}
+
+static void sq_done(struct tr_db_stmt *s)
+{
+	if (!s->sql) {
+		sqlite3_finalize(s->st);
+		free(s);
+		return;
+	}
+	sqlite3_reset(s->st);
+	sqlite3_clear_bindings(s->st);
+	s->in_use = false;
+}
+
+static void sq_reset(struct tr_db_stmt *s)
+{
+	sqlite3_reset(s->st);
+	sqlite3_clear_bindings(s->st);
+}
+
+static void sq_bind_text(struct tr_db_stmt *s, int idx, const char *v)
+{
+	sqlite3_bind_text(s->st, idx, v, -1, SQLITE_TRANSIENT);
+}
+static void sq_bind_int64(struct tr_db_stmt *s, int idx, int64_t v) { sqlite3_bind_int64(s->st, idx, v); }
+static void sq_bind_double(struct tr_db_stmt *s, int idx, double v) { sqlite3_bind_double(s->st, idx, v); }
+static void sq_bind_null(struct tr_db_stmt *s, int idx) { sqlite3_bind_null(s->st, idx); }
+
+static enum tr_err sq_step(struct tr_db_stmt *s, bool *row, struct tr_buf *err)
+{
+	int rc = sqlite3_step(s->st);
+	if (rc == SQLITE_ROW) {
+		*row = true;
+		return TR_OK;
+	}
+	*row = false;
+	if (rc == SQLITE_DONE)
+		return TR_OK;
+	return map_rc(s->conn->db, rc, err);
+}
+
+static int64_t sq_col_int64(struct tr_db_stmt *s, int col) { return sqlite3_column_int64(s->st, col); }
+static double sq_col_double(struct tr_db_stmt *s, int col) { return sqlite3_column_double(s->st, col); }
+static const char *sq_col_text(struct tr_db_stmt *s, int col)
+{
+	const unsigned char *t = sqlite3_column_text(s->st, col);
+	return t ? (const char *)t : "";
+}
+static bool sq_col_is_null(struct tr_db_stmt *s, int col)
+{
+	return sqlite3_column_type(s->st, col) == SQLITE_NULL;
+}
+static int64_t sq_changes(struct tr_db *base) { return sqlite3_changes64(((struct sqlite_conn *)base)->db); }
+
+const struct tr_db_ops tr_db_sqlite_ops = {
+	.name = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.exec = sq_exec,
+	.prepare = sq_prepare,
+	.done = sq_done,
+	.reset = sq_reset,
+	.bind_text = sq_bind_text,
+	.bind_int64 = sq_bind_int64,
+	.bind_double = sq_bind_double,
+	.bind_null = sq_bind_null,
+	.step = sq_step,
+	.col_int64 = sq_col_int64,
+	.col_double = sq_col_double,
+	.col_text = sq_col_text,
+	.col_is_null = sq_col_is_null,
+	.changes = sq_changes,
+};

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * MLflow's search language (filter_string and order_by), plus OR and
+ * parentheses, parsed once into an AST and compiled to parameterised SQL.
+ * User text never reaches the SQL text: every literal and every key becomes a
+ * bind value. The SQL is portable between SQLite and PostgreSQL; LIKE is
+ * case-sensitive (the SQLite driver turns on case_sensitive_like) and ILIKE is
+ * compiled as lower(x) LIKE lower(?).
+ *
+ * Schema the SQL refers to (see migrations.c):
+ *   runs r(run_uuid, name, experiment_id, user_id, status, start_time, end_time,
+ *          lifecycle_stage, artifact_uri)
+ *   params(run_uuid, key, value)  tags(run_uuid, key, value)
+ *   latest_metrics(run_uuid, key, step, timestamp, value, is_nan)
+ *   datasets(dataset_uuid, experiment_id, name, digest, ...)
+ *   inputs(input_uuid, source_type, source_id, destination_type, destination_id)
+ *   input_tags(input_uuid, key, value)
+ *   experiments e(experiment_id, name, artifact_location, lifecycle_stage,
+ *          creation_time, last_update_time)
+ *   experiment_tags(experiment_id, key, value)
+ */
+#ifndef TR_STORE_SEARCH_H
+#define TR_STORE_SEARCH_H
+
+#include "core/err.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct tr_buf;
+
+enum tr_search_target { TR_SEARCH_RUNS, TR_SEARCH_EXPERIMENTS };
+
+/* Limits on one compilation; exceeding one is TR_ERR_INVALID_PARAMETER_VALUE. */
+#define TR_SEARCH_MAX_DEPTH       100   /* nested parentheses in a filter */
+#define TR_SEARCH_MAX_SQL_DEPTH   20    /* nested AND/OR groups left after flattening */
+#define TR_SEARCH_MAX_CLAUSES     10000 /* comparisons in a filter */
+#define TR_SEARCH_MAX_LIST_VALUES 10000 /* values in all IN lists of a filter together */
+#define TR_SEARCH_MAX_ORDER_BY    100   /* order_by clauses */
+
+enum tr_bind_type { TR_BIND_TEXT, TR_BIND_INT64, TR_BIND_DOUBLE };
+
+struct tr_bind {
+	enum tr_bind_type type;
+	const char *text; /* TR_BIND_TEXT; owned by the query */
+	int64_t i64;
+	double f64;
+};
+
+/*
+ * A compiled query. WHERE is a boolean SQL expression over alias r (runs) or
+ * e (experiments), "1=1" for an empty filter, self-contained (a top-level OR
+ * is parenthesised) so that the caller may AND it with its own conditions;
+ * ORDER_BY is the full ORDER BY
+ * list including MLflow's tie-breakers, without the ORDER BY keyword. Binds
+ * are numbered in order of appearance: first all of WHERE's '?', then all of
+ * ORDER_BY's '?'.
+ */
+struct tr_search_query {
+	char *where;
+	char *order_by;
+	struct tr_bind *binds;
+	size_t n_binds;
+	size_t n_where_binds; /* the first n_where_binds binds belong to WHERE */
+};
+
+/*
+ * Compiles FILTER (may be NULL or empty) and the N_ORDER order_by clauses for
+ * TARGET into OUT. On error returns TR_ERR_INVALID_PARAMETER_VALUE with an
+ * MLflow-style message in ERR and leaves OUT empty.
+ * OUT must be released with tr_search_query_release().
+ */
+enum tr_err tr_search_compile(enum tr_search_target target, const char *filter,
+			      const char *const *order_by, size_t n_order,
+			      struct tr_search_query *out /* OUT */, struct tr_buf *err)
+	__attribute__((warn_unused_result));
+
+void tr_search_query_release(struct tr_search_query *q);
+
+#endif

@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Store lifecycle: open (driver by URI, schema check or migration, writer
+ * start), the pool of read connections, and small helpers shared by the
+ * store files (page tokens, run ids from request args).
+ */
+#include "core/alloc.h"
+#include "core/json.h"
+#include "governance/audit.h"
+#include "store/store_internal.h"
+
+#include <sodium.h>
+#include <string.h>
+
+static enum tr_err open_checked(struct tr_store *s, const struct tr_store_opts *opts,
+				struct tr_buf *err)
+{
+	int version = -1;
+	enum tr_err rc = tr_db_open(s->driver, s->path, false, &s->wdb, err);
+	if (rc)
+		return rc;
+	rc = store_schema_version(s->wdb, &version, err);
+	if (rc)
+		return rc;
+	if (version > TR_SCHEMA_VERSION)
+		return tr_fail(err, TR_ERR_INVALID_STATE,
+			       "store '%s' has schema version %d, newer than this trellis (%d)",
+			       s->path, version, TR_SCHEMA_VERSION);
+	if (version < TR_SCHEMA_VERSION) {
+		/* -1: an empty store, migrated automatically */
+		if (version >= 0 && !(opts && opts->upgrade))
+			return tr_fail(err, TR_ERR_INVALID_STATE,
+				       "store '%s' has schema version %d, this trellis needs %d: run "
+				       "`trellis db upgrade`",
+				       s->path, version, TR_SCHEMA_VERSION);
+		rc = store_migrate(s->wdb, version, err);
+	}
+	return rc;
+}
+
+enum tr_err tr_store_open(const char *uri, const struct tr_store_opts *opts, struct tr_store **out,
+			  struct tr_buf *err)
+{
+	if (sodium_init() < 0)
+		return tr_fail(err, TR_ERR_INTERNAL_ERROR, "libsodium failed to initialise");
+	struct tr_store *s = tr_xcalloc(1, sizeof(*s));
+	pthread_mutex_init(&s->pool_lock, NULL);
+	pthread_mutex_init(&s->q_lock, NULL);
+	pthread_cond_init(&s->q_cond, NULL);
+	s->artifact_root = tr_xstrdup(opts && opts->artifact_root ? opts->artifact_root
+								  : "mlflow-artifacts:");
+	enum tr_err rc = tr_store_uri_parse(uri, &s->driver, &s->path, err);
+	if (!rc)
+		rc = open_checked(s, opts, err);
+	if (!rc)
+		rc = store_writer_start(s, err);
+	if (rc) {
+		tr_store_close(s);
+		return rc;
+	}
+	*out = s;
+	return TR_OK;
+}
+
+void tr_store_close(struct tr_store *s)
+{
+	if (!s)
+		return;
+	store_writer_stop(s);
+	tr_db_close(s->wdb);
+	while (s->free_readers) {
+		struct reader *r = s->free_readers;
+		s->free_readers = r->next;
+		tr_db_close(r->db);
+		free(r);
+	}
+	pthread_mutex_destroy(&s->pool_lock);
+	pthread_mutex_destroy(&s->q_lock);
+	pthread_cond_destroy(&s->q_cond);
+	free(s->path);
+	free(s->artifact_root);
+	free(s);
+}
+
+enum tr_err tr_store_schema_version(const char *uri, int *out, struct tr_buf *err)
+{
+	const struct tr_db_ops *driver;
+	char *path;
+	struct tr_db *db = NULL;
+	enum tr_err rc = tr_store_uri_parse(uri, &driver, &path, err);
+	if (rc)
+		return rc;
+	rc = tr_db_open(driver, path, false, &db, err);
+	if (!rc)
+		rc = store_schema_version(db, out, err);
+	tr_db_close(db);
+	free(path);
+	return rc;
+}
+
+void tr_store_stats(struct tr_store *s, uint64_t *batches, uint64_t *writes)
+{
+	pthread_mutex_lock(&s->q_lock);
+	*batches = s->n_batches;
+	*writes = s->n_writes;
+	pthread_mutex_unlock(&s->q_lock);
+}
+
+enum tr_err store_reader_get(struct tr_store *s, struct tr_db **out, struct tr_buf *err)
+{
+	pthread_mutex_lock(&s->pool_lock);
+	struct reader *r = s->free_readers;
+	if (r)
+		s->free_readers = r->next;
+	pthread_mutex_unlock(&s->pool_lock);
+	if (r) {
+		*out = r->db;
+		free(r);
+		return TR_OK;
+	}
+	return tr_db_open(s->driver, s->path, true, out, err);
+}
+
+void store_reader_put(struct tr_store *s, struct tr_db *db)
+{
+	struct reader *r = tr_xmalloc(sizeof(*r));
+	r->db = db;
+	pthread_mutex_lock(&s->pool_lock);
+	r->next = s->free_readers;
+	s->free_readers = r;
+	pthread_mutex_unlock(&s->pool_lock);
+}
+
+enum tr_err store_page_token_parse(const char *token, int64_t *offset, struct tr_buf *err)
+{
+	*offset = 0;
+	if (!token || !*token)
+		return TR_OK;
+	size_t n = strlen(token);
+	if (n > 4096)
+		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE, "Invalid page token");
+	unsigned char *raw = tr_xmalloc(n + 1);
+	size_t len = 0;
+	enum tr_err rc = TR_OK;
+	if (sodium_base642bin(raw, n, token, n, " \n", &len, NULL, sodium_base64_VARIANT_ORIGINAL) &&
+	    sodium_base642bin(raw, n, token, n, " \n", &len, NULL,
+			      sodium_base64_VARIANT_URLSAFE)) {
+		rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE, "Invalid page token, could not base64-decode");
+		goto out;
+	}
+	json_t *j = json_loadb((const char *)raw, len, 0, NULL);
+	json_t *o = j ? json_object_get(j, "offset") : NULL;
+	if (!o || !json_is_integer(o) || json_integer_value(o) < 0)
+		rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE, "Invalid page token");
+	else
+		*offset = json_integer_value(o);
+	json_decref(j);
+out:
+	free(raw);
+	return rc;
+}
+
+char *store_page_token_make(int64_t offset)
+{
+	char json[64];
+	int n = snprintf(json, sizeof(json), "{\"offset\": %lld}", (long long)offset);
+	size_t cap = sodium_base64_ENCODED_LEN((size_t)n, sodium_base64_VARIANT_ORIGINAL);
+	char *out = tr_xmalloc(cap);
+	sodium_bin2base64(out, cap, (const unsigned char *)json, (size_t)n,
+			  sodium_base64_VARIANT_ORIGINAL);
+	return out;
+}
+
+enum tr_err store_args_run_id(json_t *args, const char **out, struct tr_buf *err)
+{
+	enum tr_err rc = tr_json_str(args, "run_id", out, err);
+	if (rc)
+		return rc;
+	if (!*out || !**out) {
+		rc = tr_json_str(args, "run_uuid", out, err);
+		if (rc)
+			return rc;
+	}
+	if (!*out || !**out)
+		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+			       "Missing value for required parameter 'run_id'. See the API docs for "
+			       "more information about request parameters.");
+	return TR_OK;
+}
+
+enum tr_err tr_store_audit_verify(struct tr_store *s, int64_t *count, int64_t *bad_seq,
+				  struct tr_buf *err)
+{
+	struct tr_db *db;
+	enum tr_err rc = store_reader_get(s, &db, err);
+	if (rc)
+		return rc;
+	rc = tr_audit_verify(db, count, bad_seq, err);
+	store_reader_put(s, db);
+	return rc;
+}

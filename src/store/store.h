@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The store: the one API over experiments, runs, params, metrics, tags,
+ * datasets and the audit log. One SQL implementation over the tr_db driver
+ * ops table (store_*.c).
+ *
+ * Reads run on any thread, each on a pooled connection of its own, and return
+ * entities as new jansson objects already in MLflow's wire shape (that shape
+ * is the domain model every API of ours speaks).
+ *
+ * Writes never run on the caller's thread: a struct tr_write is handed to the
+ * group-commit writer (writer.c), which applies everything queued in one
+ * transaction (one savepoint per write, so a bad write fails alone), appends
+ * the audit entries in that same transaction, commits once (one fsync), and
+ * then completes every write. Checks that read state (params write-once, run
+ * still active) run inside the writer's transaction.
+ *
+ * Lifecycle: tr_store_open() -> reads/writes from many threads ->
+ * tr_store_close() (drains the writer queue first).
+ */
+#ifndef TR_STORE_STORE_H
+#define TR_STORE_STORE_H
+
+#include "core/buf.h"
+#include "core/err.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct tr_store;
+struct tr_store_tx;
+struct tr_write;
+
+#define TR_SCHEMA_VERSION 1
+
+struct tr_store_opts {
+	/* mlflow-artifacts: URI prefix that experiments' artifact locations start with */
+	const char *artifact_root; /* default "mlflow-artifacts:" */
+	/* Migrate an empty store automatically (server start). An older schema is
+	 * always refused with "run `trellis db upgrade`" unless UPGRADE is set. */
+	bool upgrade;
+};
+
+/*
+ * Opens the store at URI (sqlite:///relative, sqlite:////absolute, or a plain
+ * path). Returns a new store; close with tr_store_close().
+ */
+enum tr_err tr_store_open(const char *uri, const struct tr_store_opts *opts,
+			  struct tr_store **out /* OUT */, struct tr_buf *err)
+	__attribute__((warn_unused_result));
+/* Drains pending writes, stops the writer, closes every connection. NULL is a no-op. */
+void tr_store_close(struct tr_store *s);
+/* The schema version found in the store at URI (-1 for an empty store). */
+enum tr_err tr_store_schema_version(const char *uri, int *out, struct tr_buf *err)
+	__attribute__((warn_unused_result));
+/* Counters for /metrics: committed write batches and writes. Thread-safe. */
+void tr_store_stats(struct tr_store *s, uint64_t *batches, uint64_t *writes);
+
+/* ---- writes ---------------------------------------------------------- */
+
+/* A write operation: runs on the writer thread inside a savepoint. */
+typedef enum tr_err (*tr_write_fn)(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
+
+enum tr_audit_class { TR_AUDIT_CONTROL, TR_AUDIT_DATA };
+
+struct tr_write {
+	/* set by the submitter */
+	tr_write_fn apply;
+	json_t *args;             /* the request arguments, borrowed until on_done */
+	const char *action;       /* audit action, e.g. "experiments.create" (static) */
+	enum tr_audit_class audit_class;
+	const char *actor;        /* "anonymous" until auth exists */
+	char request_digest[65];  /* hex SHA-256 of the request body */
+	void (*on_done)(struct tr_write *w, void *ctx); /* called on the writer thread */
+	void *ctx;
+	enum tr_err reject;       /* with apply = tr_store_reject: the code to record */
+	/* set by apply / the writer */
+	enum tr_err rc;
+	struct tr_buf err;        /* empty at submit; the message when rc != TR_OK (with
+				     tr_store_reject: preset by the submitter); release with
+				     tr_write_release() */
+	json_t *result;           /* a new reference, may be NULL; the submitter owns it */
+	char resource[160];       /* audit resource, e.g. "run/<id>" */
+	uint32_t n_metrics, n_params, n_tags; /* data-plane counts for the audit entry */
+	struct tr_write *next;    /* writer queue link */
+};
+
+/* Queues W; its on_done runs on the writer thread after commit (or failure). */
+void tr_store_submit(struct tr_store *s, struct tr_write *w);
+/* Queues W and blocks until it is done; returns w->rc. */
+enum tr_err tr_store_write_sync(struct tr_store *s, struct tr_write *w);
+/* Releases what the writer left in W (err, result). */
+void tr_write_release(struct tr_write *w);
+
+/* Write operations (tr_write_fn), reading their arguments from w->args in
+ * MLflow's request shape (already parsed and type-checked JSON). */
+enum tr_err tr_store_experiment_create(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
+enum tr_err tr_store_experiment_update(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
+enum tr_err tr_store_experiment_delete(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
+enum tr_err tr_store_experiment_restore(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
+enum tr_err tr_store_experiment_set_tag(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
+enum tr_err tr_store_experiment_delete_tag(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
+enum tr_err tr_store_run_create(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
+enum tr_err tr_store_run_update(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
+enum tr_err tr_store_run_delete(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
+enum tr_err tr_store_run_restore(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
+enum tr_err tr_store_run_log_metric(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
+enum tr_err tr_store_run_log_param(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
+enum tr_err tr_store_run_set_tag(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
+enum tr_err tr_store_run_delete_tag(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
+enum tr_err tr_store_run_log_batch(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
+enum tr_err tr_store_run_log_inputs(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
+enum tr_err tr_store_run_log_model(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
+/* Appends only the audit entry (a request rejected before it reached the store). */
+enum tr_err tr_store_reject(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
+
+/* ---- reads ----------------------------------------------------------- */
+
+/* Each returns a new JSON object (free with json_decref) in MLflow's response
+ * shape, e.g. {"experiment": {...}}; RESOURCE_DOES_NOT_EXIST when missing. */
+enum tr_err tr_store_experiment_get(struct tr_store *s, const char *id, json_t **out, struct tr_buf *err)
+	__attribute__((warn_unused_result));
+enum tr_err tr_store_experiment_get_by_name(struct tr_store *s, const char *name, json_t **out,
+					    struct tr_buf *err) __attribute__((warn_unused_result));
+/* ARGS in experiments/search's request shape. */
+enum tr_err tr_store_experiment_search(struct tr_store *s, json_t *args, json_t **out,
+				       struct tr_buf *err) __attribute__((warn_unused_result));
+enum tr_err tr_store_run_get(struct tr_store *s, const char *run_id, json_t **out, struct tr_buf *err)
+	__attribute__((warn_unused_result));
+enum tr_err tr_store_run_search(struct tr_store *s, json_t *args, json_t **out, struct tr_buf *err)
+	__attribute__((warn_unused_result));
+enum tr_err tr_store_metric_history(struct tr_store *s, json_t *args, json_t **out, struct tr_buf *err)
+	__attribute__((warn_unused_result));
+enum tr_err tr_store_metric_history_bulk_interval(struct tr_store *s, json_t *args, json_t **out,
+						  struct tr_buf *err) __attribute__((warn_unused_result));
+
+/* ---- audit ----------------------------------------------------------- */
+
+/* Walks the audit chain. Returns TR_OK with the entry count, or DATA_LOSS
+ * with the first broken entry's sequence number in *BAD_SEQ and ERR. */
+enum tr_err tr_store_audit_verify(struct tr_store *s, int64_t *count, int64_t *bad_seq,
+				  struct tr_buf *err) __attribute__((warn_unused_result));
+
+#endif

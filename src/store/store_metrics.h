@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Private to src/store: metric points, one row each, plus latest values maintained on write. */
+#ifndef TR_STORE_METRICS_H
+#define TR_STORE_METRICS_H
+
+#include "store/store_internal.h"
+
+struct tr_metric {
+	const char *key; /* borrowed from the request JSON */
+	double value;
+	int64_t timestamp;
+	int64_t step;
+	const char *model_id, *dataset_name, *dataset_digest; /* MLflow 3 fields, may be NULL */
+};
+
+/* Reads and validates one Metric object (key, value, timestamp, step). */
+enum tr_err store_metric_parse(json_t *obj, struct tr_metric *m, struct tr_buf *err)
+	__attribute__((warn_unused_result));
+/* Inserts N points for RUN_ID (exact duplicates are ignored) and moves each
+ * key's latest value forward when a point is newer by (step, timestamp, value). */
+enum tr_err store_metrics_insert(struct tr_db *db, const char *run_id, const struct tr_metric *ms,
+				 size_t n, struct tr_buf *err) __attribute__((warn_unused_result));
+/* The run's latest value per key as a JSON array (new), or NULL with *RC set. */
+json_t *store_latest_metrics_json(struct tr_db *db, const char *run_id, struct tr_buf *err,
+				  enum tr_err *rc);
+
+#endif
