@@ -56,6 +56,16 @@ void tr_db_bind_double(struct tr_db *db, struct tr_db_stmt *st, int idx, double 
 
 void tr_db_bind_null(struct tr_db *db, struct tr_db_stmt *st, int idx) { db->ops->bind_null(st, idx); }
 
+void tr_db_bind_blob(struct tr_db *db, struct tr_db_stmt *st, int idx, const void *data, size_t len)
+{
+	db->ops->bind_blob(st, idx, data, len);
+}
+
+const void *tr_db_col_blob(struct tr_db *db, struct tr_db_stmt *st, int col, size_t *len)
+{
+	return db->ops->col_blob(st, col, len);
+}
+
 enum tr_err tr_db_step(struct tr_db *db, struct tr_db_stmt *st, bool *row, struct tr_buf *err)
 {
 	return db->ops->step(st, row, err);

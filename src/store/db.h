@@ -16,6 +16,7 @@
 #include "core/err.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct tr_buf;
@@ -38,6 +39,7 @@ struct tr_db_ops {
 	void (*bind_int64)(struct tr_db_stmt *st, int idx, int64_t v);
 	void (*bind_double)(struct tr_db_stmt *st, int idx, double v);
 	void (*bind_null)(struct tr_db_stmt *st, int idx);
+	void (*bind_blob)(struct tr_db_stmt *st, int idx, const void *data, size_t len);
 	/* TR_OK with *row true for a row, false when done; an error otherwise.
 	 * A unique-constraint violation is TR_ERR_RESOURCE_ALREADY_EXISTS. */
 	enum tr_err (*step)(struct tr_db_stmt *st, bool *row, struct tr_buf *err);
@@ -45,6 +47,7 @@ struct tr_db_ops {
 	double (*col_double)(struct tr_db_stmt *st, int col);
 	const char *(*col_text)(struct tr_db_stmt *st, int col); /* "" for NULL */
 	bool (*col_is_null)(struct tr_db_stmt *st, int col);
+	const void *(*col_blob)(struct tr_db_stmt *st, int col, size_t *len);
 	int64_t (*changes)(struct tr_db *db);
 };
 
@@ -67,12 +70,15 @@ void tr_db_bind_text(struct tr_db *db, struct tr_db_stmt *st, int idx, const cha
 void tr_db_bind_int64(struct tr_db *db, struct tr_db_stmt *st, int idx, int64_t v);
 void tr_db_bind_double(struct tr_db *db, struct tr_db_stmt *st, int idx, double v);
 void tr_db_bind_null(struct tr_db *db, struct tr_db_stmt *st, int idx);
+void tr_db_bind_blob(struct tr_db *db, struct tr_db_stmt *st, int idx, const void *data, size_t len);
 enum tr_err tr_db_step(struct tr_db *db, struct tr_db_stmt *st, bool *row, struct tr_buf *err)
 	__attribute__((warn_unused_result));
 int64_t tr_db_col_int64(struct tr_db *db, struct tr_db_stmt *st, int col);
 double tr_db_col_double(struct tr_db *db, struct tr_db_stmt *st, int col);
 const char *tr_db_col_text(struct tr_db *db, struct tr_db_stmt *st, int col);
 bool tr_db_col_is_null(struct tr_db *db, struct tr_db_stmt *st, int col);
+/* Borrowed; valid until the next step, reset or done on ST. */
+const void *tr_db_col_blob(struct tr_db *db, struct tr_db_stmt *st, int col, size_t *len);
 int64_t tr_db_changes(struct tr_db *db);
 
 /* Runs SQL with no result rows; binds given as a printf-like type string:

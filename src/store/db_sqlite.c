@@ -99,7 +99,7 @@ static enum tr_err sq_open(const char *path, bool readonly, struct tr_db **out, 
 	enum tr_err e = sq_exec(&c->base,
 				"PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 				"PRAGMA case_sensitive_like=ON; PRAGMA foreign_keys=ON;"
-				"PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;",
+				"PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=16384;",
 				err);
 	if (e) {
 		sq_close(&c->base);
@@ -181,6 +181,16 @@ static void sq_bind_text(struct tr_db_stmt *s, int idx, const char *v)
 static void sq_bind_int64(struct tr_db_stmt *s, int idx, int64_t v) { sqlite3_bind_int64(s->st, idx, v); }
 static void sq_bind_double(struct tr_db_stmt *s, int idx, double v) { sqlite3_bind_double(s->st, idx, v); }
 static void sq_bind_null(struct tr_db_stmt *s, int idx) { sqlite3_bind_null(s->st, idx); }
+static void sq_bind_blob(struct tr_db_stmt *s, int idx, const void *data, size_t len)
+{
+	sqlite3_bind_blob64(s->st, idx, data, len, SQLITE_TRANSIENT);
+}
+static const void *sq_col_blob(struct tr_db_stmt *s, int col, size_t *len)
+{
+	const void *p = sqlite3_column_blob(s->st, col);
+	*len = (size_t)sqlite3_column_bytes(s->st, col);
+	return p;
+}
 
 static enum tr_err sq_step(struct tr_db_stmt *s, bool *row, struct tr_buf *err)
 {
@@ -220,10 +230,12 @@ const struct tr_db_ops tr_db_sqlite_ops = {
 	.bind_int64 = sq_bind_int64,
 	.bind_double = sq_bind_double,
 	.bind_null = sq_bind_null,
+	.bind_blob = sq_bind_blob,
 	.step = sq_step,
 	.col_int64 = sq_col_int64,
 	.col_double = sq_col_double,
 	.col_text = sq_col_text,
 	.col_is_null = sq_col_is_null,
+	.col_blob = sq_col_blob,
 	.changes = sq_changes,
 };

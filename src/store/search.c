@@ -17,6 +17,10 @@
  *  - the SQL nests at most TR_SEARCH_MAX_SQL_DEPTH parentheses of its own
  *    (redundant user parentheses and same-operator groups are flattened),
  *    because SQLite's parser stack overflows at about 25 levels;
+ *  - a filter has at most TR_SEARCH_MAX_CLAUSES comparisons: SQLite evaluates
+ *    N correlated subqueries in O(N) each (every OpenRead walks all open
+ *    cursors), so a row costs O(N^2); at 1,000 that is ~0.14 s per row at
+ *    worst, and IN lists (linear) carry the bulk cases instead;
  *  - the AST lives in one arena freed when compilation ends; the query owns
  *    plain heap strings released by tr_search_query_release().
  */

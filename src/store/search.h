@@ -34,7 +34,7 @@ enum tr_search_target { TR_SEARCH_RUNS, TR_SEARCH_EXPERIMENTS };
 /* Limits on one compilation; exceeding one is TR_ERR_INVALID_PARAMETER_VALUE. */
 #define TR_SEARCH_MAX_DEPTH       100   /* nested parentheses in a filter */
 #define TR_SEARCH_MAX_SQL_DEPTH   20    /* nested AND/OR groups left after flattening */
-#define TR_SEARCH_MAX_CLAUSES     10000 /* comparisons in a filter */
+#define TR_SEARCH_MAX_CLAUSES     1000  /* comparisons in a filter (see search.c) */
 #define TR_SEARCH_MAX_LIST_VALUES 10000 /* values in all IN lists of a filter together */
 #define TR_SEARCH_MAX_ORDER_BY    100   /* order_by clauses */
 

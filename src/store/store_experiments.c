@@ -283,13 +283,13 @@ static enum tr_err set_lifecycle(struct tr_store_tx *tx, struct tr_write *w, con
 	enum tr_err rc = tx_exp(tx, w, &id, &exp, err);
 	if (rc)
 		return rc;
-	const char *stage = json_string_value(json_object_get(exp, "lifecycle_stage"));
+	bool in_from = !strcmp(json_string_value(json_object_get(exp, "lifecycle_stage")), from);
 	json_decref(exp);
 	if (!strcmp(to, "deleted") && id == 0)
 		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
 			       "Cannot delete the default experiment '0'. This is an internally "
 			       "reserved experiment.");
-	if (strcmp(stage, from))
+	if (!in_from)
 		return tr_fail(err, TR_ERR_INVALID_STATE,
 			       "Cannot %s experiment %lld: it is not %s",
 			       !strcmp(to, "deleted") ? "delete" : "restore", (long long)id, from);
