@@ -63,15 +63,15 @@ enum cmp {
 };
 
 static const char *const cmp_text[CMP__COUNT] = {
-	"=", "!=", "<", "<=", ">", ">=", "LIKE", "ILIKE", "IN", "NOT IN", "IS NULL", "IS NOT NULL",
+    "=", "!=", "<", "<=", ">", ">=", "LIKE", "ILIKE", "IN", "NOT IN", "IS NULL", "IS NOT NULL",
 };
 
 #define BIT(c) (1u << (c))
-#define CMPS_NUMERIC                                                                       \
+#define CMPS_NUMERIC                                                                               \
 	(BIT(CMP_EQ) | BIT(CMP_NE) | BIT(CMP_LT) | BIT(CMP_LE) | BIT(CMP_GT) | BIT(CMP_GE))
 #define CMPS_STRING (BIT(CMP_EQ) | BIT(CMP_NE) | BIT(CMP_LIKE) | BIT(CMP_ILIKE))
-#define CMPS_LIST (BIT(CMP_IN) | BIT(CMP_NOT_IN))
-#define CMPS_NULL (BIT(CMP_IS_NULL) | BIT(CMP_IS_NOT_NULL))
+#define CMPS_LIST   (BIT(CMP_IN) | BIT(CMP_NOT_IN))
+#define CMPS_NULL   (BIT(CMP_IS_NULL) | BIT(CMP_IS_NOT_NULL))
 
 enum col_type { COL_STRING, COL_NUMBER };
 enum col_flags { COL_FILTER = 1, COL_ORDER = 2, COL_LIST = 4 };
@@ -85,48 +85,51 @@ struct column {
 };
 
 static const struct column run_columns[] = {
-	{"run_id", "r.run_uuid", COL_STRING, COL_FILTER | COL_ORDER | COL_LIST},
-	{"run_name", "r.name", COL_STRING, COL_FILTER | COL_ORDER},
-	{"run name", "r.name", COL_STRING, COL_FILTER | COL_ORDER},
-	{"Run name", "r.name", COL_STRING, COL_FILTER | COL_ORDER},
-	{"Run Name", "r.name", COL_STRING, COL_FILTER | COL_ORDER},
-	{"status", "r.status", COL_STRING, COL_FILTER | COL_ORDER},
-	{"user_id", "r.user_id", COL_STRING, COL_FILTER | COL_ORDER},
-	{"artifact_uri", "r.artifact_uri", COL_STRING, COL_FILTER | COL_ORDER},
-	{"start_time", "r.start_time", COL_NUMBER, COL_FILTER | COL_ORDER},
-	{"created", "r.start_time", COL_NUMBER, COL_FILTER | COL_ORDER},
-	{"Created", "r.start_time", COL_NUMBER, COL_FILTER | COL_ORDER},
-	{"timestamp", "r.start_time", COL_NUMBER, COL_ORDER},
-	{"end_time", "r.end_time", COL_NUMBER, COL_FILTER | COL_ORDER},
-	{NULL, NULL, COL_STRING, 0},
+    {"run_id", "r.run_uuid", COL_STRING, COL_FILTER | COL_ORDER | COL_LIST},
+    {"run_name", "r.name", COL_STRING, COL_FILTER | COL_ORDER},
+    {"run name", "r.name", COL_STRING, COL_FILTER | COL_ORDER},
+    {"Run name", "r.name", COL_STRING, COL_FILTER | COL_ORDER},
+    {"Run Name", "r.name", COL_STRING, COL_FILTER | COL_ORDER},
+    {"status", "r.status", COL_STRING, COL_FILTER | COL_ORDER},
+    {"user_id", "r.user_id", COL_STRING, COL_FILTER | COL_ORDER},
+    {"artifact_uri", "r.artifact_uri", COL_STRING, COL_FILTER | COL_ORDER},
+    {"start_time", "r.start_time", COL_NUMBER, COL_FILTER | COL_ORDER},
+    {"created", "r.start_time", COL_NUMBER, COL_FILTER | COL_ORDER},
+    {"Created", "r.start_time", COL_NUMBER, COL_FILTER | COL_ORDER},
+    {"timestamp", "r.start_time", COL_NUMBER, COL_ORDER},
+    {"end_time", "r.end_time", COL_NUMBER, COL_FILTER | COL_ORDER},
+    {NULL, NULL, COL_STRING, 0},
 };
 
 /* "context" is not a datasets column; DATASET_CONTEXT marks it. */
 #define DATASET_CONTEXT "it.value"
 
 static const struct column dataset_columns[] = {
-	{"name", "d.name", COL_STRING, COL_FILTER | COL_LIST},
-	{"digest", "d.digest", COL_STRING, COL_FILTER | COL_LIST},
-	{"context", DATASET_CONTEXT, COL_STRING, COL_FILTER | COL_LIST},
-	{NULL, NULL, COL_STRING, 0},
+    {"name", "d.name", COL_STRING, COL_FILTER | COL_LIST},
+    {"digest", "d.digest", COL_STRING, COL_FILTER | COL_LIST},
+    {"context", DATASET_CONTEXT, COL_STRING, COL_FILTER | COL_LIST},
+    {NULL, NULL, COL_STRING, 0},
 };
 
 static const struct column experiment_columns[] = {
-	{"name", "e.name", COL_STRING, COL_FILTER | COL_ORDER},
-	{"experiment_id", "e.experiment_id", COL_STRING, COL_ORDER},
-	{"creation_time", "e.creation_time", COL_NUMBER, COL_FILTER | COL_ORDER},
-	{"last_update_time", "e.last_update_time", COL_NUMBER, COL_FILTER | COL_ORDER},
-	{NULL, NULL, COL_STRING, 0},
+    {"name", "e.name", COL_STRING, COL_FILTER | COL_ORDER},
+    {"experiment_id", "e.experiment_id", COL_STRING, COL_ORDER},
+    {"creation_time", "e.creation_time", COL_NUMBER, COL_FILTER | COL_ORDER},
+    {"last_update_time", "e.last_update_time", COL_NUMBER, COL_FILTER | COL_ORDER},
+    {NULL, NULL, COL_STRING, 0},
 };
 
-static const char *const entity_names[] = {"metric", "metrics", "param", "params",
-					   "parameter", "parameters", "tag", "tags",
-					   "attribute", "attributes", "attr", "run",
-					   "dataset", "datasets"};
-static const enum entity entity_values[] = {ENT_METRIC, ENT_METRIC, ENT_PARAM, ENT_PARAM,
-					    ENT_PARAM, ENT_PARAM, ENT_TAG, ENT_TAG,
-					    ENT_ATTR, ENT_ATTR, ENT_ATTR, ENT_ATTR,
-					    ENT_DATASET, ENT_DATASET};
+/* Entity prefixes, and the meaning of each. */
+static const struct {
+	const char *name;
+	enum entity ent;
+} entities[] = {
+    {"metric", ENT_METRIC},   {"metrics", ENT_METRIC},	 {"param", ENT_PARAM},
+    {"params", ENT_PARAM},    {"parameter", ENT_PARAM},	 {"parameters", ENT_PARAM},
+    {"tag", ENT_TAG},	      {"tags", ENT_TAG},	 {"attribute", ENT_ATTR},
+    {"attributes", ENT_ATTR}, {"attr", ENT_ATTR},	 {"run", ENT_ATTR},
+    {"dataset", ENT_DATASET}, {"datasets", ENT_DATASET},
+};
 
 /* ---- AST ----------------------------------------------------------------- */
 
@@ -135,7 +138,7 @@ enum val_kind { VAL_NONE, VAL_STRING, VAL_NUMBER, VAL_LIST };
 struct value {
 	enum val_kind kind;
 	const char *str; /* VAL_STRING */
-	bool is_int;     /* VAL_NUMBER: written without '.' or exponent, fits int64 */
+	bool is_int;	 /* VAL_NUMBER: written without '.' or exponent, fits int64 */
 	int64_t i64;
 	double f64;
 	const char **items; /* VAL_LIST, after MLflow's upper-case filter for run_id */
@@ -145,8 +148,8 @@ struct value {
 
 struct ident {
 	enum entity ent;
-	const char *entity_name; /* NULL without a prefix */
-	const char *key;         /* unquoted */
+	const char *entity_name;  /* NULL without a prefix */
+	const char *key;	  /* unquoted */
 	const struct column *col; /* ENT_ATTR and ENT_DATASET */
 	size_t at, end;
 };
@@ -283,14 +286,20 @@ static bool is_space(unsigned char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
-static bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+static bool is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
 
 static bool is_word_start(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
 }
 
-static bool is_word_char(unsigned char c) { return is_word_start(c) || is_digit(c); }
+static bool is_word_char(unsigned char c)
+{
+	return is_word_start(c) || is_digit(c);
+}
 
 static unsigned char peek(const struct parser *p, size_t ahead)
 {
@@ -366,8 +375,7 @@ static enum tr_err read_quoted(struct parser *p, const char **out /* OUT */)
 
 /* ---- identifiers --------------------------------------------------------- */
 
-static const struct column *find_column(const struct column *table, const char *name,
-					unsigned flag)
+static const struct column *find_column(const struct column *table, const char *name, unsigned flag)
 {
 	for (const struct column *c = table; c->spelling; c++) {
 		if ((c->flags & flag) && strcmp(c->spelling, name) == 0)
@@ -383,15 +391,16 @@ static enum tr_err resolve_entity(struct parser *p, struct ident *id, bool dq_en
 		return TR_OK;
 	}
 	if (!dq_entity) {
-		for (size_t i = 0; i < sizeof(entity_names) / sizeof(entity_names[0]); i++) {
-			if (strcmp(entity_names[i], id->entity_name) != 0)
+		for (size_t i = 0; i < sizeof(entities) / sizeof(entities[0]); i++) {
+			if (strcmp(entities[i].name, id->entity_name) != 0)
 				continue;
-			id->ent = entity_values[i];
+			id->ent = entities[i].ent;
 			if (p->target == TR_SEARCH_RUNS)
 				return TR_OK;
 			/* MLflow's experiment search knows only these prefixes. */
 			if (strcmp(id->entity_name, "attribute") == 0 ||
-			    strcmp(id->entity_name, "tag") == 0 || strcmp(id->entity_name, "tags") == 0)
+			    strcmp(id->entity_name, "tag") == 0 ||
+			    strcmp(id->entity_name, "tags") == 0)
 				return TR_OK;
 			break;
 		}
@@ -414,23 +423,24 @@ static enum tr_err resolve_column(struct parser *p, struct ident *id)
 	const struct column *table;
 	if (id->ent == ENT_DATASET) {
 		if (p->order_by)
-			return semantic_error(p, "Invalid order_by clause '%s': datasets cannot be "
-						 "used for ordering",
+			return semantic_error(p,
+					      "Invalid order_by clause '%s': datasets cannot be "
+					      "used for ordering",
 					      excerpt(p, 0, p->len));
 		id->col = find_column(dataset_columns, id->key, flag);
 		if (!id->col)
-			return semantic_error(p,
-					      "Invalid dataset key '%s' specified. Valid keys are %s",
-					      shorten(p, id->key),
-					      column_list(p, dataset_columns, flag));
+			return semantic_error(
+			    p, "Invalid dataset key '%s' specified. Valid keys are %s",
+			    shorten(p, id->key), column_list(p, dataset_columns, flag));
 		return TR_OK;
 	}
 	if (id->ent != ENT_ATTR) {
 		if (p->order_by && p->target == TR_SEARCH_EXPERIMENTS)
-			return semantic_error(p,
-					      "Invalid order_by clause '%s': only attributes can be "
-					      "used for ordering experiments",
-					      excerpt(p, 0, p->len));
+			return semantic_error(
+			    p,
+			    "Invalid order_by clause '%s': only attributes can be "
+			    "used for ordering experiments",
+			    excerpt(p, 0, p->len));
 		return TR_OK;
 	}
 	table = p->target == TR_SEARCH_RUNS ? run_columns : experiment_columns;
@@ -576,7 +586,8 @@ static enum tr_err parse_comparator(struct parser *p, const struct ident *id,
 		return syntax_error(p, at, "expected a comparator after '%s', found the end",
 				    excerpt(p, id->at, id->end));
 	return syntax_error(p, at, "expected a comparator after '%s', found '%s'",
-			    excerpt(p, id->at, id->end), excerpt(p, at, at + word_len_at(p, at) + 1));
+			    excerpt(p, id->at, id->end),
+			    excerpt(p, at, at + word_len_at(p, at) + 1));
 }
 
 /* number := [+-] (digits [. digits*] | . digits) [(e|E) [+-] digits] */
@@ -643,9 +654,9 @@ static enum tr_err parse_list(struct parser *p, struct value *v)
 		if (c != '\'' && c != '"') {
 			if (p->pos >= p->len)
 				return syntax_error(p, open, "unterminated list");
-			return syntax_error(p, p->pos,
-					    "expected a non-empty list of quoted strings, found '%s'",
-					    excerpt(p, p->pos, p->pos + 1));
+			return syntax_error(
+			    p, p->pos, "expected a non-empty list of quoted strings, found '%s'",
+			    excerpt(p, p->pos, p->pos + 1));
 		}
 		if (++p->n_values > TR_SEARCH_MAX_LIST_VALUES)
 			return syntax_error(p, p->pos, "more than %d list values in the filter",
@@ -767,10 +778,11 @@ static enum tr_err check_clause(struct parser *p, struct clause *cl)
 	const char *found = excerpt(p, v->at, v->end);
 	if (v->kind == VAL_LIST) {
 		if (cl->op != CMP_IN && cl->op != CMP_NOT_IN)
-			return semantic_error(p,
-					      "Invalid clause(s) in filter string: a list of values "
-					      "needs 'IN' or 'NOT IN', not '%s'",
-					      cmp_text[cl->op]);
+			return semantic_error(
+			    p,
+			    "Invalid clause(s) in filter string: a list of values "
+			    "needs 'IN' or 'NOT IN', not '%s'",
+			    cmp_text[cl->op]);
 		return TR_OK;
 	}
 	if (cl->op == CMP_IN || cl->op == CMP_NOT_IN)
@@ -891,8 +903,9 @@ static enum tr_err parse_primary(struct parser *p, int depth, struct node **out 
 		skip_ws(p);
 		if (peek(p, 0) != ')') {
 			if (p->pos >= p->len)
-				return syntax_error(p, open, "unbalanced parentheses: '(' is "
-							     "never closed");
+				return syntax_error(p, open,
+						    "unbalanced parentheses: '(' is "
+						    "never closed");
 			return syntax_error(p, p->pos, "expected ')', found '%s'",
 					    excerpt(p, p->pos, p->pos + 1));
 		}
@@ -1005,7 +1018,10 @@ static void bind_number(struct compiler *c, const struct value *v, bool force_do
 	}
 }
 
-static void put(struct compiler *c, const char *s) { tr_buf_appends(&c->sql, s); }
+static void put(struct compiler *c, const char *s)
+{
+	tr_buf_appends(&c->sql, s);
+}
 
 /* "EXPR OP ?" for a value comparison, binding the value. */
 static void emit_condition(struct compiler *c, const char *expr, const struct clause *cl)
@@ -1071,7 +1087,8 @@ static void emit_clause(struct compiler *c, const struct clause *cl)
 			put(c, " (SELECT 1 FROM params p WHERE p.run_uuid = r.run_uuid AND "
 			       "p.key = ?");
 		else
-			put(c, " (SELECT 1 FROM tags t WHERE t.run_uuid = r.run_uuid AND t.key = ?");
+			put(c,
+			    " (SELECT 1 FROM tags t WHERE t.run_uuid = r.run_uuid AND t.key = ?");
 		bind_text(c, id->key);
 		if (!null_test) {
 			put(c, " AND ");
@@ -1224,8 +1241,8 @@ static void emit_order_key(struct compiler *c, const struct ident *id, bool asc)
 	put(c, dir);
 }
 
-static enum tr_err compile_order_by(struct compiler *c, const char *const *order_by,
-				    size_t n_order, struct tr_buf *err)
+static enum tr_err compile_order_by(struct compiler *c, const char *const *order_by, size_t n_order,
+				    struct tr_buf *err)
 {
 	enum tr_err rc;
 	bool runs = c->target == TR_SEARCH_RUNS;
@@ -1240,15 +1257,15 @@ static enum tr_err compile_order_by(struct compiler *c, const char *const *order
 	for (size_t i = 0; i < n_order; i++) {
 		const char *text = order_by[i] ? order_by[i] : "";
 		struct parser p = {
-			.s = text,
-			.len = strlen(text),
-			.target = c->target,
-			.order_by = true,
-			.arena = c->arena,
-			.err = err,
+		    .s = text,
+		    .len = strlen(text),
+		    .target = c->target,
+		    .order_by = true,
+		    .arena = c->arena,
+		    .err = err,
 		};
 		struct ident id;
-		bool asc;
+		bool asc = true;
 		rc = parse_order_clause(&p, &id, &asc);
 		if (rc)
 			return rc;
@@ -1275,7 +1292,8 @@ static enum tr_err compile_order_by(struct compiler *c, const char *const *order
 	} else if (n_order == 0) {
 		put(c, "e.creation_time DESC, e.experiment_id ASC");
 	} else if (!id_used) {
-		/* MLflow's tie-breaker (sqlalchemy_store._get_search_experiments_order_by_clauses) */
+		/* MLflow's tie-breaker (sqlalchemy_store._get_search_experiments_order_by_clauses)
+		 */
 		put(c, ", e.experiment_id DESC");
 	}
 	return TR_OK;
@@ -1304,11 +1322,11 @@ enum tr_err tr_search_compile(enum tr_search_target target, const char *filter,
 	c.arena = tr_arena_new();
 
 	struct parser p = {
-		.s = filter ? filter : "",
-		.len = filter ? strlen(filter) : 0,
-		.target = target,
-		.arena = c.arena,
-		.err = err,
+	    .s = filter ? filter : "",
+	    .len = filter ? strlen(filter) : 0,
+	    .target = target,
+	    .arena = c.arena,
+	    .err = err,
 	};
 	skip_ws(&p);
 	if (p.pos < p.len) {

@@ -32,11 +32,11 @@ struct tr_buf;
 enum tr_search_target { TR_SEARCH_RUNS, TR_SEARCH_EXPERIMENTS };
 
 /* Limits on one compilation; exceeding one is TR_ERR_INVALID_PARAMETER_VALUE. */
-#define TR_SEARCH_MAX_DEPTH       100   /* nested parentheses in a filter */
-#define TR_SEARCH_MAX_SQL_DEPTH   20    /* nested AND/OR groups left after flattening */
-#define TR_SEARCH_MAX_CLAUSES     1000  /* comparisons in a filter (see search.c) */
+#define TR_SEARCH_MAX_DEPTH	  100	/* nested parentheses in a filter */
+#define TR_SEARCH_MAX_SQL_DEPTH	  20	/* nested AND/OR groups left after flattening */
+#define TR_SEARCH_MAX_CLAUSES	  1000	/* comparisons in a filter (see search.c) */
 #define TR_SEARCH_MAX_LIST_VALUES 10000 /* values in all IN lists of a filter together */
-#define TR_SEARCH_MAX_ORDER_BY    100   /* order_by clauses */
+#define TR_SEARCH_MAX_ORDER_BY	  100	/* order_by clauses */
 
 enum tr_bind_type { TR_BIND_TEXT, TR_BIND_INT64, TR_BIND_DOUBLE };
 
@@ -73,7 +73,7 @@ struct tr_search_query {
 enum tr_err tr_search_compile(enum tr_search_target target, const char *filter,
 			      const char *const *order_by, size_t n_order,
 			      struct tr_search_query *out /* OUT */, struct tr_buf *err)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 void tr_search_query_release(struct tr_search_query *q);
 

@@ -76,8 +76,8 @@ static char *compile_err(enum tr_search_target t, const char *filter, const char
 	struct tr_buf err = TR_BUF_INIT;
 	enum tr_err rc = tr_search_compile(t, filter, order, n_order, &q, &err);
 	if (rc == TR_OK)
-		fail_msg("filter \"%.200s\" unexpectedly compiled to: %s", filter ? filter : "(null)",
-			 q.where);
+		fail_msg("filter \"%.200s\" unexpectedly compiled to: %s",
+			 filter ? filter : "(null)", q.where);
 	assert_int_equal(rc, TR_ERR_INVALID_PARAMETER_VALUE);
 	/* OUT is left empty on error */
 	assert_null(q.where);
@@ -92,15 +92,15 @@ static char *compile_err(enum tr_search_target t, const char *filter, const char
 #define EM "EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_uuid = r.run_uuid AND m.key = ?"
 #define EP "EXISTS (SELECT 1 FROM params p WHERE p.run_uuid = r.run_uuid AND p.key = ?"
 #define ET "EXISTS (SELECT 1 FROM tags t WHERE t.run_uuid = r.run_uuid AND t.key = ?"
-#define EET                                                                                \
-	"EXISTS (SELECT 1 FROM experiment_tags t WHERE t.experiment_id = e.experiment_id AND " \
+#define EET                                                                                        \
+	"EXISTS (SELECT 1 FROM experiment_tags t WHERE t.experiment_id = e.experiment_id AND "     \
 	"t.key = ?"
-#define ED                                                                                 \
-	"EXISTS (SELECT 1 FROM inputs i JOIN datasets d ON d.dataset_uuid = i.source_id WHERE " \
+#define ED                                                                                         \
+	"EXISTS (SELECT 1 FROM inputs i JOIN datasets d ON d.dataset_uuid = i.source_id WHERE "    \
 	"i.destination_type = 'RUN' AND i.destination_id = r.run_uuid AND "
-#define EDC                                                                                \
-	"EXISTS (SELECT 1 FROM inputs i JOIN datasets d ON d.dataset_uuid = i.source_id JOIN "  \
-	"input_tags it ON it.input_uuid = i.input_uuid WHERE i.destination_type = 'RUN' AND "   \
+#define EDC                                                                                        \
+	"EXISTS (SELECT 1 FROM inputs i JOIN datasets d ON d.dataset_uuid = i.source_id JOIN "     \
+	"input_tags it ON it.input_uuid = i.input_uuid WHERE i.destination_type = 'RUN' AND "      \
 	"i.destination_id = r.run_uuid AND it.key = 'mlflow.data.context' AND "
 
 struct golden {
@@ -111,85 +111,80 @@ struct golden {
 };
 
 static const struct golden goldens[] = {
-	{TR_SEARCH_RUNS, NULL, "1=1", ""},
-	{TR_SEARCH_RUNS, " \t\n", "1=1", ""},
-	/* metrics, each numeric comparator, number forms */
-	{TR_SEARCH_RUNS, "metrics.rmse < 1", EM " AND m.is_nan = 0 AND m.value < ?)", "'rmse' d:1"},
-	{TR_SEARCH_RUNS, "metric.acc >= 0.5", EM " AND m.is_nan = 0 AND m.value >= ?)",
-	 "'acc' d:0.5"},
-	{TR_SEARCH_RUNS, "metrics.loss <= -1.5e-3", EM " AND m.is_nan = 0 AND m.value <= ?)",
-	 "'loss' d:-0.0015"},
-	{TR_SEARCH_RUNS, "metrics.a > +2E2", EM " AND m.is_nan = 0 AND m.value > ?)", "'a' d:200"},
-	{TR_SEARCH_RUNS, "metrics.a != .5", EM " AND m.is_nan = 0 AND m.value != ?)", "'a' d:0.5"},
-	{TR_SEARCH_RUNS, "metrics.a <> 3", EM " AND m.is_nan = 0 AND m.value != ?)", "'a' d:3"},
-	{TR_SEARCH_RUNS, "metrics.\"model class\" = 7", EM " AND m.is_nan = 0 AND m.value = ?)",
-	 "'model class' d:7"},
-	{TR_SEARCH_RUNS, "metrics.x IS NULL", "NOT " EM ")", "'x'"},
-	{TR_SEARCH_RUNS, "metrics.x is not null", EM ")", "'x'"},
-	/* params, tags: quoting styles, LIKE / ILIKE, '' escape, dots in keys */
-	{TR_SEARCH_RUNS, "params.model_class = 'LogisticRegression'", EP " AND p.value = ?)",
-	 "'model_class' 'LogisticRegression'"},
-	{TR_SEARCH_RUNS, "parameters.`a b` != \"x\"", EP " AND p.value != ?)", "'a b' 'x'"},
-	{TR_SEARCH_RUNS, "param.lr like '0.0%'", EP " AND p.value LIKE ?)", "'lr' '0.0%'"},
-	{TR_SEARCH_RUNS, "params.opt ILIKE '%Adam%'", EP " AND lower(p.value) LIKE lower(?))",
-	 "'opt' '%Adam%'"},
-	{TR_SEARCH_RUNS, "tags.\"mlflow.source.type\" = 'LOCAL'", ET " AND t.value = ?)",
-	 "'mlflow.source.type' 'LOCAL'"},
-	{TR_SEARCH_RUNS, "tags.mlflow.runName = 'it''s'", ET " AND t.value = ?)",
-	 "'mlflow.runName' 'it's'"},
-	{TR_SEARCH_RUNS, "`tag`.`extra-key` = 'x'", ET " AND t.value = ?)", "'extra-key' 'x'"},
-	{TR_SEARCH_RUNS, "tags.team IS NULL", "NOT " ET ")", "'team'"},
-	/* attributes and their aliases */
-	{TR_SEARCH_RUNS, "attributes.status = 'FINISHED'", "r.status = ?", "'FINISHED'"},
-	{TR_SEARCH_RUNS, "run_name ILIKE '%baseline%'", "lower(r.name) LIKE lower(?)",
-	 "'%baseline%'"},
-	{TR_SEARCH_RUNS, "attr.`run name` = 'a'", "r.name = ?", "'a'"},
-	{TR_SEARCH_RUNS, "\"Run name\" LIKE 'a%'", "r.name LIKE ?", "'a%'"},
-	{TR_SEARCH_RUNS, "run.user_id != 'bob'", "r.user_id != ?", "'bob'"},
-	{TR_SEARCH_RUNS, "artifact_uri LIKE 's3://%'", "r.artifact_uri LIKE ?", "'s3://%'"},
-	{TR_SEARCH_RUNS, "attributes.start_time > 1700000000000", "r.start_time > ?",
-	 "i:1700000000000"},
-	{TR_SEARCH_RUNS, "Created <= 1.5", "r.start_time <= ?", "d:1.5"},
-	{TR_SEARCH_RUNS, "end_time = -3", "r.end_time = ?", "i:-3"},
-	/* IN lists; run ids with upper case are dropped */
-	{TR_SEARCH_RUNS, "attributes.run_id IN ('a1b2', 'C3d4', \"ef\",)", "r.run_uuid IN (?, ?)",
-	 "'a1b2' 'ef'"},
-	{TR_SEARCH_RUNS, "run_id not in ('x')", "r.run_uuid NOT IN (?)", "'x'"},
-	{TR_SEARCH_RUNS, "run_id IN ('ABC')", "1=0", ""},
-	{TR_SEARCH_RUNS, "run_id NOT IN ('ABC')", "1=1", ""},
-	{TR_SEARCH_RUNS, "run_id = 'abc'", "r.run_uuid = ?", "'abc'"},
-	/* datasets */
-	{TR_SEARCH_RUNS, "datasets.name IN ('train', 'Eval')", ED "d.name IN (?, ?))",
-	 "'train' 'Eval'"},
-	{TR_SEARCH_RUNS, "dataset.digest = 'abc'", ED "d.digest = ?)", "'abc'"},
-	{TR_SEARCH_RUNS, "datasets.context = 'training'", EDC "it.value = ?)", "'training'"},
-	/* AND / OR / parentheses: AND binds tighter; OR groups always parenthesised */
-	{TR_SEARCH_RUNS, "metrics.a > 1 and params.b = 'x'",
-	 EM " AND m.is_nan = 0 AND m.value > ?) AND " EP " AND p.value = ?)", "'a' d:1 'b' 'x'"},
-	{TR_SEARCH_RUNS, "status = 'A' OR user_id = 'b' AND end_time > 1",
-	 "(r.status = ? OR (r.user_id = ? AND r.end_time > ?))", "'A' 'b' i:1"},
-	{TR_SEARCH_RUNS, "(status = 'A' OR user_id = 'b') AND end_time > 1",
-	 "(r.status = ? OR r.user_id = ?) AND r.end_time > ?", "'A' 'b' i:1"},
-	{TR_SEARCH_RUNS, "((status = 'A'))", "r.status = ?", "'A'"},
-	{TR_SEARCH_RUNS, "status='A'And(user_id='b'oR(run_id='c'))",
-	 "r.status = ? AND (r.user_id = ? OR r.run_uuid = ?)", "'A' 'b' 'c'"},
-	{TR_SEARCH_RUNS, "(status = 'A' AND user_id = 'b') AND (end_time > 1 AND run_id = 'c')",
-	 "r.status = ? AND r.user_id = ? AND r.end_time > ? AND r.run_uuid = ?",
-	 "'A' 'b' i:1 'c'"},
-	/* experiments */
-	{TR_SEARCH_EXPERIMENTS, "name LIKE 'test-%' AND tags.team = 'ml'",
-	 "e.name LIKE ? AND " EET " AND t.value = ?)", "'test-%' 'team' 'ml'"},
-	{TR_SEARCH_EXPERIMENTS, "attribute.creation_time >= 10 OR tag.x IS NOT NULL",
-	 "(e.creation_time >= ? OR " EET "))", "i:10 'x'"},
-	{TR_SEARCH_EXPERIMENTS, "last_update_time < 5 AND name ILIKE 'A%'",
-	 "e.last_update_time < ? AND lower(e.name) LIKE lower(?)", "i:5 'A%'"},
-	/* user text that looks like SQL stays in the binds */
-	{TR_SEARCH_RUNS, "metrics.`a;DROP TABLE runs` > 1", EM " AND m.is_nan = 0 AND m.value > ?)",
-	 "'a;DROP TABLE runs' d:1"},
-	{TR_SEARCH_RUNS, "params.a = 'x'' OR 1=1 --'", EP " AND p.value = ?)",
-	 "'a' 'x' OR 1=1 --'"},
-	{TR_SEARCH_RUNS, "tags.\"k') OR (1=1\" = ';'", ET " AND t.value = ?)",
-	 "'k') OR (1=1' ';'"},
+    {TR_SEARCH_RUNS, NULL, "1=1", ""},
+    {TR_SEARCH_RUNS, " \t\n", "1=1", ""},
+    /* metrics, each numeric comparator, number forms */
+    {TR_SEARCH_RUNS, "metrics.rmse < 1", EM " AND m.is_nan = 0 AND m.value < ?)", "'rmse' d:1"},
+    {TR_SEARCH_RUNS, "metric.acc >= 0.5", EM " AND m.is_nan = 0 AND m.value >= ?)", "'acc' d:0.5"},
+    {TR_SEARCH_RUNS, "metrics.loss <= -1.5e-3", EM " AND m.is_nan = 0 AND m.value <= ?)",
+     "'loss' d:-0.0015"},
+    {TR_SEARCH_RUNS, "metrics.a > +2E2", EM " AND m.is_nan = 0 AND m.value > ?)", "'a' d:200"},
+    {TR_SEARCH_RUNS, "metrics.a != .5", EM " AND m.is_nan = 0 AND m.value != ?)", "'a' d:0.5"},
+    {TR_SEARCH_RUNS, "metrics.a <> 3", EM " AND m.is_nan = 0 AND m.value != ?)", "'a' d:3"},
+    {TR_SEARCH_RUNS, "metrics.\"model class\" = 7", EM " AND m.is_nan = 0 AND m.value = ?)",
+     "'model class' d:7"},
+    {TR_SEARCH_RUNS, "metrics.x IS NULL", "NOT " EM ")", "'x'"},
+    {TR_SEARCH_RUNS, "metrics.x is not null", EM ")", "'x'"},
+    /* params, tags: quoting styles, LIKE / ILIKE, '' escape, dots in keys */
+    {TR_SEARCH_RUNS, "params.model_class = 'LogisticRegression'", EP " AND p.value = ?)",
+     "'model_class' 'LogisticRegression'"},
+    {TR_SEARCH_RUNS, "parameters.`a b` != \"x\"", EP " AND p.value != ?)", "'a b' 'x'"},
+    {TR_SEARCH_RUNS, "param.lr like '0.0%'", EP " AND p.value LIKE ?)", "'lr' '0.0%'"},
+    {TR_SEARCH_RUNS, "params.opt ILIKE '%Adam%'", EP " AND lower(p.value) LIKE lower(?))",
+     "'opt' '%Adam%'"},
+    {TR_SEARCH_RUNS, "tags.\"mlflow.source.type\" = 'LOCAL'", ET " AND t.value = ?)",
+     "'mlflow.source.type' 'LOCAL'"},
+    {TR_SEARCH_RUNS, "tags.mlflow.runName = 'it''s'", ET " AND t.value = ?)",
+     "'mlflow.runName' 'it's'"},
+    {TR_SEARCH_RUNS, "`tag`.`extra-key` = 'x'", ET " AND t.value = ?)", "'extra-key' 'x'"},
+    {TR_SEARCH_RUNS, "tags.team IS NULL", "NOT " ET ")", "'team'"},
+    /* attributes and their aliases */
+    {TR_SEARCH_RUNS, "attributes.status = 'FINISHED'", "r.status = ?", "'FINISHED'"},
+    {TR_SEARCH_RUNS, "run_name ILIKE '%baseline%'", "lower(r.name) LIKE lower(?)", "'%baseline%'"},
+    {TR_SEARCH_RUNS, "attr.`run name` = 'a'", "r.name = ?", "'a'"},
+    {TR_SEARCH_RUNS, "\"Run name\" LIKE 'a%'", "r.name LIKE ?", "'a%'"},
+    {TR_SEARCH_RUNS, "run.user_id != 'bob'", "r.user_id != ?", "'bob'"},
+    {TR_SEARCH_RUNS, "artifact_uri LIKE 's3://%'", "r.artifact_uri LIKE ?", "'s3://%'"},
+    {TR_SEARCH_RUNS, "attributes.start_time > 1700000000000", "r.start_time > ?",
+     "i:1700000000000"},
+    {TR_SEARCH_RUNS, "Created <= 1.5", "r.start_time <= ?", "d:1.5"},
+    {TR_SEARCH_RUNS, "end_time = -3", "r.end_time = ?", "i:-3"},
+    /* IN lists; run ids with upper case are dropped */
+    {TR_SEARCH_RUNS, "attributes.run_id IN ('a1b2', 'C3d4', \"ef\",)", "r.run_uuid IN (?, ?)",
+     "'a1b2' 'ef'"},
+    {TR_SEARCH_RUNS, "run_id not in ('x')", "r.run_uuid NOT IN (?)", "'x'"},
+    {TR_SEARCH_RUNS, "run_id IN ('ABC')", "1=0", ""},
+    {TR_SEARCH_RUNS, "run_id NOT IN ('ABC')", "1=1", ""},
+    {TR_SEARCH_RUNS, "run_id = 'abc'", "r.run_uuid = ?", "'abc'"},
+    /* datasets */
+    {TR_SEARCH_RUNS, "datasets.name IN ('train', 'Eval')", ED "d.name IN (?, ?))",
+     "'train' 'Eval'"},
+    {TR_SEARCH_RUNS, "dataset.digest = 'abc'", ED "d.digest = ?)", "'abc'"},
+    {TR_SEARCH_RUNS, "datasets.context = 'training'", EDC "it.value = ?)", "'training'"},
+    /* AND / OR / parentheses: AND binds tighter; OR groups always parenthesised */
+    {TR_SEARCH_RUNS, "metrics.a > 1 and params.b = 'x'",
+     EM " AND m.is_nan = 0 AND m.value > ?) AND " EP " AND p.value = ?)", "'a' d:1 'b' 'x'"},
+    {TR_SEARCH_RUNS, "status = 'A' OR user_id = 'b' AND end_time > 1",
+     "(r.status = ? OR (r.user_id = ? AND r.end_time > ?))", "'A' 'b' i:1"},
+    {TR_SEARCH_RUNS, "(status = 'A' OR user_id = 'b') AND end_time > 1",
+     "(r.status = ? OR r.user_id = ?) AND r.end_time > ?", "'A' 'b' i:1"},
+    {TR_SEARCH_RUNS, "((status = 'A'))", "r.status = ?", "'A'"},
+    {TR_SEARCH_RUNS, "status='A'And(user_id='b'oR(run_id='c'))",
+     "r.status = ? AND (r.user_id = ? OR r.run_uuid = ?)", "'A' 'b' 'c'"},
+    {TR_SEARCH_RUNS, "(status = 'A' AND user_id = 'b') AND (end_time > 1 AND run_id = 'c')",
+     "r.status = ? AND r.user_id = ? AND r.end_time > ? AND r.run_uuid = ?", "'A' 'b' i:1 'c'"},
+    /* experiments */
+    {TR_SEARCH_EXPERIMENTS, "name LIKE 'test-%' AND tags.team = 'ml'",
+     "e.name LIKE ? AND " EET " AND t.value = ?)", "'test-%' 'team' 'ml'"},
+    {TR_SEARCH_EXPERIMENTS, "attribute.creation_time >= 10 OR tag.x IS NOT NULL",
+     "(e.creation_time >= ? OR " EET "))", "i:10 'x'"},
+    {TR_SEARCH_EXPERIMENTS, "last_update_time < 5 AND name ILIKE 'A%'",
+     "e.last_update_time < ? AND lower(e.name) LIKE lower(?)", "i:5 'A%'"},
+    /* user text that looks like SQL stays in the binds */
+    {TR_SEARCH_RUNS, "metrics.`a;DROP TABLE runs` > 1", EM " AND m.is_nan = 0 AND m.value > ?)",
+     "'a;DROP TABLE runs' d:1"},
+    {TR_SEARCH_RUNS, "params.a = 'x'' OR 1=1 --'", EP " AND p.value = ?)", "'a' 'x' OR 1=1 --'"},
+    {TR_SEARCH_RUNS, "tags.\"k') OR (1=1\" = ';'", ET " AND t.value = ?)", "'k') OR (1=1' ';'"},
 };
 
 static void test_golden_filters(void **state)
@@ -213,17 +208,17 @@ static void test_golden_filters(void **state)
 
 /* ---- golden order_by ----------------------------------------------------- */
 
-#define OM_RANK                                                                            \
-	"COALESCE((SELECT CASE WHEN m.is_nan = 1 THEN 1 ELSE 0 END FROM latest_metrics m "    \
-	"WHERE m.run_uuid = r.run_uuid AND m.key = ?), 2), (SELECT m.value FROM "             \
+#define OM_RANK                                                                                    \
+	"COALESCE((SELECT CASE WHEN m.is_nan = 1 THEN 1 ELSE 0 END FROM latest_metrics m "         \
+	"WHERE m.run_uuid = r.run_uuid AND m.key = ?), 2), (SELECT m.value FROM "                  \
 	"latest_metrics m WHERE m.run_uuid = r.run_uuid AND m.key = ?)"
-#define OP_RANK                                                                            \
-	"CASE WHEN (SELECT p.value FROM params p WHERE p.run_uuid = r.run_uuid AND p.key = ?) " \
-	"IS NULL THEN 1 ELSE 0 END, (SELECT p.value FROM params p WHERE p.run_uuid = "         \
+#define OP_RANK                                                                                    \
+	"CASE WHEN (SELECT p.value FROM params p WHERE p.run_uuid = r.run_uuid AND p.key = ?) "    \
+	"IS NULL THEN 1 ELSE 0 END, (SELECT p.value FROM params p WHERE p.run_uuid = "             \
 	"r.run_uuid AND p.key = ?)"
-#define OT_RANK                                                                            \
-	"CASE WHEN (SELECT t.value FROM tags t WHERE t.run_uuid = r.run_uuid AND t.key = ?) "  \
-	"IS NULL THEN 1 ELSE 0 END, (SELECT t.value FROM tags t WHERE t.run_uuid = "           \
+#define OT_RANK                                                                                    \
+	"CASE WHEN (SELECT t.value FROM tags t WHERE t.run_uuid = r.run_uuid AND t.key = ?) "      \
+	"IS NULL THEN 1 ELSE 0 END, (SELECT t.value FROM tags t WHERE t.run_uuid = "               \
 	"r.run_uuid AND t.key = ?)"
 
 struct golden_order {
@@ -234,33 +229,34 @@ struct golden_order {
 };
 
 static const struct golden_order golden_orders[] = {
-	{TR_SEARCH_RUNS, {NULL}, "r.start_time DESC, r.run_uuid ASC", ""},
-	{TR_SEARCH_RUNS,
-	 {"metrics.acc DESC", "params.`lr x`"},
-	 OM_RANK " DESC, " OP_RANK " ASC, r.start_time DESC, r.run_uuid ASC",
-	 "'acc' 'acc' 'lr x' 'lr x'"},
-	{TR_SEARCH_RUNS,
-	 {"tags.\"mlflow.user\" asc"},
-	 OT_RANK " ASC, r.start_time DESC, r.run_uuid ASC",
-	 "'mlflow.user' 'mlflow.user'"},
-	{TR_SEARCH_RUNS,
-	 {"created"},
-	 "CASE WHEN r.start_time IS NULL THEN 1 ELSE 0 END, r.start_time ASC, r.run_uuid ASC", ""},
-	{TR_SEARCH_RUNS,
-	 {"timestamp DESC"},
-	 "CASE WHEN r.start_time IS NULL THEN 1 ELSE 0 END, r.start_time DESC, r.run_uuid ASC",
-	 ""},
-	{TR_SEARCH_RUNS,
-	 {"  attributes.run_name   Desc ", "end_time"},
-	 "CASE WHEN r.name IS NULL THEN 1 ELSE 0 END, r.name DESC, CASE WHEN r.end_time IS NULL "
-	 "THEN 1 ELSE 0 END, r.end_time ASC, r.start_time DESC, r.run_uuid ASC",
-	 ""},
-	{TR_SEARCH_EXPERIMENTS, {NULL}, "e.creation_time DESC, e.experiment_id ASC", ""},
-	{TR_SEARCH_EXPERIMENTS, {"name"}, "e.name ASC, e.experiment_id DESC", ""},
-	{TR_SEARCH_EXPERIMENTS,
-	 {"attribute.last_update_time DESC", "experiment_id"},
-	 "e.last_update_time DESC, e.experiment_id ASC",
-	 ""},
+    {TR_SEARCH_RUNS, {NULL}, "r.start_time DESC, r.run_uuid ASC", ""},
+    {TR_SEARCH_RUNS,
+     {"metrics.acc DESC", "params.`lr x`"},
+     OM_RANK " DESC, " OP_RANK " ASC, r.start_time DESC, r.run_uuid ASC",
+     "'acc' 'acc' 'lr x' 'lr x'"},
+    {TR_SEARCH_RUNS,
+     {"tags.\"mlflow.user\" asc"},
+     OT_RANK " ASC, r.start_time DESC, r.run_uuid ASC",
+     "'mlflow.user' 'mlflow.user'"},
+    {TR_SEARCH_RUNS,
+     {"created"},
+     "CASE WHEN r.start_time IS NULL THEN 1 ELSE 0 END, r.start_time ASC, r.run_uuid ASC",
+     ""},
+    {TR_SEARCH_RUNS,
+     {"timestamp DESC"},
+     "CASE WHEN r.start_time IS NULL THEN 1 ELSE 0 END, r.start_time DESC, r.run_uuid ASC",
+     ""},
+    {TR_SEARCH_RUNS,
+     {"  attributes.run_name   Desc ", "end_time"},
+     "CASE WHEN r.name IS NULL THEN 1 ELSE 0 END, r.name DESC, CASE WHEN r.end_time IS NULL "
+     "THEN 1 ELSE 0 END, r.end_time ASC, r.start_time DESC, r.run_uuid ASC",
+     ""},
+    {TR_SEARCH_EXPERIMENTS, {NULL}, "e.creation_time DESC, e.experiment_id ASC", ""},
+    {TR_SEARCH_EXPERIMENTS, {"name"}, "e.name ASC, e.experiment_id DESC", ""},
+    {TR_SEARCH_EXPERIMENTS,
+     {"attribute.last_update_time DESC", "experiment_id"},
+     "e.last_update_time DESC, e.experiment_id ASC",
+     ""},
 };
 
 static void test_golden_order_by(void **state)
@@ -309,117 +305,117 @@ struct bad {
 };
 
 static const struct bad bads[] = {
-	{TR_SEARCH_RUNS, "params.a = 'x' OR 1=1 --", NULL,
-	 "Invalid clause(s) in filter string: expected an identifier, found '1' at position 18"},
-	{TR_SEARCH_RUNS, "params.a = 'x'; DROP TABLE runs", NULL,
-	 "Invalid clause(s) in filter string: multiple statements (';') are not allowed at "
-	 "position 14"},
-	{TR_SEARCH_RUNS, "params.a = 'x' -- comment", NULL,
-	 "Invalid clause(s) in filter string: expected 'AND', 'OR' or the end, found '-' at "
-	 "position 15"},
-	{TR_SEARCH_RUNS, "metrics.a > 1 UNION SELECT 1", NULL,
-	 "Invalid clause(s) in filter string: expected 'AND', 'OR' or the end, found 'UNION ' at "
-	 "position 14"},
-	{TR_SEARCH_RUNS, "((metrics.a > 1)", NULL,
-	 "Invalid clause(s) in filter string: unbalanced parentheses: '(' is never closed at "
-	 "position 0"},
-	{TR_SEARCH_RUNS, "metrics.a > 1)", NULL,
-	 "Invalid clause(s) in filter string: unbalanced parentheses: unexpected ')' at position "
-	 "13"},
-	{TR_SEARCH_RUNS, "()", NULL, "Invalid clause(s) in filter string: empty clause '()' at "
-				     "position 0"},
-	{TR_SEARCH_RUNS, "metrics.a > 1 AND", NULL,
-	 "Invalid clause(s) in filter string: empty clause at the end at position 17"},
-	{TR_SEARCH_RUNS, "AND metrics.a > 1", NULL,
-	 "Invalid clause(s) in filter string: empty clause before 'AND' at position 0"},
-	{TR_SEARCH_RUNS, "metrics.a > 1 OR OR metrics.b > 1", NULL,
-	 "Invalid clause(s) in filter string: empty clause before 'OR' at position 17"},
-	{TR_SEARCH_RUNS, "metrics.a", NULL,
-	 "Invalid clause(s) in filter string: expected a comparator after 'metrics.a', found the "
-	 "end at position 9"},
-	{TR_SEARCH_RUNS, "metrics.a == 1", NULL,
-	 "Invalid clause(s) in filter string: expected a comparator after 'metrics.a', found '=' "
-	 "at position 10"},
-	{TR_SEARCH_RUNS, "params.a NOT LIKE 'x'", NULL,
-	 "Invalid clause(s) in filter string: expected a comparator after 'params.a', found "
-	 "'NOT ' at position 9"},
-	{TR_SEARCH_RUNS, "params.a = 'x", NULL,
-	 "Invalid clause(s) in filter string: unterminated quoted string at position 11"},
-	{TR_SEARCH_RUNS, "metrics.a > 1e", NULL,
-	 "Invalid clause(s) in filter string: malformed number '1e' at position 12"},
-	{TR_SEARCH_RUNS, "metrics.a > 12abc", NULL,
-	 "Invalid clause(s) in filter string: malformed number '12a' at position 12"},
-	{TR_SEARCH_RUNS, "metrics. > 1", NULL,
-	 "Invalid clause(s) in filter string: expected a key after 'metrics.' at position 8"},
-	{TR_SEARCH_RUNS, "tags.\"a\"b = 'x'", NULL,
-	 "Invalid clause(s) in filter string: unexpected 'b' in identifier at position 8"},
-	{TR_SEARCH_RUNS, "foo.bar = 'x'", NULL,
-	 "Invalid entity type 'foo'. Valid values are 'metric', 'metrics', 'param', 'params', "
-	 "'parameter', 'parameters', 'tag', 'tags', 'attribute', 'attributes', 'attr', 'run', "
-	 "'dataset', 'datasets'"},
-	{TR_SEARCH_RUNS, "lifecycle_stage = 'active'", NULL,
-	 "Invalid attribute key 'lifecycle_stage' specified. Valid keys are 'run_id', "
-	 "'run_name', 'run name', 'Run name', 'Run Name', 'status', 'user_id', 'artifact_uri', "
-	 "'start_time', 'created', 'Created', 'end_time'"},
-	{TR_SEARCH_RUNS, "datasets.size = 'x'", NULL,
-	 "Invalid dataset key 'size' specified. Valid keys are 'name', 'digest', 'context'"},
-	{TR_SEARCH_RUNS, "metrics.a LIKE 'x'", NULL,
-	 "Invalid comparator 'LIKE' not one of '=', '!=', '<', '<=', '>', '>=', 'IS NULL', 'IS "
-	 "NOT NULL' for metric 'a'"},
-	{TR_SEARCH_RUNS, "params.a > 'x'", NULL,
-	 "Invalid comparator '>' not one of '=', '!=', 'LIKE', 'ILIKE', 'IS NULL', 'IS NOT "
-	 "NULL' for param 'a'"},
-	{TR_SEARCH_RUNS, "start_time IS NULL", NULL,
-	 "Invalid comparator 'IS NULL' not one of '=', '!=', '<', '<=', '>', '>=' for attribute "
-	 "'start_time'"},
-	{TR_SEARCH_RUNS, "metrics.a = '1'", NULL, "Expected numeric value type for metric. Found '1'"},
-	{TR_SEARCH_RUNS, "start_time > '5'", NULL,
-	 "Expected numeric type value for numeric attribute: start_time. Found '5'"},
-	{TR_SEARCH_RUNS, "params.a = 1", NULL,
-	 "Expected a quoted string value for param (e.g. 'my-value'). Got value 1"},
-	{TR_SEARCH_RUNS, "status = FINISHED", NULL,
-	 "Expected a quoted string value for attribute (e.g. 'my-value'). Got value FINISHED"},
-	{TR_SEARCH_RUNS, "status IN ('a')", NULL,
-	 "Only the 'run_id' attribute supports comparison with a list of quoted string values"},
-	{TR_SEARCH_RUNS, "run_id = ('a')", NULL,
-	 "Invalid clause(s) in filter string: a list of values needs 'IN' or 'NOT IN', not '='"},
-	{TR_SEARCH_RUNS, "run_id IN 'a'", NULL,
-	 "Invalid clause(s) in filter string: 'IN' needs a list of quoted strings such as ('a', "
-	 "'b'), found 'a'"},
-	{TR_SEARCH_RUNS, "run_id IN ()", NULL,
-	 "Invalid clause(s) in filter string: expected a non-empty list of quoted strings, found "
-	 "')' at position 11"},
-	{TR_SEARCH_RUNS, "run_id IN ('a', 1)", NULL,
-	 "Invalid clause(s) in filter string: expected a non-empty list of quoted strings, found "
-	 "'1' at position 16"},
-	{TR_SEARCH_RUNS, "run_id IN ('a'", NULL,
-	 "Invalid clause(s) in filter string: unterminated list at position 10"},
-	{TR_SEARCH_EXPERIMENTS, "metrics.a > 1", NULL,
-	 "Invalid entity type 'metrics'. Valid values are 'attribute', 'tag', 'tags'"},
-	{TR_SEARCH_EXPERIMENTS, "status = 'x'", NULL,
-	 "Invalid attribute key 'status' specified. Valid keys are 'name', 'creation_time', "
-	 "'last_update_time'"},
-	{TR_SEARCH_EXPERIMENTS, "creation_time = 'x'", NULL,
-	 "Expected numeric type value for numeric attribute: creation_time. Found 'x'"},
-	/* order_by */
-	{TR_SEARCH_RUNS, "", "metrics.a sideways",
-	 "Invalid order_by clause 'metrics.a sideways': expected 'ASC', 'DESC' or the end, "
-	 "found 'sideways' at position 10"},
-	{TR_SEARCH_RUNS, "", "",
-	 "Invalid order_by clause '': empty clause at position 0"},
-	{TR_SEARCH_RUNS, "", "bogus DESC",
-	 "Invalid order_by clause 'bogus DESC': invalid attribute key 'bogus' specified. Valid "
-	 "keys are 'run_id', 'run_name', 'run name', 'Run name', 'Run Name', 'status', "
-	 "'user_id', 'artifact_uri', 'start_time', 'created', 'Created', 'timestamp', "
-	 "'end_time'"},
-	{TR_SEARCH_RUNS, "", "datasets.name",
-	 "Invalid order_by clause 'datasets.name': datasets cannot be used for ordering"},
-	{TR_SEARCH_EXPERIMENTS, "", "tags.a",
-	 "Invalid order_by clause 'tags.a': only attributes can be used for ordering "
-	 "experiments"},
-	{TR_SEARCH_EXPERIMENTS, "", "timestamp",
-	 "Invalid order_by clause 'timestamp': invalid attribute key 'timestamp' specified. "
-	 "Valid keys are 'name', 'experiment_id', 'creation_time', 'last_update_time'"},
+    {TR_SEARCH_RUNS, "params.a = 'x' OR 1=1 --", NULL,
+     "Invalid clause(s) in filter string: expected an identifier, found '1' at position 18"},
+    {TR_SEARCH_RUNS, "params.a = 'x'; DROP TABLE runs", NULL,
+     "Invalid clause(s) in filter string: multiple statements (';') are not allowed at "
+     "position 14"},
+    {TR_SEARCH_RUNS, "params.a = 'x' -- comment", NULL,
+     "Invalid clause(s) in filter string: expected 'AND', 'OR' or the end, found '-' at "
+     "position 15"},
+    {TR_SEARCH_RUNS, "metrics.a > 1 UNION SELECT 1", NULL,
+     "Invalid clause(s) in filter string: expected 'AND', 'OR' or the end, found 'UNION ' at "
+     "position 14"},
+    {TR_SEARCH_RUNS, "((metrics.a > 1)", NULL,
+     "Invalid clause(s) in filter string: unbalanced parentheses: '(' is never closed at "
+     "position 0"},
+    {TR_SEARCH_RUNS, "metrics.a > 1)", NULL,
+     "Invalid clause(s) in filter string: unbalanced parentheses: unexpected ')' at position "
+     "13"},
+    {TR_SEARCH_RUNS, "()", NULL,
+     "Invalid clause(s) in filter string: empty clause '()' at "
+     "position 0"},
+    {TR_SEARCH_RUNS, "metrics.a > 1 AND", NULL,
+     "Invalid clause(s) in filter string: empty clause at the end at position 17"},
+    {TR_SEARCH_RUNS, "AND metrics.a > 1", NULL,
+     "Invalid clause(s) in filter string: empty clause before 'AND' at position 0"},
+    {TR_SEARCH_RUNS, "metrics.a > 1 OR OR metrics.b > 1", NULL,
+     "Invalid clause(s) in filter string: empty clause before 'OR' at position 17"},
+    {TR_SEARCH_RUNS, "metrics.a", NULL,
+     "Invalid clause(s) in filter string: expected a comparator after 'metrics.a', found the "
+     "end at position 9"},
+    {TR_SEARCH_RUNS, "metrics.a == 1", NULL,
+     "Invalid clause(s) in filter string: expected a comparator after 'metrics.a', found '=' "
+     "at position 10"},
+    {TR_SEARCH_RUNS, "params.a NOT LIKE 'x'", NULL,
+     "Invalid clause(s) in filter string: expected a comparator after 'params.a', found "
+     "'NOT ' at position 9"},
+    {TR_SEARCH_RUNS, "params.a = 'x", NULL,
+     "Invalid clause(s) in filter string: unterminated quoted string at position 11"},
+    {TR_SEARCH_RUNS, "metrics.a > 1e", NULL,
+     "Invalid clause(s) in filter string: malformed number '1e' at position 12"},
+    {TR_SEARCH_RUNS, "metrics.a > 12abc", NULL,
+     "Invalid clause(s) in filter string: malformed number '12a' at position 12"},
+    {TR_SEARCH_RUNS, "metrics. > 1", NULL,
+     "Invalid clause(s) in filter string: expected a key after 'metrics.' at position 8"},
+    {TR_SEARCH_RUNS, "tags.\"a\"b = 'x'", NULL,
+     "Invalid clause(s) in filter string: unexpected 'b' in identifier at position 8"},
+    {TR_SEARCH_RUNS, "foo.bar = 'x'", NULL,
+     "Invalid entity type 'foo'. Valid values are 'metric', 'metrics', 'param', 'params', "
+     "'parameter', 'parameters', 'tag', 'tags', 'attribute', 'attributes', 'attr', 'run', "
+     "'dataset', 'datasets'"},
+    {TR_SEARCH_RUNS, "lifecycle_stage = 'active'", NULL,
+     "Invalid attribute key 'lifecycle_stage' specified. Valid keys are 'run_id', "
+     "'run_name', 'run name', 'Run name', 'Run Name', 'status', 'user_id', 'artifact_uri', "
+     "'start_time', 'created', 'Created', 'end_time'"},
+    {TR_SEARCH_RUNS, "datasets.size = 'x'", NULL,
+     "Invalid dataset key 'size' specified. Valid keys are 'name', 'digest', 'context'"},
+    {TR_SEARCH_RUNS, "metrics.a LIKE 'x'", NULL,
+     "Invalid comparator 'LIKE' not one of '=', '!=', '<', '<=', '>', '>=', 'IS NULL', 'IS "
+     "NOT NULL' for metric 'a'"},
+    {TR_SEARCH_RUNS, "params.a > 'x'", NULL,
+     "Invalid comparator '>' not one of '=', '!=', 'LIKE', 'ILIKE', 'IS NULL', 'IS NOT "
+     "NULL' for param 'a'"},
+    {TR_SEARCH_RUNS, "start_time IS NULL", NULL,
+     "Invalid comparator 'IS NULL' not one of '=', '!=', '<', '<=', '>', '>=' for attribute "
+     "'start_time'"},
+    {TR_SEARCH_RUNS, "metrics.a = '1'", NULL, "Expected numeric value type for metric. Found '1'"},
+    {TR_SEARCH_RUNS, "start_time > '5'", NULL,
+     "Expected numeric type value for numeric attribute: start_time. Found '5'"},
+    {TR_SEARCH_RUNS, "params.a = 1", NULL,
+     "Expected a quoted string value for param (e.g. 'my-value'). Got value 1"},
+    {TR_SEARCH_RUNS, "status = FINISHED", NULL,
+     "Expected a quoted string value for attribute (e.g. 'my-value'). Got value FINISHED"},
+    {TR_SEARCH_RUNS, "status IN ('a')", NULL,
+     "Only the 'run_id' attribute supports comparison with a list of quoted string values"},
+    {TR_SEARCH_RUNS, "run_id = ('a')", NULL,
+     "Invalid clause(s) in filter string: a list of values needs 'IN' or 'NOT IN', not '='"},
+    {TR_SEARCH_RUNS, "run_id IN 'a'", NULL,
+     "Invalid clause(s) in filter string: 'IN' needs a list of quoted strings such as ('a', "
+     "'b'), found 'a'"},
+    {TR_SEARCH_RUNS, "run_id IN ()", NULL,
+     "Invalid clause(s) in filter string: expected a non-empty list of quoted strings, found "
+     "')' at position 11"},
+    {TR_SEARCH_RUNS, "run_id IN ('a', 1)", NULL,
+     "Invalid clause(s) in filter string: expected a non-empty list of quoted strings, found "
+     "'1' at position 16"},
+    {TR_SEARCH_RUNS, "run_id IN ('a'", NULL,
+     "Invalid clause(s) in filter string: unterminated list at position 10"},
+    {TR_SEARCH_EXPERIMENTS, "metrics.a > 1", NULL,
+     "Invalid entity type 'metrics'. Valid values are 'attribute', 'tag', 'tags'"},
+    {TR_SEARCH_EXPERIMENTS, "status = 'x'", NULL,
+     "Invalid attribute key 'status' specified. Valid keys are 'name', 'creation_time', "
+     "'last_update_time'"},
+    {TR_SEARCH_EXPERIMENTS, "creation_time = 'x'", NULL,
+     "Expected numeric type value for numeric attribute: creation_time. Found 'x'"},
+    /* order_by */
+    {TR_SEARCH_RUNS, "", "metrics.a sideways",
+     "Invalid order_by clause 'metrics.a sideways': expected 'ASC', 'DESC' or the end, "
+     "found 'sideways' at position 10"},
+    {TR_SEARCH_RUNS, "", "", "Invalid order_by clause '': empty clause at position 0"},
+    {TR_SEARCH_RUNS, "", "bogus DESC",
+     "Invalid order_by clause 'bogus DESC': invalid attribute key 'bogus' specified. Valid "
+     "keys are 'run_id', 'run_name', 'run name', 'Run name', 'Run Name', 'status', "
+     "'user_id', 'artifact_uri', 'start_time', 'created', 'Created', 'timestamp', "
+     "'end_time'"},
+    {TR_SEARCH_RUNS, "", "datasets.name",
+     "Invalid order_by clause 'datasets.name': datasets cannot be used for ordering"},
+    {TR_SEARCH_EXPERIMENTS, "", "tags.a",
+     "Invalid order_by clause 'tags.a': only attributes can be used for ordering "
+     "experiments"},
+    {TR_SEARCH_EXPERIMENTS, "", "timestamp",
+     "Invalid order_by clause 'timestamp': invalid attribute key 'timestamp' specified. "
+     "Valid keys are 'name', 'experiment_id', 'creation_time', 'last_update_time'"},
 };
 
 static void test_errors(void **state)
@@ -463,7 +459,8 @@ static void test_error_after_where(void **state)
 {
 	(void)state;
 	const char *order[] = {"metrics.x", "nope"};
-	char *msg = compile_err(TR_SEARCH_RUNS, "params.a = 'b' AND run_id IN ('x', 'y')", order, 2);
+	char *msg =
+	    compile_err(TR_SEARCH_RUNS, "params.a = 'b' AND run_id IN ('x', 'y')", order, 2);
 	assert_non_null(strstr(msg, "Invalid order_by clause 'nope'"));
 	free(msg);
 }
@@ -485,12 +482,12 @@ static void test_injection_stays_in_binds(void **state)
 {
 	(void)state;
 	static const char *const filters[] = {
-		"metrics.`a;DROP TABLE runs` > 1",
-		"params.\"x' OR '1'='1\" = 'y'",
-		"tags.`t` = 'v''; DROP TABLE runs; --'",
-		"run_id IN ('a); DROP TABLE runs; --', 'b')",
-		"datasets.context = 'x'' OR ''1''=''1'",
-		"`run name` LIKE '%'' UNION SELECT password FROM users --'",
+	    "metrics.`a;DROP TABLE runs` > 1",
+	    "params.\"x' OR '1'='1\" = 'y'",
+	    "tags.`t` = 'v''; DROP TABLE runs; --'",
+	    "run_id IN ('a); DROP TABLE runs; --', 'b')",
+	    "datasets.context = 'x'' OR ''1''=''1'",
+	    "`run name` LIKE '%'' UNION SELECT password FROM users --'",
 	};
 	static const char *const orders[] = {"metrics.`x) DESC; DROP TABLE runs; --`",
 					     "tags.\"EVIL_MARKER\" DESC"};
@@ -542,8 +539,7 @@ static void test_one_megabyte_filters(void **state)
 	struct tr_buf b = TR_BUF_INIT;
 	tr_buf_appendf(&b, "run_id IN (%s)", f);
 	msg = compile_err(TR_SEARCH_RUNS, tr_buf_str(&b), NULL, 0);
-	snprintf(msg_want, sizeof(msg_want), "more than %d list values",
-		 TR_SEARCH_MAX_LIST_VALUES);
+	snprintf(msg_want, sizeof(msg_want), "more than %d list values", TR_SEARCH_MAX_LIST_VALUES);
 	assert_non_null(strstr(msg, msg_want));
 	free(msg);
 	free(f);
@@ -666,45 +662,45 @@ static void test_deep_nesting(void **state)
 /* ---- execution against SQLite --------------------------------------------- */
 
 static const char schema[] =
-	"PRAGMA case_sensitive_like=ON;"
-	"CREATE TABLE runs (run_uuid TEXT PRIMARY KEY, name TEXT, experiment_id INTEGER,"
-	" user_id TEXT, status TEXT, start_time INTEGER, end_time INTEGER,"
-	" lifecycle_stage TEXT, artifact_uri TEXT);"
-	"CREATE TABLE params (run_uuid TEXT, key TEXT, value TEXT, PRIMARY KEY (run_uuid, key));"
-	"CREATE TABLE tags (run_uuid TEXT, key TEXT, value TEXT, PRIMARY KEY (run_uuid, key));"
-	"CREATE TABLE latest_metrics (run_uuid TEXT, key TEXT, step INTEGER, timestamp INTEGER,"
-	" value REAL, is_nan INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run_uuid, key));"
-	"CREATE TABLE datasets (dataset_uuid TEXT PRIMARY KEY, experiment_id INTEGER, name TEXT,"
-	" digest TEXT);"
-	"CREATE TABLE inputs (input_uuid TEXT PRIMARY KEY, source_type TEXT, source_id TEXT,"
-	" destination_type TEXT, destination_id TEXT);"
-	"CREATE TABLE input_tags (input_uuid TEXT, key TEXT, value TEXT);"
-	"CREATE TABLE experiments (experiment_id INTEGER PRIMARY KEY, name TEXT,"
-	" artifact_location TEXT, lifecycle_stage TEXT, creation_time INTEGER,"
-	" last_update_time INTEGER);"
-	"CREATE TABLE experiment_tags (experiment_id INTEGER, key TEXT, value TEXT);"
-	/* run1..run4; start times 100, 200, 300, 150 */
-	"INSERT INTO runs VALUES"
-	" ('run1', 'Alpha', 1, 'alice', 'FINISHED', 100, 200, 'active', 's3://b/1'),"
-	" ('run2', 'beta', 1, 'bob', 'RUNNING', 200, NULL, 'active', 's3://b/2'),"
-	" ('run3', 'gamma', 1, 'alice', 'FINISHED', 300, 400, 'active', 'file:///3'),"
-	" ('run4', 'delta', 1, 'carol', 'FAILED', 150, 160, 'active', NULL);"
-	"INSERT INTO params VALUES ('run1', 'model', 'LogReg'), ('run2', 'model', 'logreg'),"
-	" ('run3', 'model', 'Tree'), ('run1', 'lr', '0.1');"
-	"INSERT INTO tags VALUES ('run1', 'team', 'ml'), ('run3', 'team', 'research'),"
-	" ('run4', 'team', 'ml'), ('run1', 'mlflow.runName', 'Alpha');"
-	/* run2's acc is NaN (SQLite stores the value as NULL), run4 has no metrics */
-	"INSERT INTO latest_metrics VALUES ('run1', 'acc', 1, 1, 0.9, 0),"
-	" ('run2', 'acc', 1, 1, NULL, 1), ('run3', 'acc', 1, 1, 0.5, 0),"
-	" ('run1', 'loss', 1, 1, 0.1, 0), ('run2', 'loss', 1, 1, 0.5, 0);"
-	"INSERT INTO datasets VALUES ('d1', 1, 'train', 'abc'), ('d2', 1, 'eval', 'def');"
-	"INSERT INTO inputs VALUES ('i1', 'DATASET', 'd1', 'RUN', 'run1'),"
-	" ('i2', 'DATASET', 'd2', 'RUN', 'run3'), ('i3', 'DATASET', 'd1', 'RUN', 'run3');"
-	"INSERT INTO input_tags VALUES ('i1', 'mlflow.data.context', 'training'),"
-	" ('i2', 'mlflow.data.context', 'eval'), ('i3', 'mlflow.data.context', 'training');"
-	"INSERT INTO experiments VALUES (1, 'exp-a', 'x', 'active', 10, 11),"
-	" (2, 'exp-b', 'x', 'active', 20, 21), (3, 'other', 'x', 'active', 20, 5);"
-	"INSERT INTO experiment_tags VALUES (1, 'team', 'ml'), (2, 'team', 'cv');";
+    "PRAGMA case_sensitive_like=ON;"
+    "CREATE TABLE runs (run_uuid TEXT PRIMARY KEY, name TEXT, experiment_id INTEGER,"
+    " user_id TEXT, status TEXT, start_time INTEGER, end_time INTEGER,"
+    " lifecycle_stage TEXT, artifact_uri TEXT);"
+    "CREATE TABLE params (run_uuid TEXT, key TEXT, value TEXT, PRIMARY KEY (run_uuid, key));"
+    "CREATE TABLE tags (run_uuid TEXT, key TEXT, value TEXT, PRIMARY KEY (run_uuid, key));"
+    "CREATE TABLE latest_metrics (run_uuid TEXT, key TEXT, step INTEGER, timestamp INTEGER,"
+    " value REAL, is_nan INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run_uuid, key));"
+    "CREATE TABLE datasets (dataset_uuid TEXT PRIMARY KEY, experiment_id INTEGER, name TEXT,"
+    " digest TEXT);"
+    "CREATE TABLE inputs (input_uuid TEXT PRIMARY KEY, source_type TEXT, source_id TEXT,"
+    " destination_type TEXT, destination_id TEXT);"
+    "CREATE TABLE input_tags (input_uuid TEXT, key TEXT, value TEXT);"
+    "CREATE TABLE experiments (experiment_id INTEGER PRIMARY KEY, name TEXT,"
+    " artifact_location TEXT, lifecycle_stage TEXT, creation_time INTEGER,"
+    " last_update_time INTEGER);"
+    "CREATE TABLE experiment_tags (experiment_id INTEGER, key TEXT, value TEXT);"
+    /* run1..run4; start times 100, 200, 300, 150 */
+    "INSERT INTO runs VALUES"
+    " ('run1', 'Alpha', 1, 'alice', 'FINISHED', 100, 200, 'active', 's3://b/1'),"
+    " ('run2', 'beta', 1, 'bob', 'RUNNING', 200, NULL, 'active', 's3://b/2'),"
+    " ('run3', 'gamma', 1, 'alice', 'FINISHED', 300, 400, 'active', 'file:///3'),"
+    " ('run4', 'delta', 1, 'carol', 'FAILED', 150, 160, 'active', NULL);"
+    "INSERT INTO params VALUES ('run1', 'model', 'LogReg'), ('run2', 'model', 'logreg'),"
+    " ('run3', 'model', 'Tree'), ('run1', 'lr', '0.1');"
+    "INSERT INTO tags VALUES ('run1', 'team', 'ml'), ('run3', 'team', 'research'),"
+    " ('run4', 'team', 'ml'), ('run1', 'mlflow.runName', 'Alpha');"
+    /* run2's acc is NaN (SQLite stores the value as NULL), run4 has no metrics */
+    "INSERT INTO latest_metrics VALUES ('run1', 'acc', 1, 1, 0.9, 0),"
+    " ('run2', 'acc', 1, 1, NULL, 1), ('run3', 'acc', 1, 1, 0.5, 0),"
+    " ('run1', 'loss', 1, 1, 0.1, 0), ('run2', 'loss', 1, 1, 0.5, 0);"
+    "INSERT INTO datasets VALUES ('d1', 1, 'train', 'abc'), ('d2', 1, 'eval', 'def');"
+    "INSERT INTO inputs VALUES ('i1', 'DATASET', 'd1', 'RUN', 'run1'),"
+    " ('i2', 'DATASET', 'd2', 'RUN', 'run3'), ('i3', 'DATASET', 'd1', 'RUN', 'run3');"
+    "INSERT INTO input_tags VALUES ('i1', 'mlflow.data.context', 'training'),"
+    " ('i2', 'mlflow.data.context', 'eval'), ('i3', 'mlflow.data.context', 'training');"
+    "INSERT INTO experiments VALUES (1, 'exp-a', 'x', 'active', 10, 11),"
+    " (2, 'exp-b', 'x', 'active', 20, 21), (3, 'other', 'x', 'active', 20, 5);"
+    "INSERT INTO experiment_tags VALUES (1, 'team', 'ml'), (2, 'team', 'cv');";
 
 static int setup_db(void **state)
 {
@@ -748,8 +744,8 @@ static char *run_query(sqlite3 *db, enum tr_search_target t, const char *filter,
 		fail_msg("prepare failed: %s\nSQL: %.2000s", sqlite3_errmsg(db), tr_buf_str(&sql));
 	for (size_t i = 0; i < q.n_binds; i++) {
 		const struct tr_bind *b = &q.binds[i];
-		int rc = b->type == TR_BIND_TEXT    ? sqlite3_bind_text(st, (int)i + 1, b->text, -1,
-									 SQLITE_TRANSIENT)
+		int rc = b->type == TR_BIND_TEXT
+			     ? sqlite3_bind_text(st, (int)i + 1, b->text, -1, SQLITE_TRANSIENT)
 			 : b->type == TR_BIND_INT64 ? sqlite3_bind_int64(st, (int)i + 1, b->i64)
 						    : sqlite3_bind_double(st, (int)i + 1, b->f64);
 		assert_int_equal(rc, SQLITE_OK);
@@ -777,61 +773,64 @@ struct exec_case {
 };
 
 static const struct exec_case exec_cases[] = {
-	/* default order: start_time DESC -> run3 (300), run2 (200), run4 (150), run1 (100) */
-	{TR_SEARCH_RUNS, "", {NULL}, "run3 run2 run4 run1"},
-	/* LIKE is case-sensitive, ILIKE is not */
-	{TR_SEARCH_RUNS, "params.model LIKE 'Log%'", {NULL}, "run1"},
-	{TR_SEARCH_RUNS, "params.model ILIKE 'log%'", {NULL}, "run2 run1"},
-	{TR_SEARCH_RUNS, "params.model = 'logreg'", {NULL}, "run2"},
-	/* NaN never compares true; a missing metric is false, also for != */
-	{TR_SEARCH_RUNS, "metrics.acc > 0.4", {NULL}, "run3 run1"},
-	{TR_SEARCH_RUNS, "metrics.acc != 0.9", {NULL}, "run3"},
-	{TR_SEARCH_RUNS, "metrics.acc IS NULL", {NULL}, "run4"},
-	/* != needs the tag; IS NULL finds runs without it */
-	{TR_SEARCH_RUNS, "tags.team != 'ml'", {NULL}, "run3"},
-	{TR_SEARCH_RUNS, "tags.team IS NULL", {NULL}, "run2"},
-	{TR_SEARCH_RUNS, "tags.mlflow.runName = 'Alpha'", {NULL}, "run1"},
-	/* NULL end_time never matches */
-	{TR_SEARCH_RUNS, "end_time > 0", {NULL}, "run3 run4 run1"},
-	{TR_SEARCH_RUNS, "end_time != 160", {NULL}, "run3 run1"},
-	{TR_SEARCH_RUNS, "attributes.run_id IN ('run1', 'run3', 'RUN2')", {NULL}, "run3 run1"},
-	{TR_SEARCH_RUNS, "run_id NOT IN ('run1', 'run3')", {NULL}, "run2 run4"},
-	{TR_SEARCH_RUNS, "\"Run name\" ILIKE 'ALPHA' OR `run name` = 'beta'", {NULL}, "run2 run1"},
-	{TR_SEARCH_RUNS,
-	 "status = 'FINISHED' AND (metrics.loss < 0.2 OR user_id = 'alice') AND created > 100",
-	 {NULL},
-	 "run3"},
-	{TR_SEARCH_RUNS, "status = 'RUNNING' OR status = 'FAILED' AND user_id = 'carol'", {NULL},
-	 "run2 run4"},
-	{TR_SEARCH_RUNS, "(status = 'RUNNING' OR status = 'FAILED') AND user_id = 'bob'", {NULL},
-	 "run2"},
-	{TR_SEARCH_RUNS, "artifact_uri LIKE 's3://%'", {NULL}, "run2 run1"},
-	/* datasets */
-	{TR_SEARCH_RUNS, "datasets.context = 'training'", {NULL}, "run3 run1"},
-	{TR_SEARCH_RUNS, "datasets.name = 'eval' AND datasets.digest = 'abc'", {NULL}, "run3"},
-	{TR_SEARCH_RUNS, "datasets.name IN ('eval', 'nope')", {NULL}, "run3"},
-	/* metric order: real values, then NaN, then missing, both directions */
-	{TR_SEARCH_RUNS, "", {"metrics.acc DESC"}, "run1 run3 run2 run4"},
-	{TR_SEARCH_RUNS, "", {"metrics.acc"}, "run3 run1 run2 run4"},
-	/* param order: byte order, missing last both directions */
-	{TR_SEARCH_RUNS, "", {"params.model ASC"}, "run1 run3 run2 run4"},
-	{TR_SEARCH_RUNS, "", {"params.model DESC"}, "run2 run3 run1 run4"},
-	/* tags: ties broken by start_time DESC, missing last */
-	{TR_SEARCH_RUNS, "", {"tags.team"}, "run4 run1 run3 run2"},
-	{TR_SEARCH_RUNS, "", {"tags.team DESC"}, "run3 run4 run1 run2"},
-	/* NULL attributes last too */
-	{TR_SEARCH_RUNS, "", {"end_time ASC"}, "run4 run1 run3 run2"},
-	{TR_SEARCH_RUNS, "", {"end_time DESC"}, "run3 run1 run4 run2"},
-	{TR_SEARCH_RUNS, "", {"start_time"}, "run1 run4 run2 run3"},
-	{TR_SEARCH_RUNS, "", {"user_id DESC", "metrics.loss"}, "run4 run2 run1 run3"},
-	{TR_SEARCH_RUNS, "metrics.acc >= 0", {"run_name DESC"}, "run3 run1"},
-	/* experiments */
-	{TR_SEARCH_EXPERIMENTS, "name LIKE 'exp-%' AND tags.team = 'ml'", {NULL}, "exp-a"},
-	{TR_SEARCH_EXPERIMENTS, "", {NULL}, "exp-b other exp-a"},
-	{TR_SEARCH_EXPERIMENTS, "tags.team IS NULL OR name = 'exp-a'", {"name DESC"},
-	 "other exp-a"},
-	{TR_SEARCH_EXPERIMENTS, "creation_time >= 20", {"last_update_time"}, "other exp-b"},
-	{TR_SEARCH_EXPERIMENTS, "NAME ilike 'EXP%'", {NULL}, NULL}, /* error: see below */
+    /* default order: start_time DESC -> run3 (300), run2 (200), run4 (150), run1 (100) */
+    {TR_SEARCH_RUNS, "", {NULL}, "run3 run2 run4 run1"},
+    /* LIKE is case-sensitive, ILIKE is not */
+    {TR_SEARCH_RUNS, "params.model LIKE 'Log%'", {NULL}, "run1"},
+    {TR_SEARCH_RUNS, "params.model ILIKE 'log%'", {NULL}, "run2 run1"},
+    {TR_SEARCH_RUNS, "params.model = 'logreg'", {NULL}, "run2"},
+    /* NaN never compares true; a missing metric is false, also for != */
+    {TR_SEARCH_RUNS, "metrics.acc > 0.4", {NULL}, "run3 run1"},
+    {TR_SEARCH_RUNS, "metrics.acc != 0.9", {NULL}, "run3"},
+    {TR_SEARCH_RUNS, "metrics.acc IS NULL", {NULL}, "run4"},
+    /* != needs the tag; IS NULL finds runs without it */
+    {TR_SEARCH_RUNS, "tags.team != 'ml'", {NULL}, "run3"},
+    {TR_SEARCH_RUNS, "tags.team IS NULL", {NULL}, "run2"},
+    {TR_SEARCH_RUNS, "tags.mlflow.runName = 'Alpha'", {NULL}, "run1"},
+    /* NULL end_time never matches */
+    {TR_SEARCH_RUNS, "end_time > 0", {NULL}, "run3 run4 run1"},
+    {TR_SEARCH_RUNS, "end_time != 160", {NULL}, "run3 run1"},
+    {TR_SEARCH_RUNS, "attributes.run_id IN ('run1', 'run3', 'RUN2')", {NULL}, "run3 run1"},
+    {TR_SEARCH_RUNS, "run_id NOT IN ('run1', 'run3')", {NULL}, "run2 run4"},
+    {TR_SEARCH_RUNS, "\"Run name\" ILIKE 'ALPHA' OR `run name` = 'beta'", {NULL}, "run2 run1"},
+    {TR_SEARCH_RUNS,
+     "status = 'FINISHED' AND (metrics.loss < 0.2 OR user_id = 'alice') AND created > 100",
+     {NULL},
+     "run3"},
+    {TR_SEARCH_RUNS,
+     "status = 'RUNNING' OR status = 'FAILED' AND user_id = 'carol'",
+     {NULL},
+     "run2 run4"},
+    {TR_SEARCH_RUNS,
+     "(status = 'RUNNING' OR status = 'FAILED') AND user_id = 'bob'",
+     {NULL},
+     "run2"},
+    {TR_SEARCH_RUNS, "artifact_uri LIKE 's3://%'", {NULL}, "run2 run1"},
+    /* datasets */
+    {TR_SEARCH_RUNS, "datasets.context = 'training'", {NULL}, "run3 run1"},
+    {TR_SEARCH_RUNS, "datasets.name = 'eval' AND datasets.digest = 'abc'", {NULL}, "run3"},
+    {TR_SEARCH_RUNS, "datasets.name IN ('eval', 'nope')", {NULL}, "run3"},
+    /* metric order: real values, then NaN, then missing, both directions */
+    {TR_SEARCH_RUNS, "", {"metrics.acc DESC"}, "run1 run3 run2 run4"},
+    {TR_SEARCH_RUNS, "", {"metrics.acc"}, "run3 run1 run2 run4"},
+    /* param order: byte order, missing last both directions */
+    {TR_SEARCH_RUNS, "", {"params.model ASC"}, "run1 run3 run2 run4"},
+    {TR_SEARCH_RUNS, "", {"params.model DESC"}, "run2 run3 run1 run4"},
+    /* tags: ties broken by start_time DESC, missing last */
+    {TR_SEARCH_RUNS, "", {"tags.team"}, "run4 run1 run3 run2"},
+    {TR_SEARCH_RUNS, "", {"tags.team DESC"}, "run3 run4 run1 run2"},
+    /* NULL attributes last too */
+    {TR_SEARCH_RUNS, "", {"end_time ASC"}, "run4 run1 run3 run2"},
+    {TR_SEARCH_RUNS, "", {"end_time DESC"}, "run3 run1 run4 run2"},
+    {TR_SEARCH_RUNS, "", {"start_time"}, "run1 run4 run2 run3"},
+    {TR_SEARCH_RUNS, "", {"user_id DESC", "metrics.loss"}, "run4 run2 run1 run3"},
+    {TR_SEARCH_RUNS, "metrics.acc >= 0", {"run_name DESC"}, "run3 run1"},
+    /* experiments */
+    {TR_SEARCH_EXPERIMENTS, "name LIKE 'exp-%' AND tags.team = 'ml'", {NULL}, "exp-a"},
+    {TR_SEARCH_EXPERIMENTS, "", {NULL}, "exp-b other exp-a"},
+    {TR_SEARCH_EXPERIMENTS, "tags.team IS NULL OR name = 'exp-a'", {"name DESC"}, "other exp-a"},
+    {TR_SEARCH_EXPERIMENTS, "creation_time >= 20", {"last_update_time"}, "other exp-b"},
+    {TR_SEARCH_EXPERIMENTS, "NAME ilike 'EXP%'", {NULL}, NULL}, /* error: see below */
 };
 
 static void test_execute(void **state)
@@ -860,7 +859,7 @@ static void test_execute_large(void **state)
 	sqlite3 *db = *state;
 	struct tr_buf b = TR_BUF_INIT;
 	char *f = alternating(TR_SEARCH_MAX_SQL_DEPTH, "metrics.acc > 0 AND datasets.context "
-							"IN ('training', 'x')");
+						       "IN ('training', 'x')");
 	char *got = run_query(db, TR_SEARCH_RUNS, f, NULL, 0);
 	assert_string_equal(got, "run1");
 	free(got);
@@ -883,19 +882,19 @@ static void test_execute_large(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_golden_filters),
-		cmocka_unit_test(test_golden_order_by),
-		cmocka_unit_test(test_bind_numbering),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_duplicate_order_by),
-		cmocka_unit_test(test_error_after_where),
-		cmocka_unit_test(test_null_err),
-		cmocka_unit_test(test_injection_stays_in_binds),
-		cmocka_unit_test(test_one_megabyte_filters),
-		cmocka_unit_test(test_clause_cap_boundary),
-		cmocka_unit_test(test_deep_nesting),
-		cmocka_unit_test_setup_teardown(test_execute, setup_db, teardown_db),
-		cmocka_unit_test_setup_teardown(test_execute_large, setup_db, teardown_db),
+	    cmocka_unit_test(test_golden_filters),
+	    cmocka_unit_test(test_golden_order_by),
+	    cmocka_unit_test(test_bind_numbering),
+	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_duplicate_order_by),
+	    cmocka_unit_test(test_error_after_where),
+	    cmocka_unit_test(test_null_err),
+	    cmocka_unit_test(test_injection_stays_in_binds),
+	    cmocka_unit_test(test_one_megabyte_filters),
+	    cmocka_unit_test(test_clause_cap_boundary),
+	    cmocka_unit_test(test_deep_nesting),
+	    cmocka_unit_test_setup_teardown(test_execute, setup_db, teardown_db),
+	    cmocka_unit_test_setup_teardown(test_execute_large, setup_db, teardown_db),
 	};
 	return cmocka_run_group_tests_name("search", tests, NULL, NULL);
 }
