@@ -20,6 +20,19 @@ static const char *mlflow_suffix(const char *path)
 	return NULL;
 }
 
+/* Fields that are lists in MLflow's request messages. From a query string a
+ * single value arrives as a lone string; make it the list it stands for. */
+static const char *const repeated_fields[] = {"experiment_ids", "order_by", "run_ids", "stages"};
+
+static void lists_from_query(json_t *args)
+{
+	for (size_t i = 0; i < sizeof(repeated_fields) / sizeof(repeated_fields[0]); i++) {
+		json_t *v = json_object_get(args, repeated_fields[i]);
+		if (json_is_string(v))
+			json_object_set_new(args, repeated_fields[i], json_pack("[O]", v));
+	}
+}
+
 void tr_api_dispatch(void *ctx, struct tr_req *r)
 {
 	struct tr_api *api = ctx;
@@ -40,6 +53,8 @@ void tr_api_dispatch(void *ctx, struct tr_req *r)
 	}
 	if (route)
 		r->route = route->action;
+	if (r->args_from_query)
+		lists_from_query(r->args);
 	if (r->write.reject) {
 		if (route && route->write) {
 			tr_req_submit(r, api->store, tr_store_reject, route->action, route->audit);

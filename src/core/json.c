@@ -158,11 +158,6 @@ enum tr_err tr_json_array(json_t *obj, const char *key, json_t **out, struct tr_
 		*out = json_incref(v);
 		return TR_OK;
 	}
-	if (json_is_string(v)) {
-		*out = json_array();
-		json_array_append(*out, v);
-		return TR_OK;
-	}
 	return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
 		       "Invalid value for parameter '%s': expected a list", key);
 }

@@ -33,8 +33,8 @@ enum tr_err tr_json_double(json_t *obj, const char *key, double *out, bool *pres
 /* bool from true/false or the strings "true"/"false" in any case. */
 enum tr_err tr_json_bool(json_t *obj, const char *key, bool *out, bool *present,
 			 struct tr_buf *err) __attribute__((warn_unused_result));
-/* The array at KEY (a lone string counts as a one-element array, as a single
- * query-string value does); NULL when absent. Returns a new reference. */
+/* The array at KEY; NULL when absent. Returns a new reference. (Query-string
+ * lists are turned into arrays by the dispatcher before handlers read them.) */
 enum tr_err tr_json_array(json_t *obj, const char *key, json_t **out, struct tr_buf *err)
 	__attribute__((warn_unused_result));
 /* Parses a double given as JSON value V (number, numeric or special string). */

@@ -15,6 +15,7 @@
 #include "governance/audit.h"
 
 #include <arpa/inet.h>
+#include <fnmatch.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -76,13 +77,34 @@ static void free_list(char **v, size_t n)
 	free(v);
 }
 
-/* Host header without its port ("[::1]:5000" -> "[::1]", "a:80" -> "a"). */
+/*
+ * An --allowed-hosts entry with a port ("h:8080", "h:*") is matched against
+ * the whole Host header, one without against the host part; both may use
+ * shell wildcards ("*.example.com"), as MLflow's do.
+ */
+static bool pattern_has_port(const char *pat)
+{
+	const char *colon = strrchr(pat, ':');
+	if (!colon)
+		return false;
+	if (pat[0] == '[') {
+		const char *close = strchr(pat, ']');
+		return close && colon > close;
+	}
+	return strchr(pat, ':') == colon; /* a bare IPv6 address has several colons */
+}
+
 static bool host_allowed(const struct tr_http *h, const char *host)
 {
 	if (h->any_host)
 		return true;
-	if (!host || !*host)
+	if (!host || !*host || strlen(host) > 255)
 		return false;
+	for (size_t i = 0; i < h->n_hosts; i++) {
+		const char *pat = h->hosts[i];
+		if (pattern_has_port(pat) && !fnmatch(pat, host, FNM_CASEFOLD))
+			return true;
+	}
 	size_t len = strlen(host);
 	if (host[0] == '[') {
 		const char *end = strchr(host, ']');
@@ -92,8 +114,10 @@ static bool host_allowed(const struct tr_http *h, const char *host)
 		if (colon)
 			len = (size_t)(colon - host);
 	}
+	char name[256];
+	snprintf(name, sizeof(name), "%.*s", (int)len, host);
 	for (size_t i = 0; i < h->n_hosts; i++)
-		if (strlen(h->hosts[i]) == len && !strncasecmp(h->hosts[i], host, len))
+		if (!fnmatch(h->hosts[i], name, FNM_CASEFOLD))
 			return true;
 	return false;
 }
@@ -240,6 +264,7 @@ static enum tr_err build_args(struct MHD_Connection *c, struct tr_req *r, struct
 	has_query = json_object_size(q) > 0;
 	if (r->body.len == 0 || (!strcmp(r->method, "GET") && has_query)) {
 		r->args = q;
+		r->args_from_query = true;
 		return TR_OK;
 	}
 	json_decref(q);
@@ -251,11 +276,12 @@ static enum tr_err build_args(struct MHD_Connection *c, struct tr_req *r, struct
 		v = inner;
 	}
 	if (!v)
-		return tr_fail(msg, TR_ERR_BAD_REQUEST, "malformed JSON body: %s (line %d, column %d)",
-			       jerr.text, jerr.line, jerr.column);
+		return tr_fail(msg, TR_ERR_INVALID_PARAMETER_VALUE,
+			       "malformed JSON body: %s (line %d, column %d)", jerr.text, jerr.line,
+			       jerr.column);
 	if (!json_is_object(v)) {
 		json_decref(v);
-		return tr_fail(msg, TR_ERR_BAD_REQUEST, "the JSON body must be an object");
+		return tr_fail(msg, TR_ERR_INVALID_PARAMETER_VALUE, "the JSON body must be an object");
 	}
 	r->args = v;
 	return TR_OK;
@@ -324,6 +350,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		r->started_us = tr_clock_mono_us();
 		*con_cls = r;
 		atomic_fetch_add(&h->in_flight, 1);
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+		if (cl && strtoull(cl, NULL, 10) > h->max_body) {
+			/* answer now rather than wait for a body we would refuse */
+			r->body_too_large = true;
+			dispatch(h, c, r);
+			if (r->state == ST_READY)
+				return queue(c, r);
+		}
 		return MHD_YES;
 	}
 	if (r->state == ST_RECEIVING && *upload_data_size) {
@@ -336,6 +370,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	if (r->state == ST_RECEIVING)
 		dispatch(h, c, r);
+	*upload_data_size = 0; /* a body still arriving after the answer is discarded */
 	if (r->state == ST_READY)
 		return queue(c, r);
 	if (r->state == ST_SUSPENDED)

@@ -35,6 +35,7 @@ struct tr_req {
 	const char *method;
 	const char *path;     /* decoded path, without the query string */
 	json_t *args;         /* arguments object (body or query); never NULL at dispatch */
+	bool args_from_query; /* ARGS came from the query string: lists may be lone strings */
 	struct tr_buf body;   /* raw body */
 	const char *route;    /* route name for /metrics, set by the dispatcher */
 	struct tr_http *http;

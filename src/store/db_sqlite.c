@@ -11,6 +11,11 @@
 
 #include <sqlite3.h>
 #include <string.h>
+#include <time.h>
+
+/* How long one read statement may run (a pathological filter over a large
+ * experiment); the request then fails with a clear 400. */
+#define READ_LIMIT_US (10u * 1000u * 1000u)
 
 #define CACHE_SLOTS 96
 
@@ -26,6 +31,8 @@ struct tr_db_stmt {
 struct sqlite_conn {
 	struct tr_db base;
 	sqlite3 *db;
+	bool readonly;
+	uint64_t deadline_us; /* reads: a statement running past this is interrupted */
 	struct tr_db_stmt cache[CACHE_SLOTS];
 	uint64_t tick;
 };
@@ -38,8 +45,25 @@ static uint64_t hash_sql(const char *s)
 	return h;
 }
 
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static int over_deadline(void *arg)
+{
+	struct sqlite_conn *c = arg;
+	return c->deadline_us && mono_us() > c->deadline_us;
+}
+
 static enum tr_err map_rc(sqlite3 *db, int rc, struct tr_buf *err)
 {
+	if (rc == SQLITE_INTERRUPT)
+		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+			       "the query ran longer than %u s and was stopped: narrow the filter",
+			       READ_LIMIT_US / 1000000u);
 	int ext = sqlite3_extended_errcode(db);
 	if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
 		return tr_fail(err, TR_ERR_RESOURCE_ALREADY_EXISTS, "%s", sqlite3_errmsg(db));
@@ -95,6 +119,9 @@ static enum tr_err sq_open(const char *path, bool readonly, struct tr_db **out, 
 		return e;
 	}
 	sqlite3_extended_result_codes(c->db, 1);
+	c->readonly = readonly;
+	if (readonly)
+		sqlite3_progress_handler(c->db, 10000, over_deadline, c);
 	sqlite3_busy_timeout(c->db, 10000);
 	enum tr_err e = sq_exec(&c->base,
 				"PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
@@ -194,6 +221,8 @@ static const void *sq_col_blob(struct tr_db_stmt *s, int col, size_t *len)
 
 static enum tr_err sq_step(struct tr_db_stmt *s, bool *row, struct tr_buf *err)
 {
+	if (s->conn->readonly)
+		s->conn->deadline_us = mono_us() + READ_LIMIT_US;
 	int rc = sqlite3_step(s->st);
 	if (rc == SQLITE_ROW) {
 		*row = true;
