@@ -4,6 +4,7 @@
  * start), the pool of read connections, and small helpers shared by the
  * store files (page tokens, run ids from request args).
  */
+#include "api/validate.h"
 #include "core/alloc.h"
 #include "core/json.h"
 #include "governance/audit.h"
@@ -197,5 +198,103 @@ enum tr_err tr_store_audit_verify(struct tr_store *s, int64_t *count, int64_t *b
 		return rc;
 	rc = tr_audit_verify(db, count, bad_seq, err);
 	store_reader_put(s, db);
+	return rc;
+}
+
+enum tr_err store_search_parse(json_t *args, enum tr_search_target target, const char *view_key,
+			       struct store_search *out, struct tr_buf *err)
+{
+	const char *filter, *token;
+	bool present;
+	json_t *order = NULL;
+	const char **order_v = NULL;
+	size_t n_order = 0;
+	memset(out, 0, sizeof(*out));
+	out->view_type = 1;
+	enum tr_err rc = tr_json_str(args, "filter", &filter, err);
+	if (!rc)
+		rc = tr_json_str(args, "page_token", &token, err);
+	if (!rc)
+		rc = tr_json_int64(args, "max_results", &out->max_results, &present, err);
+	if (!rc && !present)
+		out->max_results = 1000;
+	if (!rc && (out->max_results < 1 || out->max_results > 50000))
+		rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+			     "Invalid value %lld for parameter 'max_results' supplied. It must be at "
+			     "most 50000 and at least 1",
+			     (long long)out->max_results);
+	if (!rc) {
+		json_t *v = json_object_get(args, view_key);
+		if (json_is_integer(v)) {
+			out->view_type = (int)json_integer_value(v);
+			if (out->view_type < 1 || out->view_type > 3)
+				rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE, "Invalid %s", view_key);
+		} else if (v && !json_is_string(v) && !json_is_null(v)) {
+			rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE, "Invalid %s", view_key);
+		} else {
+			rc = tr_validate_view_type(json_is_string(v) ? json_string_value(v) : NULL,
+						   &out->view_type, err);
+		}
+	}
+	if (!rc)
+		rc = store_page_token_parse(token, &out->offset, err);
+	if (!rc)
+		rc = tr_json_array(args, "order_by", &order, err);
+	if (rc)
+		goto out;
+	order_v = tr_xcalloc(json_array_size(order) + 1, sizeof(char *));
+	size_t i;
+	json_t *x;
+	json_array_foreach(order, i, x) {
+		if (!json_is_string(x)) {
+			rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE, "order_by must be a list of strings");
+			goto out;
+		}
+		order_v[n_order++] = json_string_value(x); /* borrowed from ARGS */
+	}
+	rc = tr_search_compile(target, filter, order_v, n_order, &out->q, err);
+out:
+	free(order_v);
+	json_decref(order);
+	return rc;
+}
+
+void store_search_release(struct store_search *ss) { tr_search_query_release(&ss->q); }
+
+const char *store_search_view_sql(const struct store_search *ss, bool runs)
+{
+	if (ss->view_type == 3)
+		return "1=1";
+	if (runs)
+		return ss->view_type == 2 ? "r.lifecycle_stage = 'deleted'" : "r.lifecycle_stage = 'active'";
+	return ss->view_type == 2 ? "e.lifecycle_stage = 'deleted'" : "e.lifecycle_stage = 'active'";
+}
+
+void store_search_bind(struct tr_db *db, struct tr_db_stmt *st, const struct store_search *ss, int *idx)
+{
+	for (size_t i = 0; i < ss->q.n_binds; i++, (*idx)++) {
+		const struct tr_bind *b = &ss->q.binds[i];
+		if (b->type == TR_BIND_TEXT)
+			tr_db_bind_text(db, st, *idx, b->text);
+		else if (b->type == TR_BIND_INT64)
+			tr_db_bind_int64(db, st, *idx, b->i64);
+		else
+			tr_db_bind_double(db, st, *idx, b->f64);
+	}
+}
+
+enum tr_err store_kv_parse(json_t *obj, const char *what, const char **key, const char **value,
+			   struct tr_buf *err)
+{
+	if (!json_is_object(obj))
+		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE, "each %s must be an object with key and value",
+			       what);
+	enum tr_err rc = tr_json_req_str(obj, "key", key, err);
+	if (!rc)
+		rc = tr_json_str(obj, "value", value, err);
+	if (!rc && !*value)
+		*value = "";
+	if (!rc)
+		rc = tr_validate_key(what, *key, err);
 	return rc;
 }

@@ -167,15 +167,7 @@ static enum tr_err tx_exp(struct tr_store_tx *tx, struct tr_write *w, int64_t *i
 
 static enum tr_err validate_exp_tag(json_t *tag, const char **k, const char **v, struct tr_buf *err)
 {
-	if (!json_is_object(tag))
-		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE, "experiment tags must be objects");
-	enum tr_err rc = tr_json_req_str(tag, "key", k, err);
-	if (!rc)
-		rc = tr_json_str(tag, "value", v, err);
-	if (!rc && !*v)
-		*v = "";
-	if (!rc)
-		rc = tr_validate_key("tag", *k, err);
+	enum tr_err rc = store_kv_parse(tag, "tag", k, v, err);
 	if (!rc)
 		rc = tr_validate_value_len("tag", *k, *v, TR_MAX_EXP_TAG_VALUE, err);
 	return rc;
@@ -360,83 +352,16 @@ enum tr_err tr_store_experiment_delete_tag(struct tr_store_tx *tx, struct tr_wri
 	return rc;
 }
 
-/* Shared by runs and experiments search: strings from a JSON array (or a lone string). */
-static enum tr_err string_list(json_t *args, const char *key, const char ***out, size_t *n,
-			       struct tr_buf *err)
-{
-	json_t *arr = NULL;
-	*out = NULL;
-	*n = 0;
-	enum tr_err rc = tr_json_array(args, key, &arr, err);
-	if (rc || !arr)
-		return rc;
-	*out = tr_xcalloc(json_array_size(arr) + 1, sizeof(char *));
-	size_t i;
-	json_t *v;
-	json_array_foreach(arr, i, v) {
-		if (!json_is_string(v)) {
-			rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
-				     "Invalid value for parameter '%s': expected a list of strings", key);
-			break;
-		}
-		(*out)[(*n)++] = json_string_value(v); /* borrowed from ARGS, which holds the array */
-	}
-	json_decref(arr);
-	if (rc) {
-		free(*out);
-		*out = NULL;
-		*n = 0;
-	}
-	return rc;
-}
-
 enum tr_err tr_store_experiment_search(struct tr_store *s, json_t *args, json_t **out, struct tr_buf *err)
 {
-	const char *filter, *token, *view;
-	int64_t max_results = 1000, offset = 0;
-	bool present;
-	int view_type = 1;
-	const char **order = NULL;
-	size_t n_order = 0;
-	struct tr_search_query q = {0};
+	struct store_search ss;
 	struct tr_db *db = NULL;
 	struct tr_buf sql = TR_BUF_INIT;
-	enum tr_err rc = tr_json_str(args, "filter", &filter, err);
-	if (!rc)
-		rc = tr_json_str(args, "page_token", &token, err);
-	if (!rc)
-		rc = tr_json_int64(args, "max_results", &max_results, &present, err);
-	if (!rc && !present)
-		max_results = 1000;
-	if (!rc && (max_results < 1 || max_results > 50000))
-		rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
-			     "Invalid value %lld for parameter 'max_results' supplied. It must be at "
-			     "most 50000 and at least 1",
-			     (long long)max_results);
-	if (!rc) {
-		json_t *v = json_object_get(args, "view_type");
-		view = json_is_string(v) ? json_string_value(v) : NULL;
-		if (json_is_integer(v)) {
-			view_type = (int)json_integer_value(v);
-			if (view_type < 1 || view_type > 3)
-				rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE, "Invalid view_type");
-		} else {
-			rc = tr_validate_view_type(view, &view_type, err);
-		}
-	}
-	if (!rc)
-		rc = string_list(args, "order_by", &order, &n_order, err);
-	if (!rc)
-		rc = store_page_token_parse(token, &offset, err);
-	if (!rc)
-		rc = tr_search_compile(TR_SEARCH_EXPERIMENTS, filter, order, n_order, &q, err);
+	enum tr_err rc = store_search_parse(args, TR_SEARCH_EXPERIMENTS, "view_type", &ss, err);
 	if (rc)
 		goto out;
-	tr_buf_appends(&sql, "SELECT " EXP_COLS " FROM experiments e WHERE ");
-	tr_buf_appends(&sql, view_type == 1   ? "e.lifecycle_stage = 'active'"
-			     : view_type == 2 ? "e.lifecycle_stage = 'deleted'"
-					      : "1=1");
-	tr_buf_appendf(&sql, " AND (%s) ORDER BY %s LIMIT ? OFFSET ?", q.where, q.order_by);
+	tr_buf_appendf(&sql, "SELECT " EXP_COLS " FROM experiments e WHERE %s AND (%s) ORDER BY %s LIMIT ? OFFSET ?",
+		       store_search_view_sql(&ss, false), ss.q.where, ss.q.order_by);
 	rc = store_reader_get(s, &db, err);
 	if (rc)
 		goto out;
@@ -445,35 +370,23 @@ enum tr_err tr_store_experiment_search(struct tr_store *s, json_t *args, json_t 
 	if (rc)
 		goto out;
 	int idx = 1;
-	for (size_t i = 0; i < q.n_binds; i++, idx++) {
-		struct tr_bind *b = &q.binds[i];
-		if (b->type == TR_BIND_TEXT)
-			tr_db_bind_text(db, st, idx, b->text);
-		else if (b->type == TR_BIND_INT64)
-			tr_db_bind_int64(db, st, idx, b->i64);
-		else
-			tr_db_bind_double(db, st, idx, b->f64);
-	}
-	tr_db_bind_int64(db, st, idx++, max_results + 1);
-	tr_db_bind_int64(db, st, idx++, offset);
+	store_search_bind(db, st, &ss, &idx);
+	tr_db_bind_int64(db, st, idx++, ss.max_results + 1);
+	tr_db_bind_int64(db, st, idx++, ss.offset);
 	json_t *list = json_array();
-	bool row = true;
-	int64_t n = 0;
-	bool more = false;
+	bool row = true, more = false;
 	while (!rc) {
 		rc = tr_db_step(db, st, &row, err);
 		if (rc || !row)
 			break;
-		if (n == max_results) {
+		if ((int64_t)json_array_size(list) == ss.max_results) {
 			more = true;
 			break;
 		}
 		json_t *e;
 		rc = exp_from_row(db, st, &e, err);
-		if (rc)
-			break;
-		json_array_append_new(list, e);
-		n++;
+		if (!rc)
+			json_array_append_new(list, e);
 	}
 	tr_db_done(db, st);
 	size_t i;
@@ -493,15 +406,14 @@ enum tr_err tr_store_experiment_search(struct tr_store *s, json_t *args, json_t 
 	else
 		json_decref(list);
 	if (more) {
-		char *t = store_page_token_make(offset + max_results);
+		char *t = store_page_token_make(ss.offset + ss.max_results);
 		json_object_set_new(*out, "next_page_token", json_string(t));
 		free(t);
 	}
 out:
 	if (db)
 		store_reader_put(s, db);
-	tr_search_query_release(&q);
+	store_search_release(&ss);
 	tr_buf_release(&sql);
-	free(order);
 	return rc;
 }

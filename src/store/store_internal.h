@@ -4,6 +4,7 @@
 #define TR_STORE_INTERNAL_H
 
 #include "store/db.h"
+#include "store/search.h"
 #include "store/store.h"
 
 #include <pthread.h>
@@ -69,6 +70,30 @@ enum tr_err store_experiment_load(struct tr_db *db, const char *id, json_t **out
 enum tr_err store_page_token_parse(const char *token, int64_t *offset, struct tr_buf *err)
 	__attribute__((warn_unused_result));
 char *store_page_token_make(int64_t offset);
+/* The arguments every search shares, read and checked once. */
+struct store_search {
+	struct tr_search_query q; /* compiled filter and order_by */
+	int64_t max_results;      /* 1..50000, default 1000 */
+	int64_t offset;           /* from the page token */
+	int view_type;            /* 1 active only, 2 deleted only, 3 all */
+};
+
+/* Reads filter, order_by, max_results, page_token and the view type (under
+ * VIEW_KEY) from ARGS and compiles the query for TARGET. Release with
+ * store_search_release(), also on failure. */
+enum tr_err store_search_parse(json_t *args, enum tr_search_target target, const char *view_key,
+			       struct store_search *out, struct tr_buf *err)
+	__attribute__((warn_unused_result));
+void store_search_release(struct store_search *ss);
+/* "<alias>.lifecycle_stage = ..." for the view type (static text). */
+const char *store_search_view_sql(const struct store_search *ss, bool runs);
+/* Binds the compiled query's values on ST from position *IDX on. */
+void store_search_bind(struct tr_db *db, struct tr_db_stmt *st, const struct store_search *ss, int *idx);
+/* A key/value object of a tags or params list: key required and valid,
+ * value a string ("" when absent). WHAT is "tag" or "param". */
+enum tr_err store_kv_parse(json_t *obj, const char *what, const char **key, const char **value,
+			   struct tr_buf *err) __attribute__((warn_unused_result));
+
 /* The run id from ARGS: run_id, falling back to the legacy run_uuid. */
 enum tr_err store_args_run_id(json_t *args, const char **out, struct tr_buf *err)
 	__attribute__((warn_unused_result));

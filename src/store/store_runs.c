@@ -234,20 +234,6 @@ static enum tr_err put_tag(struct tr_store_tx *tx, const char *run_id, const cha
 	return rc;
 }
 
-static enum tr_err check_tag(json_t *t, const char **k, const char **v, struct tr_buf *err)
-{
-	if (!json_is_object(t))
-		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE, "tags must be objects with key and value");
-	enum tr_err rc = tr_json_req_str(t, "key", k, err);
-	if (!rc)
-		rc = tr_json_str(t, "value", v, err);
-	if (!rc && !*v)
-		*v = "";
-	if (!rc)
-		rc = tr_validate_key("tag", *k, err);
-	return rc;
-}
-
 static enum tr_err put_param(struct tr_store_tx *tx, const char *run_id, const char *k, const char *v,
 			     struct tr_buf *err)
 {
@@ -275,20 +261,6 @@ static enum tr_err put_param(struct tr_store_tx *tx, const char *run_id, const c
 		}
 	}
 	free(val);
-	return rc;
-}
-
-static enum tr_err check_param(json_t *p, const char **k, const char **v, struct tr_buf *err)
-{
-	if (!json_is_object(p))
-		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE, "params must be objects with key and value");
-	enum tr_err rc = tr_json_req_str(p, "key", k, err);
-	if (!rc)
-		rc = tr_json_str(p, "value", v, err);
-	if (!rc && !*v)
-		*v = "";
-	if (!rc)
-		rc = tr_validate_key("param", *k, err);
 	return rc;
 }
 
@@ -329,7 +301,7 @@ enum tr_err tr_store_run_create(struct tr_store_tx *tx, struct tr_write *w, stru
 	json_t *t;
 	json_array_foreach(tags, i, t) {
 		const char *k, *v;
-		rc = check_tag(t, &k, &v, err);
+		rc = store_kv_parse(t, "tag", &k, &v, err);
 		if (rc) {
 			json_decref(exp);
 			goto out;
@@ -369,7 +341,7 @@ enum tr_err tr_store_run_create(struct tr_store_tx *tx, struct tr_write *w, stru
 		goto out;
 	json_array_foreach(tags, i, t) {
 		const char *k, *v;
-		rc = check_tag(t, &k, &v, err);
+		rc = store_kv_parse(t, "tag", &k, &v, err);
 		if (!rc && strcmp(k, "mlflow.runName"))
 			rc = put_tag(tx, run_id, k, v, err);
 		if (rc)
@@ -480,7 +452,7 @@ enum tr_err tr_store_run_set_tag(struct tr_store_tx *tx, struct tr_write *w, str
 	const char *run_id, *k, *v;
 	enum tr_err rc = tx_active_run(tx, w, &run_id, err);
 	if (!rc)
-		rc = check_tag(w->args, &k, &v, err);
+		rc = store_kv_parse(w->args, "tag", &k, &v, err);
 	if (!rc)
 		rc = put_tag(tx, run_id, k, v, err);
 	w->n_tags = 1;
@@ -507,7 +479,7 @@ enum tr_err tr_store_run_log_param(struct tr_store_tx *tx, struct tr_write *w, s
 	const char *run_id, *k, *v;
 	enum tr_err rc = tx_active_run(tx, w, &run_id, err);
 	if (!rc)
-		rc = check_param(w->args, &k, &v, err);
+		rc = store_kv_parse(w->args, "param", &k, &v, err);
 	if (!rc)
 		rc = put_param(tx, run_id, k, v, err);
 	w->n_params = 1;
@@ -564,7 +536,7 @@ enum tr_err tr_store_run_log_batch(struct tr_store_tx *tx, struct tr_write *w, s
 	}
 	json_array_foreach(params, i, x) {
 		const char *k, *v;
-		rc = check_param(x, &k, &v, err);
+		rc = store_kv_parse(x, "param", &k, &v, err);
 		if (rc)
 			goto out;
 		for (size_t j = 0; j < i; j++) {
@@ -579,7 +551,7 @@ enum tr_err tr_store_run_log_batch(struct tr_store_tx *tx, struct tr_write *w, s
 	}
 	json_array_foreach(tags, i, x) {
 		const char *k, *v;
-		rc = check_tag(x, &k, &v, err);
+		rc = store_kv_parse(x, "tag", &k, &v, err);
 		if (rc)
 			goto out;
 	}
@@ -775,81 +747,44 @@ enum tr_err tr_store_run_log_model(struct tr_store_tx *tx, struct tr_write *w, s
 
 /* ---- search ---- */
 
+/* True for an experiment id this store can hold (a decimal integer). */
+static bool numeric_id(json_t *x, int64_t *out)
+{
+	if (json_is_integer(x)) {
+		*out = json_integer_value(x);
+		return true;
+	}
+	const char *id = json_is_string(x) ? json_string_value(x) : NULL;
+	if (!id || !*id || strlen(id) > 18 || strspn(id, "0123456789") != strlen(id))
+		return false;
+	*out = strtoll(id, NULL, 10);
+	return true;
+}
+
 enum tr_err tr_store_run_search(struct tr_store *s, json_t *args, json_t **out, struct tr_buf *err)
 {
-	const char *filter, *token;
-	int64_t max_results = 1000, offset = 0;
-	bool present;
-	int view_type = 1;
-	json_t *exp_ids = NULL, *order = NULL;
-	const char **order_v = NULL;
-	size_t n_order = 0;
-	struct tr_search_query q = {0};
+	struct store_search ss;
+	json_t *exp_ids = NULL, *list = json_array();
 	struct tr_db *db = NULL;
 	struct tr_buf sql = TR_BUF_INIT;
-	json_t *list = NULL;
-	enum tr_err rc = tr_json_str(args, "filter", &filter, err);
-	if (!rc)
-		rc = tr_json_str(args, "page_token", &token, err);
-	if (!rc)
-		rc = tr_json_int64(args, "max_results", &max_results, &present, err);
-	if (!rc && !present)
-		max_results = 1000;
-	if (!rc && (max_results < 1 || max_results > 50000))
-		rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
-			     "Invalid value %lld for parameter 'max_results' supplied. It must be at "
-			     "most 50000 and at least 1",
-			     (long long)max_results);
-	if (!rc) {
-		json_t *v = json_object_get(args, "run_view_type");
-		if (json_is_integer(v)) {
-			view_type = (int)json_integer_value(v);
-			if (view_type < 1 || view_type > 3)
-				rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE, "Invalid run_view_type");
-		} else {
-			rc = tr_validate_view_type(json_is_string(v) ? json_string_value(v) : NULL, &view_type,
-						   err);
-		}
-	}
+	enum tr_err rc = store_search_parse(args, TR_SEARCH_RUNS, "run_view_type", &ss, err);
 	if (!rc)
 		rc = tr_json_array(args, "experiment_ids", &exp_ids, err);
-	if (!rc)
-		rc = tr_json_array(args, "order_by", &order, err);
-	if (!rc)
-		rc = store_page_token_parse(token, &offset, err);
 	if (rc)
 		goto out;
-	order_v = tr_xcalloc(json_array_size(order) + 1, sizeof(char *));
-	size_t i;
-	json_t *x;
-	json_array_foreach(order, i, x) {
-		if (!json_is_string(x)) {
-			rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE, "order_by must be a list of strings");
-			goto out;
-		}
-		order_v[n_order++] = json_string_value(x);
-	}
-	rc = tr_search_compile(TR_SEARCH_RUNS, filter, order_v, n_order, &q, err);
-	if (rc)
-		goto out;
-	list = json_array();
 	/* experiment ids are integers here; anything else matches nothing */
 	tr_buf_appends(&sql, "SELECT " RUN_COLS " FROM runs r WHERE r.experiment_id IN (");
-	size_t n_ids = 0;
+	size_t n_ids = 0, i;
+	int64_t id;
+	json_t *x;
 	json_array_foreach(exp_ids, i, x) {
-		const char *id = json_is_string(x) ? json_string_value(x) : NULL;
-		if (json_is_integer(x) || (id && *id && strspn(id, "0123456789") == strlen(id) && strlen(id) < 19)) {
-			tr_buf_appends(&sql, n_ids ? ",?" : "?");
-			n_ids++;
-		}
+		if (numeric_id(x, &id))
+			tr_buf_appends(&sql, n_ids++ ? ",?" : "?");
 	}
 	if (!n_ids)
-		goto done; /* MLflow: no experiments, no runs */
-	tr_buf_appendf(&sql, ") AND %s AND (%s) ORDER BY %s LIMIT ? OFFSET ?",
-		       view_type == 1 ? "r.lifecycle_stage = 'active'"
-		       : view_type == 2 ? "r.lifecycle_stage = 'deleted'"
-					: "1=1",
-		       q.where, q.order_by);
+		goto done; /* no experiments, no runs (as MLflow) */
+	tr_buf_appendf(&sql, ") AND %s AND (%s) ORDER BY %s LIMIT ? OFFSET ?", store_search_view_sql(&ss, true),
+		       ss.q.where, ss.q.order_by);
 	rc = store_reader_get(s, &db, err);
 	if (rc)
 		goto out;
@@ -859,23 +794,12 @@ enum tr_err tr_store_run_search(struct tr_store *s, json_t *args, json_t **out, 
 		goto out;
 	int idx = 1;
 	json_array_foreach(exp_ids, i, x) {
-		const char *id = json_is_string(x) ? json_string_value(x) : NULL;
-		if (json_is_integer(x))
-			tr_db_bind_int64(db, st, idx++, json_integer_value(x));
-		else if (id && *id && strspn(id, "0123456789") == strlen(id) && strlen(id) < 19)
-			tr_db_bind_int64(db, st, idx++, strtoll(id, NULL, 10));
+		if (numeric_id(x, &id))
+			tr_db_bind_int64(db, st, idx++, id);
 	}
-	for (size_t b = 0; b < q.n_binds; b++, idx++) {
-		struct tr_bind *bd = &q.binds[b];
-		if (bd->type == TR_BIND_TEXT)
-			tr_db_bind_text(db, st, idx, bd->text);
-		else if (bd->type == TR_BIND_INT64)
-			tr_db_bind_int64(db, st, idx, bd->i64);
-		else
-			tr_db_bind_double(db, st, idx, bd->f64);
-	}
-	tr_db_bind_int64(db, st, idx++, max_results);
-	tr_db_bind_int64(db, st, idx++, offset);
+	store_search_bind(db, st, &ss, &idx);
+	tr_db_bind_int64(db, st, idx++, ss.max_results);
+	tr_db_bind_int64(db, st, idx++, ss.offset);
 	bool row = true;
 	while (!rc) {
 		rc = tr_db_step(db, st, &row, err);
@@ -893,8 +817,9 @@ enum tr_err tr_store_run_search(struct tr_store *s, json_t *args, json_t **out, 
 		goto out;
 done:
 	*out = json_object();
-	if ((int64_t)json_array_size(list) == max_results) {
-		char *t = store_page_token_make(offset + max_results);
+	/* as MLflow: a full page may be followed by more */
+	if ((int64_t)json_array_size(list) == ss.max_results) {
+		char *t = store_page_token_make(ss.offset + ss.max_results);
 		json_object_set_new(*out, "next_page_token", json_string(t));
 		free(t);
 	}
@@ -904,10 +829,8 @@ out:
 	json_decref(list);
 	if (db)
 		store_reader_put(s, db);
-	tr_search_query_release(&q);
+	store_search_release(&ss);
 	tr_buf_release(&sql);
-	free(order_v);
 	json_decref(exp_ids);
-	json_decref(order);
 	return rc;
 }
