@@ -8,9 +8,10 @@
 
 static int usage(FILE *out, int code)
 {
-	fprintf(out, "usage: trellis db upgrade|check [--backend-store-uri URI]\n\n"
-		     "  upgrade   migrate the store to this trellis' schema version\n"
-		     "  check     report the store's schema version; exit 1 if it needs an upgrade\n");
+	fprintf(out,
+		"usage: trellis db upgrade|check [--backend-store-uri URI]\n\n"
+		"  upgrade   migrate the store to this trellis' schema version\n"
+		"  check     report the store's schema version; exit 1 if it needs an upgrade\n");
 	return code;
 }
 
@@ -36,7 +37,8 @@ int cmd_db(int argc, char **argv)
 		if (tr_store_schema_version(uri, &version, &err)) {
 			fprintf(stderr, "trellis db check: %s\n", tr_buf_str(&err));
 		} else {
-			printf("schema version %d (this trellis: %d)%s\n", version, TR_SCHEMA_VERSION,
+			printf("schema version %d (this trellis: %d)%s\n", version,
+			       TR_SCHEMA_VERSION,
 			       version < TR_SCHEMA_VERSION ? ": run `trellis db upgrade`" : "");
 			code = version == TR_SCHEMA_VERSION ? 0 : 1;
 		}

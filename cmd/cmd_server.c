@@ -21,26 +21,30 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: trellis server [options]\n\n"
-		"Serves MLflow's tracking REST API (/api/2.0/mlflow/...) on an embedded SQLite store.\n\n"
-		"  -h, --host HOST                  bind address (default 127.0.0.1)\n"
-		"  -p, --port PORT                  port (default 5000)\n"
-		"      --backend-store-uri URI      sqlite:///relative.db or sqlite:////abs.db\n"
-		"                                   (default " TR_DEFAULT_STORE_URI ")\n"
-		"      --default-artifact-root URI  prefix of new experiments' artifact locations\n"
-		"                                   (default mlflow-artifacts:)\n"
-		"      --artifacts-destination DIR  where proxied artifacts are stored\n"
-		"                                   (default " TR_DEFAULT_ARTIFACTS ")\n"
-		"  -w, --workers N                  HTTP worker threads (default: number of cores)\n"
-		"      --allowed-hosts LIST         Host header values accepted, comma separated, '*' for any\n"
-		"                                   (default localhost,127.0.0.1,[::1] and --host)\n"
-		"      --cors-allowed-origins LIST  origins allowed cross-origin, comma separated;\n"
-		"                                   'http://h:*' matches any port (default localhost origins)\n"
-		"      --max-body-bytes N           largest request body (default 16777216)\n"
-		"      --log-json                   log lines as JSON\n"
-		"      --quiet                      no access log lines\n"
-		"      --help                       this text\n");
+	fprintf(
+	    out,
+	    "usage: trellis server [options]\n\n"
+	    "Serves MLflow's tracking REST API (/api/2.0/mlflow/...) on an embedded SQLite "
+	    "store.\n\n"
+	    "  -h, --host HOST                  bind address (default 127.0.0.1)\n"
+	    "  -p, --port PORT                  port (default 5000)\n"
+	    "      --backend-store-uri URI      sqlite:///relative.db or sqlite:////abs.db\n"
+	    "                                   (default " TR_DEFAULT_STORE_URI ")\n"
+	    "      --default-artifact-root URI  prefix of new experiments' artifact locations\n"
+	    "                                   (default mlflow-artifacts:)\n"
+	    "      --artifacts-destination DIR  where proxied artifacts are stored\n"
+	    "                                   (default " TR_DEFAULT_ARTIFACTS ")\n"
+	    "  -w, --workers N                  HTTP worker threads (default: number of cores)\n"
+	    "      --allowed-hosts LIST         Host header values accepted, comma separated, '*' "
+	    "for any\n"
+	    "                                   (default localhost,127.0.0.1,[::1] and --host)\n"
+	    "      --cors-allowed-origins LIST  origins allowed cross-origin, comma separated;\n"
+	    "                                   'http://h:*' matches any port (default localhost "
+	    "origins)\n"
+	    "      --max-body-bytes N           largest request body (default 16777216)\n"
+	    "      --log-json                   log lines as JSON\n"
+	    "      --quiet                      no access log lines\n"
+	    "      --help                       this text\n");
 }
 
 static long parse_num(const char *s, const char *flag, long min, long max)
@@ -49,8 +53,8 @@ static long parse_num(const char *s, const char *flag, long min, long max)
 	errno = 0;
 	long v = strtol(s, &end, 10);
 	if (errno || *end || v < min || v > max) {
-		fprintf(stderr, "trellis server: %s needs a number between %ld and %ld, got '%s'\n", flag,
-			min, max, s);
+		fprintf(stderr, "trellis server: %s needs a number between %ld and %ld, got '%s'\n",
+			flag, min, max, s);
 		exit(2);
 	}
 	return v;
@@ -65,37 +69,64 @@ int cmd_server(int argc, char **argv)
 	hopts.workers = n > 0 ? (int)n : 2;
 	enum { O_STORE = 256, O_ROOT, O_DEST, O_HOSTS, O_CORS, O_JSON, O_HELP, O_BODY, O_QUIET };
 	static const struct option opts[] = {
-		{"host", required_argument, NULL, 'h'},
-		{"port", required_argument, NULL, 'p'},
-		{"workers", required_argument, NULL, 'w'},
-		{"backend-store-uri", required_argument, NULL, O_STORE},
-		{"default-artifact-root", required_argument, NULL, O_ROOT},
-		{"artifacts-destination", required_argument, NULL, O_DEST},
-		{"allowed-hosts", required_argument, NULL, O_HOSTS},
-		{"cors-allowed-origins", required_argument, NULL, O_CORS},
-		{"max-body-bytes", required_argument, NULL, O_BODY},
-		{"log-json", no_argument, NULL, O_JSON},
-		{"quiet", no_argument, NULL, O_QUIET},
-		{"help", no_argument, NULL, O_HELP},
-		{NULL, 0, NULL, 0},
+	    {"host", required_argument, NULL, 'h'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"workers", required_argument, NULL, 'w'},
+	    {"backend-store-uri", required_argument, NULL, O_STORE},
+	    {"default-artifact-root", required_argument, NULL, O_ROOT},
+	    {"artifacts-destination", required_argument, NULL, O_DEST},
+	    {"allowed-hosts", required_argument, NULL, O_HOSTS},
+	    {"cors-allowed-origins", required_argument, NULL, O_CORS},
+	    {"max-body-bytes", required_argument, NULL, O_BODY},
+	    {"log-json", no_argument, NULL, O_JSON},
+	    {"quiet", no_argument, NULL, O_QUIET},
+	    {"help", no_argument, NULL, O_HELP},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h:p:w:", opts, NULL)) != -1) {
 		switch (c) {
-		case 'h': hopts.host = optarg; break;
-		case 'p': hopts.port = (int)parse_num(optarg, "--port", 0, 65535); break;
-		case 'w': hopts.workers = (int)parse_num(optarg, "--workers", 1, 1024); break;
-		case O_STORE: store_uri = optarg; break;
-		case O_ROOT: artifact_root = optarg; break;
-		case O_DEST: artifacts_dest = optarg; break;
-		case O_HOSTS: hopts.allowed_hosts = optarg; break;
-		case O_CORS: hopts.cors_origins = optarg; break;
-		case O_BODY: hopts.max_body = (size_t)parse_num(optarg, "--max-body-bytes", 1024, 1L << 30); break;
-		case O_JSON: tr_log_set_json(true); break;
-		case O_QUIET: tr_log_set_level(TR_LOG_WARN); break;
-		case O_HELP: usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'h':
+			hopts.host = optarg;
+			break;
+		case 'p':
+			hopts.port = (int)parse_num(optarg, "--port", 0, 65535);
+			break;
+		case 'w':
+			hopts.workers = (int)parse_num(optarg, "--workers", 1, 1024);
+			break;
+		case O_STORE:
+			store_uri = optarg;
+			break;
+		case O_ROOT:
+			artifact_root = optarg;
+			break;
+		case O_DEST:
+			artifacts_dest = optarg;
+			break;
+		case O_HOSTS:
+			hopts.allowed_hosts = optarg;
+			break;
+		case O_CORS:
+			hopts.cors_origins = optarg;
+			break;
+		case O_BODY:
+			hopts.max_body =
+			    (size_t)parse_num(optarg, "--max-body-bytes", 1024, 1L << 30);
+			break;
+		case O_JSON:
+			tr_log_set_json(true);
+			break;
+		case O_QUIET:
+			tr_log_set_level(TR_LOG_WARN);
+			break;
+		case O_HELP:
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind < argc) {
@@ -111,7 +142,8 @@ int cmd_server(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (mkdir(artifacts_dest, 0755) && errno != EEXIST) {
-		tr_log_error("cannot create --artifacts-destination '%s': %s", artifacts_dest, strerror(errno));
+		tr_log_error("cannot create --artifacts-destination '%s': %s", artifacts_dest,
+			     strerror(errno));
 		return 1;
 	}
 	struct tr_buf err = TR_BUF_INIT;
@@ -127,8 +159,9 @@ int cmd_server(int argc, char **argv)
 		tr_log_error("%s", tr_buf_str(&err));
 		goto out;
 	}
-	tr_log_info("trellis %s serving http://%s:%d (store %s, artifacts %s, %d workers)", TR_VERSION,
-		    hopts.host, tr_http_port(http), store_uri, artifacts_dest, hopts.workers);
+	tr_log_info("trellis %s serving http://%s:%d (store %s, artifacts %s, %d workers)",
+		    TR_VERSION, hopts.host, tr_http_port(http), store_uri, artifacts_dest,
+		    hopts.workers);
 	int sig = 0;
 	sigwait(&set, &sig);
 	tr_log_info("received %s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");

@@ -7,13 +7,14 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: trellis <command> [options]\n\n"
-		     "commands:\n"
-		     "  server    serve the MLflow-compatible tracking API (default 127.0.0.1:5000)\n"
-		     "  db        upgrade|check the store schema\n"
-		     "  audit     verify the tamper-evident audit log\n\n"
-		     "  trellis --version        print the version\n"
-		     "  trellis <command> --help describe a command's options\n");
+	fprintf(out,
+		"usage: trellis <command> [options]\n\n"
+		"commands:\n"
+		"  server    serve the MLflow-compatible tracking API (default 127.0.0.1:5000)\n"
+		"  db        upgrade|check the store schema\n"
+		"  audit     verify the tamper-evident audit log\n\n"
+		"  trellis --version        print the version\n"
+		"  trellis <command> --help describe a command's options\n");
 }
 
 int main(int argc, char **argv)

@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
 
 jobs="$(nproc)"
+echo "== format check (clang-format)"
+make format-check
 echo "== build (gcc, -Werror)"
 make -j"$jobs" WERROR=-Werror all
 echo "== build (clang, -Werror)"

@@ -21,13 +21,14 @@ struct tr_api {
 };
 
 /* Read handlers: fill *OUT with a new response object. */
-typedef enum tr_err (*tr_read_fn)(struct tr_api *api, json_t *args, json_t **out, struct tr_buf *err);
+typedef enum tr_err (*tr_read_fn)(struct tr_api *api, json_t *args, json_t **out,
+				  struct tr_buf *err);
 
 struct tr_route {
 	const char *method;
-	const char *path; /* after /api/2.0/mlflow */
-	tr_read_fn read;  /* either read ... */
-	tr_write_fn write; /* ... or write */
+	const char *path;   /* after /api/2.0/mlflow */
+	tr_read_fn read;    /* either read ... */
+	tr_write_fn write;  /* ... or write */
 	const char *action; /* audit action and /metrics route name */
 	enum tr_audit_class audit;
 };

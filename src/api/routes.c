@@ -68,7 +68,8 @@ void tr_api_dispatch(void *ctx, struct tr_req *r)
 	if (!route) {
 		if (path_known) {
 			r->route = "method_not_allowed";
-			tr_req_error(r, TR_ERR_METHOD_NOT_ALLOWED, "The method is not allowed for the requested URL.");
+			tr_req_error(r, TR_ERR_METHOD_NOT_ALLOWED,
+				     "The method is not allowed for the requested URL.");
 		} else {
 			tr_req_error(r, TR_ERR_ENDPOINT_NOT_FOUND, "No API endpoint at this path.");
 		}

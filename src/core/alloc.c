@@ -45,4 +45,7 @@ char *tr_xstrndup(const char *s, size_t n)
 	return p;
 }
 
-char *tr_xstrdup(const char *s) { return tr_xstrndup(s, strlen(s)); }
+char *tr_xstrdup(const char *s)
+{
+	return tr_xstrndup(s, strlen(s));
+}

@@ -23,7 +23,10 @@ struct tr_arena {
 	struct block *head;
 };
 
-struct tr_arena *tr_arena_new(void) { return tr_xcalloc(1, sizeof(struct tr_arena)); }
+struct tr_arena *tr_arena_new(void)
+{
+	return tr_xcalloc(1, sizeof(struct tr_arena));
+}
 
 void tr_arena_free(struct tr_arena *a)
 {
@@ -69,7 +72,10 @@ char *tr_arena_strndup(struct tr_arena *a, const char *s, size_t n)
 	return p;
 }
 
-char *tr_arena_strdup(struct tr_arena *a, const char *s) { return tr_arena_strndup(a, s, strlen(s)); }
+char *tr_arena_strdup(struct tr_arena *a, const char *s)
+{
+	return tr_arena_strndup(a, s, strlen(s));
+}
 
 char *tr_arena_sprintf(struct tr_arena *a, const char *fmt, ...)
 {

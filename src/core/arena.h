@@ -18,6 +18,7 @@ void tr_arena_free(struct tr_arena *a);
 void *tr_arena_alloc(struct tr_arena *a, size_t n);
 char *tr_arena_strdup(struct tr_arena *a, const char *s);
 char *tr_arena_strndup(struct tr_arena *a, const char *s, size_t n);
-char *tr_arena_sprintf(struct tr_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+char *tr_arena_sprintf(struct tr_arena *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -48,9 +48,15 @@ void tr_buf_append(struct tr_buf *b, const void *data, size_t len)
 	b->data[b->len] = '\0';
 }
 
-void tr_buf_appends(struct tr_buf *b, const char *s) { tr_buf_append(b, s, strlen(s)); }
+void tr_buf_appends(struct tr_buf *b, const char *s)
+{
+	tr_buf_append(b, s, strlen(s));
+}
 
-void tr_buf_appendc(struct tr_buf *b, char c) { tr_buf_append(b, &c, 1); }
+void tr_buf_appendc(struct tr_buf *b, char c)
+{
+	tr_buf_append(b, &c, 1);
+}
 
 void tr_buf_vappendf(struct tr_buf *b, const char *fmt, va_list ap)
 {
@@ -73,7 +79,10 @@ void tr_buf_appendf(struct tr_buf *b, const char *fmt, ...)
 	va_end(ap);
 }
 
-const char *tr_buf_str(const struct tr_buf *b) { return b->data ? b->data : ""; }
+const char *tr_buf_str(const struct tr_buf *b)
+{
+	return b->data ? b->data : "";
+}
 
 char *tr_buf_detach(struct tr_buf *b)
 {

@@ -15,7 +15,10 @@ struct tr_buf {
 	size_t cap;
 };
 
-#define TR_BUF_INIT {NULL, 0, 0}
+#define TR_BUF_INIT                                                                                \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
 
 void tr_buf_init(struct tr_buf *b);
 /* Frees the storage; B is empty and reusable afterwards. */

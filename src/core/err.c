@@ -11,7 +11,7 @@ struct entry {
 
 static const struct entry table[] = {
 #define TR_ERR_ROW(name, code, status, text) {code, status, text},
-	TR_ERR_MAP(TR_ERR_ROW)
+    TR_ERR_MAP(TR_ERR_ROW)
 #undef TR_ERR_ROW
 };
 
@@ -22,9 +22,18 @@ static const struct entry *lookup(enum tr_err e)
 	return &table[e];
 }
 
-const char *tr_strerror(enum tr_err e) { return lookup(e)->text; }
-const char *tr_err_code_name(enum tr_err e) { return lookup(e)->code; }
-int tr_err_http_status(enum tr_err e) { return lookup(e)->status; }
+const char *tr_strerror(enum tr_err e)
+{
+	return lookup(e)->text;
+}
+const char *tr_err_code_name(enum tr_err e)
+{
+	return lookup(e)->code;
+}
+int tr_err_http_status(enum tr_err e)
+{
+	return lookup(e)->status;
+}
 
 enum tr_err tr_fail(struct tr_buf *err, enum tr_err code, const char *fmt, ...)
 {

@@ -25,15 +25,14 @@ void tr_ids_run_id(char out[33])
 }
 
 static const char *const adjectives[] = {
-	"able",   "bold",   "brave", "bright", "calm",   "clever", "crisp",  "eager",
-	"fair",   "gentle", "grand", "honest", "jolly",  "keen",   "lively", "lucky",
-	"mellow", "nimble", "proud", "quick",  "quiet",  "rare",   "sharp",  "shy",
-	"silent", "smart",  "sunny", "swift",  "tender", "vast",   "warm",   "wise"};
+    "able",   "bold",	"brave", "bright", "calm",   "clever", "crisp",	 "eager",
+    "fair",   "gentle", "grand", "honest", "jolly",  "keen",   "lively", "lucky",
+    "mellow", "nimble", "proud", "quick",  "quiet",  "rare",   "sharp",	 "shy",
+    "silent", "smart",	"sunny", "swift",  "tender", "vast",   "warm",	 "wise"};
 static const char *const animals[] = {
-	"ant",   "bat",   "bear",  "bee",   "boar",  "carp",  "cat",   "colt",
-	"crab",  "crow",  "deer",  "doe",   "dove",  "duck",  "eel",   "elk",
-	"finch", "fox",   "frog",  "gnu",   "hare",  "hawk",  "hen",   "lark",
-	"lynx",  "mole",  "moth",  "owl",   "ram",   "seal",  "slug",  "wolf"};
+    "ant", "bat",  "bear", "bee",  "boar", "carp",  "cat", "colt", "crab", "crow", "deer",
+    "doe", "dove", "duck", "eel",  "elk",  "finch", "fox", "frog", "gnu",  "hare", "hawk",
+    "hen", "lark", "lynx", "mole", "moth", "owl",   "ram", "seal", "slug", "wolf"};
 
 void tr_ids_run_name(char *out, size_t n)
 {

@@ -32,10 +32,11 @@ enum tr_err tr_json_req_str(json_t *obj, const char *key, const char **out, stru
 	if (rc)
 		return rc;
 	if (!*out || !**out)
-		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
-			       "Missing value for required parameter '%s'. See the API docs for more "
-			       "information about request parameters.",
-			       key);
+		return tr_fail(
+		    err, TR_ERR_INVALID_PARAMETER_VALUE,
+		    "Missing value for required parameter '%s'. See the API docs for more "
+		    "information about request parameters.",
+		    key);
 	return TR_OK;
 }
 
@@ -183,7 +184,8 @@ int tr_json_depth(const json_t *v)
 	if (json_is_object(v)) {
 		const char *k;
 		json_t *x;
-		json_object_foreach((json_t *)v, k, x) {
+		json_object_foreach((json_t *)v, k, x)
+		{
 			int d = tr_json_depth(x);
 			if (d > best)
 				best = d;
@@ -193,7 +195,8 @@ int tr_json_depth(const json_t *v)
 	if (json_is_array(v)) {
 		size_t i;
 		json_t *x;
-		json_array_foreach(v, i, x) {
+		json_array_foreach(v, i, x)
+		{
 			int d = tr_json_depth(x);
 			if (d > best)
 				best = d;

@@ -19,11 +19,11 @@ struct tr_buf;
 /* The string at KEY, or NULL when absent or JSON null. Borrowed from OBJ.
  * A present non-string value is an INVALID_PARAMETER_VALUE. */
 enum tr_err tr_json_str(json_t *obj, const char *key, const char **out, struct tr_buf *err)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* Like tr_json_str, but a missing or empty value is an error with MLflow's
  * "Missing value for required parameter" message. */
 enum tr_err tr_json_req_str(json_t *obj, const char *key, const char **out, struct tr_buf *err)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* int64 from a number or a decimal string; *PRESENT false when absent. */
 enum tr_err tr_json_int64(json_t *obj, const char *key, int64_t *out, bool *present,
 			  struct tr_buf *err) __attribute__((warn_unused_result));
@@ -31,12 +31,12 @@ enum tr_err tr_json_int64(json_t *obj, const char *key, int64_t *out, bool *pres
 enum tr_err tr_json_double(json_t *obj, const char *key, double *out, bool *present,
 			   struct tr_buf *err) __attribute__((warn_unused_result));
 /* bool from true/false or the strings "true"/"false" in any case. */
-enum tr_err tr_json_bool(json_t *obj, const char *key, bool *out, bool *present,
-			 struct tr_buf *err) __attribute__((warn_unused_result));
+enum tr_err tr_json_bool(json_t *obj, const char *key, bool *out, bool *present, struct tr_buf *err)
+    __attribute__((warn_unused_result));
 /* The array at KEY; NULL when absent. Returns a new reference. (Query-string
  * lists are turned into arrays by the dispatcher before handlers read them.) */
 enum tr_err tr_json_array(json_t *obj, const char *key, json_t **out, struct tr_buf *err)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* Parses a double given as JSON value V (number, numeric or special string). */
 enum tr_err tr_json_value_double(json_t *v, double *out) __attribute__((warn_unused_result));
 /* A new JSON value for D: a real, or "NaN"/"Infinity"/"-Infinity". */

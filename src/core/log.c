@@ -18,9 +18,18 @@ static bool as_json;
 
 static const char *level_names[] = {"debug", "info", "warn", "error"};
 
-void tr_log_set_level(enum tr_log_level level) { min_level = level; }
-void tr_log_set_json(bool json) { as_json = json; }
-bool tr_log_enabled(enum tr_log_level level) { return level >= min_level; }
+void tr_log_set_level(enum tr_log_level level)
+{
+	min_level = level;
+}
+void tr_log_set_json(bool json)
+{
+	as_json = json;
+}
+bool tr_log_enabled(enum tr_log_level level)
+{
+	return level >= min_level;
+}
 
 static void stamp(char *out, size_t n)
 {
@@ -56,8 +65,8 @@ void tr_log(enum tr_log_level level, const char *fmt, ...)
 	tr_buf_vappendf(&msg, fmt, ap);
 	va_end(ap);
 	if (as_json) {
-		json_t *o = json_pack("{s:s,s:s,s:s}", "time", ts, "level", level_names[level], "msg",
-				      tr_buf_str(&msg));
+		json_t *o = json_pack("{s:s,s:s,s:s}", "time", ts, "level", level_names[level],
+				      "msg", tr_buf_str(&msg));
 		char *s = json_dumps(o, JSON_COMPACT);
 		tr_buf_appends(&line, s ? s : "{}");
 		free(s);
@@ -78,9 +87,9 @@ void tr_log_access(const char *method, const char *path, int status, uint64_t mi
 	stamp(ts, sizeof(ts));
 	struct tr_buf line = TR_BUF_INIT;
 	if (as_json) {
-		json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:I}", "time", ts, "level", "info", "method",
-				      method, "path", path, "status", status, "micros",
-				      (json_int_t)micros);
+		json_t *o =
+		    json_pack("{s:s,s:s,s:s,s:s,s:i,s:I}", "time", ts, "level", "info", "method",
+			      method, "path", path, "status", status, "micros", (json_int_t)micros);
 		char *s = json_dumps(o, JSON_COMPACT);
 		tr_buf_appends(&line, s ? s : "{}");
 		free(s);

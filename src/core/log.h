@@ -19,8 +19,8 @@ void tr_log(enum tr_log_level level, const char *fmt, ...) __attribute__((format
 /* The access-log line: method, path, status, duration in microseconds. */
 void tr_log_access(const char *method, const char *path, int status, uint64_t micros);
 
-#define tr_log_info(...) tr_log(TR_LOG_INFO, __VA_ARGS__)
-#define tr_log_warn(...) tr_log(TR_LOG_WARN, __VA_ARGS__)
+#define tr_log_info(...)  tr_log(TR_LOG_INFO, __VA_ARGS__)
+#define tr_log_warn(...)  tr_log(TR_LOG_WARN, __VA_ARGS__)
 #define tr_log_error(...) tr_log(TR_LOG_ERROR, __VA_ARGS__)
 #define tr_log_debug(...) tr_log(TR_LOG_DEBUG, __VA_ARGS__)
 

@@ -67,8 +67,8 @@ enum tr_err tr_audit_append(struct tr_db *db, const struct tr_audit_entry *e, st
 	int64_t seq = 0;
 	char prev[65];
 	memcpy(prev, TR_AUDIT_GENESIS, sizeof(prev));
-	enum tr_err rc = tr_db_prepare(db, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-				       &st, err);
+	enum tr_err rc = tr_db_prepare(
+	    db, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", &st, err);
 	if (rc)
 		return rc;
 	rc = tr_db_step(db, st, &row, err);
@@ -84,12 +84,14 @@ enum tr_err tr_audit_append(struct tr_db *db, const struct tr_audit_entry *e, st
 	seq++;
 	char hash[65];
 	tr_audit_hash(e, seq, prev, hash);
-	return tr_db_run(db, err,
-			 "INSERT INTO audit_log (seq, time_ms, actor, action, resource, outcome, detail,"
-			 " request_digest, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?)",
-			 "iittttttt" "t", seq, e->time_ms, e->actor, e->action, e->resource, e->outcome,
-			 e->detail ? e->detail : "", e->request_digest ? e->request_digest : "", prev,
-			 hash);
+	return tr_db_run(
+	    db, err,
+	    "INSERT INTO audit_log (seq, time_ms, actor, action, resource, outcome, detail,"
+	    " request_digest, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?)",
+	    "iittttttt"
+	    "t",
+	    seq, e->time_ms, e->actor, e->action, e->resource, e->outcome,
+	    e->detail ? e->detail : "", e->request_digest ? e->request_digest : "", prev, hash);
 }
 
 enum tr_err tr_audit_verify(struct tr_db *db, int64_t *count, int64_t *bad_seq, struct tr_buf *err)
@@ -101,10 +103,11 @@ enum tr_err tr_audit_verify(struct tr_db *db, int64_t *count, int64_t *bad_seq, 
 	int64_t expect = 1;
 	*count = 0;
 	*bad_seq = 0;
-	enum tr_err rc = tr_db_prepare(db,
-				       "SELECT seq, time_ms, actor, action, resource, outcome, detail,"
-				       " request_digest, prev_hash, hash FROM audit_log ORDER BY seq",
-				       &st, err);
+	enum tr_err rc =
+	    tr_db_prepare(db,
+			  "SELECT seq, time_ms, actor, action, resource, outcome, detail,"
+			  " request_digest, prev_hash, hash FROM audit_log ORDER BY seq",
+			  &st, err);
 	if (rc)
 		return rc;
 	while (!rc) {
@@ -113,13 +116,13 @@ enum tr_err tr_audit_verify(struct tr_db *db, int64_t *count, int64_t *bad_seq, 
 			break;
 		int64_t seq = tr_db_col_int64(db, st, 0);
 		struct tr_audit_entry e = {
-			.time_ms = tr_db_col_int64(db, st, 1),
-			.actor = tr_db_col_text(db, st, 2),
-			.action = tr_db_col_text(db, st, 3),
-			.resource = tr_db_col_text(db, st, 4),
-			.outcome = tr_db_col_text(db, st, 5),
-			.detail = tr_db_col_text(db, st, 6),
-			.request_digest = tr_db_col_text(db, st, 7),
+		    .time_ms = tr_db_col_int64(db, st, 1),
+		    .actor = tr_db_col_text(db, st, 2),
+		    .action = tr_db_col_text(db, st, 3),
+		    .resource = tr_db_col_text(db, st, 4),
+		    .outcome = tr_db_col_text(db, st, 5),
+		    .detail = tr_db_col_text(db, st, 6),
+		    .request_digest = tr_db_col_text(db, st, 7),
 		};
 		const char *stored_prev = tr_db_col_text(db, st, 8);
 		const char *stored = tr_db_col_text(db, st, 9);

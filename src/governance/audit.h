@@ -24,8 +24,8 @@ struct tr_audit_entry {
 	const char *actor;
 	const char *action;
 	const char *resource;
-	const char *outcome; /* "ok" or "rejected: <code>" */
-	const char *detail;  /* counts, message; may be "" */
+	const char *outcome;	    /* "ok" or "rejected: <code>" */
+	const char *detail;	    /* counts, message; may be "" */
 	const char *request_digest; /* hex SHA-256 of the request, or "" */
 };
 
@@ -36,10 +36,10 @@ void tr_audit_hash(const struct tr_audit_entry *e, int64_t seq, const char *prev
 		   char out[65]);
 /* Appends E on DB, which must be inside a write transaction. */
 enum tr_err tr_audit_append(struct tr_db *db, const struct tr_audit_entry *e, struct tr_buf *err)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* Verifies the whole chain on DB; see tr_store_audit_verify(). */
 enum tr_err tr_audit_verify(struct tr_db *db, int64_t *count, int64_t *bad_seq, struct tr_buf *err)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* Hex SHA-256 of LEN bytes at DATA into OUT (65 bytes). */
 void tr_sha256_hex(const void *data, size_t len, char out[65]);
 

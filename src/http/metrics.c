@@ -10,9 +10,10 @@
 #include <pthread.h>
 #include <string.h>
 
-#define MAX_ROUTES 160
+#define MAX_ROUTES   160
 #define MAX_STATUSES 12
-static const double bucket_s[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+static const double bucket_s[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+				  0.1,	  0.25,	 0.5,	 1,	2.5,  5,     10};
 #define N_BUCKETS (sizeof(bucket_s) / sizeof(bucket_s[0]))
 
 struct route_stats {
@@ -62,27 +63,31 @@ void tr_http_metrics_observe(const char *route, int status, uint64_t micros)
 void tr_http_metrics_render(struct tr_buf *out)
 {
 	pthread_mutex_lock(&lock);
-	tr_buf_appends(out, "# HELP trellis_http_requests_total HTTP requests by route and status.\n"
-			    "# TYPE trellis_http_requests_total counter\n");
+	tr_buf_appends(out,
+		       "# HELP trellis_http_requests_total HTTP requests by route and status.\n"
+		       "# TYPE trellis_http_requests_total counter\n");
 	for (size_t i = 0; i < n_routes; i++)
 		for (int k = 0; k < MAX_STATUSES && routes[i].status[k]; k++)
-			tr_buf_appendf(out, "trellis_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
-				       routes[i].route, routes[i].status[k],
-				       (unsigned long long)routes[i].count[k]);
+			tr_buf_appendf(
+			    out, "trellis_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
+			    routes[i].route, routes[i].status[k],
+			    (unsigned long long)routes[i].count[k]);
 	tr_buf_appends(out, "# HELP trellis_http_request_duration_seconds Request latency.\n"
 			    "# TYPE trellis_http_request_duration_seconds histogram\n");
 	for (size_t i = 0; i < n_routes; i++) {
 		const struct route_stats *r = &routes[i];
 		for (size_t b = 0; b < N_BUCKETS; b++)
 			tr_buf_appendf(out,
-				       "trellis_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
+				       "trellis_http_request_duration_seconds_bucket{route=\"%s\","
+				       "le=\"%g\"} %llu\n",
 				       r->route, bucket_s[b], (unsigned long long)r->buckets[b]);
-		tr_buf_appendf(out,
-			       "trellis_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n"
-			       "trellis_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
-			       "trellis_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
-			       r->route, (unsigned long long)r->total, r->route, r->sum_s, r->route,
-			       (unsigned long long)r->total);
+		tr_buf_appendf(
+		    out,
+		    "trellis_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n"
+		    "trellis_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
+		    "trellis_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
+		    r->route, (unsigned long long)r->total, r->route, r->sum_s, r->route,
+		    (unsigned long long)r->total);
 	}
 	pthread_mutex_unlock(&lock);
 }

@@ -202,7 +202,7 @@ void tr_req_submit(struct tr_req *r, struct tr_store *s, tr_write_fn apply, cons
 static enum MHD_Result queue(struct MHD_Connection *c, struct tr_req *r)
 {
 	struct MHD_Response *resp =
-		MHD_create_response_from_buffer(r->resp_len, r->resp, MHD_RESPMEM_MUST_FREE);
+	    MHD_create_response_from_buffer(r->resp_len, r->resp, MHD_RESPMEM_MUST_FREE);
 	r->resp = NULL;
 	MHD_add_response_header(resp, "Content-Type", r->resp_type);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
@@ -223,7 +223,8 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct tr_req *r)
 	return ret;
 }
 
-static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+			       const char *value)
 {
 	json_t *args = cls;
 	if (!key)
@@ -281,7 +282,8 @@ static enum tr_err build_args(struct MHD_Connection *c, struct tr_req *r, struct
 			       jerr.column);
 	if (!json_is_object(v)) {
 		json_decref(v);
-		return tr_fail(msg, TR_ERR_INVALID_PARAMETER_VALUE, "the JSON body must be an object");
+		return tr_fail(msg, TR_ERR_INVALID_PARAMETER_VALUE,
+			       "the JSON body must be an object");
 	}
 	r->args = v;
 	return TR_OK;
@@ -294,33 +296,40 @@ static void dispatch(struct tr_http *h, struct MHD_Connection *c, struct tr_req 
 	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
 	const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
 	const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-	bool writes = strcmp(r->method, "GET") && strcmp(r->method, "HEAD") && strcmp(r->method, "OPTIONS");
+	bool writes =
+	    strcmp(r->method, "GET") && strcmp(r->method, "HEAD") && strcmp(r->method, "OPTIONS");
 	if (origin && origin_allowed(h, origin))
 		r->origin_ok = origin;
 	if (!host_allowed(h, host)) {
-		rc = tr_fail(&msg, TR_ERR_PERMISSION_DENIED,
-			     "Invalid Host header '%s': not in --allowed-hosts (DNS rebinding protection)",
-			     host ? host : "");
+		rc = tr_fail(
+		    &msg, TR_ERR_PERMISSION_DENIED,
+		    "Invalid Host header '%s': not in --allowed-hosts (DNS rebinding protection)",
+		    host ? host : "");
 	} else if (origin && !r->origin_ok && writes) {
-		rc = tr_fail(&msg, TR_ERR_PERMISSION_DENIED,
-			     "Cross-origin request from '%s' is not allowed (--cors-allowed-origins)", origin);
+		rc = tr_fail(
+		    &msg, TR_ERR_PERMISSION_DENIED,
+		    "Cross-origin request from '%s' is not allowed (--cors-allowed-origins)",
+		    origin);
 	} else if (!strcmp(r->method, "OPTIONS")) {
 		if (origin && !r->origin_ok)
-			rc = tr_fail(&msg, TR_ERR_PERMISSION_DENIED, "origin '%s' is not allowed", origin);
+			rc = tr_fail(&msg, TR_ERR_PERMISSION_DENIED, "origin '%s' is not allowed",
+				     origin);
 		else {
 			r->args = json_object();
 			tr_req_text(r, 204, "text/plain", "");
 			goto out;
 		}
 	} else if (r->body_too_large) {
-		rc = tr_fail(&msg, TR_ERR_TOO_LARGE, "request body larger than %zu bytes", h->max_body);
+		rc = tr_fail(&msg, TR_ERR_TOO_LARGE, "request body larger than %zu bytes",
+			     h->max_body);
 	} else if ((!strcmp(r->method, "POST") || !strcmp(r->method, "PATCH") ||
 		    (!strcmp(r->method, "DELETE") && r->body.len)) &&
 		   !is_json_type(ctype)) {
-		rc = tr_fail(&msg, TR_ERR_INVALID_PARAMETER_VALUE,
-			     "Invalid content type: '%.100s'. Requests that change state must be sent "
-			     "with Content-Type: application/json",
-			     ctype ? ctype : "");
+		rc = tr_fail(
+		    &msg, TR_ERR_INVALID_PARAMETER_VALUE,
+		    "Invalid content type: '%.100s'. Requests that change state must be sent "
+		    "with Content-Type: application/json",
+		    ctype ? ctype : "");
 	} else {
 		rc = build_args(c, r, &msg);
 	}
@@ -408,8 +417,8 @@ static void log_mhd(void *cls, const char *fmt, va_list ap)
 	tr_buf_release(&b);
 }
 
-enum tr_err tr_http_start(const struct tr_http_opts *opts, tr_http_dispatch_fn dispatch_fn, void *ctx,
-			  struct tr_http **out, struct tr_buf *err)
+enum tr_err tr_http_start(const struct tr_http_opts *opts, tr_http_dispatch_fn dispatch_fn,
+			  void *ctx, struct tr_http **out, struct tr_buf *err)
 {
 	struct tr_http *h = tr_xcalloc(1, sizeof(*h));
 	h->dispatch = dispatch_fn;
@@ -427,7 +436,8 @@ enum tr_err tr_http_start(const struct tr_http_opts *opts, tr_http_dispatch_fn d
 				      : "http://localhost:*,http://127.0.0.1:*,http://[::1]:*",
 		   &h->origins, &h->n_origins, &h->any_origin);
 
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+				 .ai_socktype = SOCK_STREAM,
 				 .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
 	struct addrinfo *ai = NULL;
 	char port[16];
@@ -443,24 +453,26 @@ enum tr_err tr_http_start(const struct tr_http_opts *opts, tr_http_dispatch_fn d
 	}
 	if (getaddrinfo(bind_host, port, &hints, &ai) || !ai) {
 		tr_http_stop(h);
-		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE, "cannot resolve --host '%s'", host);
+		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE, "cannot resolve --host '%s'",
+			       host);
 	}
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-			 MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	unsigned workers = opts->workers > 0 ? (unsigned)opts->workers : 2;
-	h->d = MHD_start_daemon(flags, (uint16_t)opts->port, NULL, NULL, on_request, h,
-				MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, workers,
-				MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-				MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
+	h->d = MHD_start_daemon(
+	    flags, (uint16_t)opts->port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
+	    log_mhd, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, workers,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)4096, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE,
+	    (unsigned)1024, MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (!h->d) {
 		tr_http_stop(h);
-		return tr_fail(err, TR_ERR_IO_ERROR, "cannot listen on %s:%d (in use?)", host, opts->port);
+		return tr_fail(err, TR_ERR_IO_ERROR, "cannot listen on %s:%d (in use?)", host,
+			       opts->port);
 	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
 	h->port = info ? info->port : opts->port;
@@ -468,7 +480,10 @@ enum tr_err tr_http_start(const struct tr_http_opts *opts, tr_http_dispatch_fn d
 	return TR_OK;
 }
 
-int tr_http_port(const struct tr_http *h) { return h->port; }
+int tr_http_port(const struct tr_http *h)
+{
+	return h->port;
+}
 
 void tr_http_quiesce(struct tr_http *h)
 {

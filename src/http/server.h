@@ -22,19 +22,19 @@
 struct tr_http;
 
 struct tr_http_opts {
-	const char *host;          /* bind address, default 127.0.0.1 */
-	int port;                  /* default 5000; 0 picks a free port */
-	int workers;               /* worker threads, default: number of cores */
+	const char *host;	   /* bind address, default 127.0.0.1 */
+	int port;		   /* default 5000; 0 picks a free port */
+	int workers;		   /* worker threads, default: number of cores */
 	const char *allowed_hosts; /* comma list of Host values; "*" allows any */
 	const char *cors_origins;  /* comma list of origins; "*" allows any */
-	size_t max_body;           /* bytes; larger bodies get 413 */
+	size_t max_body;	   /* bytes; larger bodies get 413 */
 };
 
 /* One request. Borrowed by the dispatcher for the request's lifetime. */
 struct tr_req {
 	const char *method;
 	const char *path;     /* decoded path, without the query string */
-	json_t *args;         /* arguments object (body or query); never NULL at dispatch */
+	json_t *args;	      /* arguments object (body or query); never NULL at dispatch */
 	bool args_from_query; /* ARGS came from the query string: lists may be lone strings */
 	struct tr_buf body;   /* raw body */
 	const char *route;    /* route name for /metrics, set by the dispatcher */
@@ -57,7 +57,8 @@ typedef void (*tr_http_dispatch_fn)(void *ctx, struct tr_req *req);
 
 /* Starts serving. Returns a new server; stop with tr_http_stop(). */
 enum tr_err tr_http_start(const struct tr_http_opts *opts, tr_http_dispatch_fn dispatch, void *ctx,
-			  struct tr_http **out, struct tr_buf *err) __attribute__((warn_unused_result));
+			  struct tr_http **out, struct tr_buf *err)
+    __attribute__((warn_unused_result));
 /* The port actually bound. */
 int tr_http_port(const struct tr_http *h);
 /* Stops accepting connections; requests in flight continue. */

@@ -34,7 +34,10 @@ void tr_db_done(struct tr_db *db, struct tr_db_stmt *st)
 		db->ops->done(st);
 }
 
-void tr_db_reset(struct tr_db *db, struct tr_db_stmt *st) { db->ops->reset(st); }
+void tr_db_reset(struct tr_db *db, struct tr_db_stmt *st)
+{
+	db->ops->reset(st);
+}
 
 void tr_db_bind_text(struct tr_db *db, struct tr_db_stmt *st, int idx, const char *s)
 {
@@ -54,7 +57,10 @@ void tr_db_bind_double(struct tr_db *db, struct tr_db_stmt *st, int idx, double 
 	db->ops->bind_double(st, idx, v);
 }
 
-void tr_db_bind_null(struct tr_db *db, struct tr_db_stmt *st, int idx) { db->ops->bind_null(st, idx); }
+void tr_db_bind_null(struct tr_db *db, struct tr_db_stmt *st, int idx)
+{
+	db->ops->bind_null(st, idx);
+}
 
 void tr_db_bind_blob(struct tr_db *db, struct tr_db_stmt *st, int idx, const void *data, size_t len)
 {
@@ -91,7 +97,10 @@ bool tr_db_col_is_null(struct tr_db *db, struct tr_db_stmt *st, int col)
 	return db->ops->col_is_null(st, col);
 }
 
-int64_t tr_db_changes(struct tr_db *db) { return db->ops->changes(db); }
+int64_t tr_db_changes(struct tr_db *db)
+{
+	return db->ops->changes(db);
+}
 
 enum tr_err tr_db_run(struct tr_db *db, struct tr_buf *err, const char *sql, const char *types, ...)
 {

@@ -28,7 +28,8 @@ struct tr_db {
 
 struct tr_db_ops {
 	const char *name; /* "sqlite" */
-	enum tr_err (*open)(const char *path, bool readonly, struct tr_db **out, struct tr_buf *err);
+	enum tr_err (*open)(const char *path, bool readonly, struct tr_db **out,
+			    struct tr_buf *err);
 	void (*close)(struct tr_db *db);
 	enum tr_err (*exec)(struct tr_db *db, const char *sql, struct tr_buf *err);
 	enum tr_err (*prepare)(struct tr_db *db, const char *sql, struct tr_db_stmt **out,
@@ -59,7 +60,7 @@ enum tr_err tr_db_open(const struct tr_db_ops *driver, const char *path, bool re
 		       struct tr_db **out, struct tr_buf *err) __attribute__((warn_unused_result));
 void tr_db_close(struct tr_db *db);
 enum tr_err tr_db_exec(struct tr_db *db, const char *sql, struct tr_buf *err)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* A cached, reset statement for SQL; hand it back with tr_db_done(). */
 enum tr_err tr_db_prepare(struct tr_db *db, const char *sql, struct tr_db_stmt **out,
 			  struct tr_buf *err) __attribute__((warn_unused_result));
@@ -70,9 +71,10 @@ void tr_db_bind_text(struct tr_db *db, struct tr_db_stmt *st, int idx, const cha
 void tr_db_bind_int64(struct tr_db *db, struct tr_db_stmt *st, int idx, int64_t v);
 void tr_db_bind_double(struct tr_db *db, struct tr_db_stmt *st, int idx, double v);
 void tr_db_bind_null(struct tr_db *db, struct tr_db_stmt *st, int idx);
-void tr_db_bind_blob(struct tr_db *db, struct tr_db_stmt *st, int idx, const void *data, size_t len);
+void tr_db_bind_blob(struct tr_db *db, struct tr_db_stmt *st, int idx, const void *data,
+		     size_t len);
 enum tr_err tr_db_step(struct tr_db *db, struct tr_db_stmt *st, bool *row, struct tr_buf *err)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 int64_t tr_db_col_int64(struct tr_db *db, struct tr_db_stmt *st, int col);
 double tr_db_col_double(struct tr_db *db, struct tr_db_stmt *st, int col);
 const char *tr_db_col_text(struct tr_db *db, struct tr_db_stmt *st, int col);
@@ -84,6 +86,6 @@ int64_t tr_db_changes(struct tr_db *db);
 /* Runs SQL with no result rows; binds given as a printf-like type string:
  * 't' text, 'i' int64, 'd' double, 'n' null. E.g. tr_db_run(db, err, sql, "ti", s, n). */
 enum tr_err tr_db_run(struct tr_db *db, struct tr_buf *err, const char *sql, const char *types, ...)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 #endif

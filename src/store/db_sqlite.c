@@ -123,11 +123,12 @@ static enum tr_err sq_open(const char *path, bool readonly, struct tr_db **out, 
 	if (readonly)
 		sqlite3_progress_handler(c->db, 10000, over_deadline, c);
 	sqlite3_busy_timeout(c->db, 10000);
-	enum tr_err e = sq_exec(&c->base,
-				"PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-				"PRAGMA case_sensitive_like=ON; PRAGMA foreign_keys=ON;"
-				"PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=16384;",
-				err);
+	enum tr_err e = sq_exec(
+	    &c->base,
+	    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+	    "PRAGMA case_sensitive_like=ON; PRAGMA foreign_keys=ON;"
+	    "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=16384;",
+	    err);
 	if (e) {
 		sq_close(&c->base);
 		return e;
@@ -205,9 +206,18 @@ static void sq_bind_text(struct tr_db_stmt *s, int idx, const char *v)
 {
 	sqlite3_bind_text(s->st, idx, v, -1, SQLITE_TRANSIENT);
 }
-static void sq_bind_int64(struct tr_db_stmt *s, int idx, int64_t v) { sqlite3_bind_int64(s->st, idx, v); }
-static void sq_bind_double(struct tr_db_stmt *s, int idx, double v) { sqlite3_bind_double(s->st, idx, v); }
-static void sq_bind_null(struct tr_db_stmt *s, int idx) { sqlite3_bind_null(s->st, idx); }
+static void sq_bind_int64(struct tr_db_stmt *s, int idx, int64_t v)
+{
+	sqlite3_bind_int64(s->st, idx, v);
+}
+static void sq_bind_double(struct tr_db_stmt *s, int idx, double v)
+{
+	sqlite3_bind_double(s->st, idx, v);
+}
+static void sq_bind_null(struct tr_db_stmt *s, int idx)
+{
+	sqlite3_bind_null(s->st, idx);
+}
 static void sq_bind_blob(struct tr_db_stmt *s, int idx, const void *data, size_t len)
 {
 	sqlite3_bind_blob64(s->st, idx, data, len, SQLITE_TRANSIENT);
@@ -234,8 +244,14 @@ static enum tr_err sq_step(struct tr_db_stmt *s, bool *row, struct tr_buf *err)
 	return map_rc(s->conn->db, rc, err);
 }
 
-static int64_t sq_col_int64(struct tr_db_stmt *s, int col) { return sqlite3_column_int64(s->st, col); }
-static double sq_col_double(struct tr_db_stmt *s, int col) { return sqlite3_column_double(s->st, col); }
+static int64_t sq_col_int64(struct tr_db_stmt *s, int col)
+{
+	return sqlite3_column_int64(s->st, col);
+}
+static double sq_col_double(struct tr_db_stmt *s, int col)
+{
+	return sqlite3_column_double(s->st, col);
+}
 static const char *sq_col_text(struct tr_db_stmt *s, int col)
 {
 	const unsigned char *t = sqlite3_column_text(s->st, col);
@@ -245,26 +261,29 @@ static bool sq_col_is_null(struct tr_db_stmt *s, int col)
 {
 	return sqlite3_column_type(s->st, col) == SQLITE_NULL;
 }
-static int64_t sq_changes(struct tr_db *base) { return sqlite3_changes64(((struct sqlite_conn *)base)->db); }
+static int64_t sq_changes(struct tr_db *base)
+{
+	return sqlite3_changes64(((struct sqlite_conn *)base)->db);
+}
 
 const struct tr_db_ops tr_db_sqlite_ops = {
-	.name = "sqlite",
-	.open = sq_open,
-	.close = sq_close,
-	.exec = sq_exec,
-	.prepare = sq_prepare,
-	.done = sq_done,
-	.reset = sq_reset,
-	.bind_text = sq_bind_text,
-	.bind_int64 = sq_bind_int64,
-	.bind_double = sq_bind_double,
-	.bind_null = sq_bind_null,
-	.bind_blob = sq_bind_blob,
-	.step = sq_step,
-	.col_int64 = sq_col_int64,
-	.col_double = sq_col_double,
-	.col_text = sq_col_text,
-	.col_is_null = sq_col_is_null,
-	.col_blob = sq_col_blob,
-	.changes = sq_changes,
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .exec = sq_exec,
+    .prepare = sq_prepare,
+    .done = sq_done,
+    .reset = sq_reset,
+    .bind_text = sq_bind_text,
+    .bind_int64 = sq_bind_int64,
+    .bind_double = sq_bind_double,
+    .bind_null = sq_bind_null,
+    .bind_blob = sq_bind_blob,
+    .step = sq_step,
+    .col_int64 = sq_col_int64,
+    .col_double = sq_col_double,
+    .col_text = sq_col_text,
+    .col_is_null = sq_col_is_null,
+    .col_blob = sq_col_blob,
+    .changes = sq_changes,
 };

@@ -38,9 +38,9 @@ static void put_str(struct tr_buf *out, const char *s)
 
 void tr_chunk_append(struct tr_buf *out, const struct tr_point *p)
 {
-	unsigned char flags = (unsigned char)((isnan(p->value) ? F_NAN : 0) | (p->model_id ? F_MODEL : 0) |
-					      (p->dataset_name ? F_DNAME : 0) |
-					      (p->dataset_digest ? F_DDIGEST : 0));
+	unsigned char flags =
+	    (unsigned char)((isnan(p->value) ? F_NAN : 0) | (p->model_id ? F_MODEL : 0) |
+			    (p->dataset_name ? F_DNAME : 0) | (p->dataset_digest ? F_DDIGEST : 0));
 	double v = isnan(p->value) ? 0.0 : p->value;
 	uint64_t bits;
 	memcpy(&bits, &v, 8);
@@ -56,8 +56,8 @@ void tr_chunk_append(struct tr_buf *out, const struct tr_point *p)
 		put_str(out, p->dataset_digest);
 }
 
-enum tr_err tr_chunk_decode(const unsigned char *data, size_t len, struct tr_point **points, size_t *n,
-			    size_t *cap)
+enum tr_err tr_chunk_decode(const unsigned char *data, size_t len, struct tr_point **points,
+			    size_t *n, size_t *cap)
 {
 	size_t off = 0;
 	while (off < len) {

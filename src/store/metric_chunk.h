@@ -21,7 +21,7 @@
 struct tr_point {
 	int64_t step;
 	int64_t timestamp;
-	double value; /* NaN and ±Inf as themselves */
+	double value;					      /* NaN and ±Inf as themselves */
 	const char *model_id, *dataset_name, *dataset_digest; /* NULL when absent */
 };
 
@@ -33,8 +33,8 @@ void tr_chunk_append(struct tr_buf *out, const struct tr_point *p);
  * (a tr_xrealloc'd array of *N entries with capacity *CAP; strings point into
  * DATA and live as long as it). Returns TR_ERR_DATA_LOSS on a malformed blob.
  */
-enum tr_err tr_chunk_decode(const unsigned char *data, size_t len, struct tr_point **points, size_t *n,
-			    size_t *cap) __attribute__((warn_unused_result));
+enum tr_err tr_chunk_decode(const unsigned char *data, size_t len, struct tr_point **points,
+			    size_t *n, size_t *cap) __attribute__((warn_unused_result));
 
 /* Sorts points by MLflow's history order (timestamp, step, value; NaN after
  * numbers) and drops exact duplicates, as MLflow's primary key does. Returns

@@ -11,71 +11,72 @@
 #include <stddef.h>
 
 static const char *const migrations[] = {
-	/* 1: tracking and the audit log */
-	"CREATE TABLE experiments ("
-	"  experiment_id INTEGER PRIMARY KEY,"
-	"  name TEXT NOT NULL UNIQUE,"
-	"  artifact_location TEXT NOT NULL,"
-	"  lifecycle_stage TEXT NOT NULL DEFAULT 'active',"
-	"  creation_time BIGINT NOT NULL,"
-	"  last_update_time BIGINT NOT NULL);"
-	"CREATE TABLE experiment_tags ("
-	"  experiment_id INTEGER NOT NULL REFERENCES experiments (experiment_id),"
-	"  key TEXT NOT NULL, value TEXT NOT NULL,"
-	"  PRIMARY KEY (experiment_id, key));"
-	"CREATE TABLE runs ("
-	"  run_uuid TEXT PRIMARY KEY,"
-	"  name TEXT NOT NULL DEFAULT '',"
-	"  experiment_id INTEGER NOT NULL REFERENCES experiments (experiment_id),"
-	"  user_id TEXT NOT NULL DEFAULT '',"
-	"  status TEXT NOT NULL,"
-	"  start_time BIGINT,"
-	"  end_time BIGINT,"
-	"  lifecycle_stage TEXT NOT NULL,"
-	"  artifact_uri TEXT NOT NULL,"
-	"  deleted_time BIGINT);"
-	"CREATE INDEX runs_experiment ON runs (experiment_id, start_time, run_uuid);"
-	"CREATE TABLE params (run_uuid TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
-	"  PRIMARY KEY (run_uuid, key));"
-	"CREATE INDEX params_key_value ON params (key, value, run_uuid);"
-	"CREATE TABLE tags (run_uuid TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
-	"  PRIMARY KEY (run_uuid, key));"
-	"CREATE INDEX tags_key_value ON tags (key, value, run_uuid);"
-	"CREATE TABLE metric_chunks ("
-	"  run_uuid TEXT NOT NULL, key TEXT NOT NULL, seq BIGINT NOT NULL,"
-	"  n INTEGER NOT NULL, min_step BIGINT NOT NULL, max_step BIGINT NOT NULL,"
-	"  data BLOB NOT NULL,"
-	"  PRIMARY KEY (run_uuid, key, seq)) WITHOUT ROWID;"
-	"CREATE TABLE latest_metrics ("
-	"  run_uuid TEXT NOT NULL, key TEXT NOT NULL,"
-	"  step BIGINT NOT NULL, timestamp BIGINT NOT NULL,"
-	"  value DOUBLE PRECISION NOT NULL, is_nan INTEGER NOT NULL DEFAULT 0,"
-	"  PRIMARY KEY (run_uuid, key));"
-	"CREATE INDEX latest_metrics_key_value ON latest_metrics (key, value, run_uuid);"
-	"CREATE TABLE datasets ("
-	"  dataset_uuid TEXT PRIMARY KEY, experiment_id INTEGER NOT NULL,"
-	"  name TEXT NOT NULL, digest TEXT NOT NULL, source_type TEXT NOT NULL,"
-	"  source TEXT NOT NULL, schema TEXT, profile TEXT,"
-	"  UNIQUE (experiment_id, name, digest));"
-	"CREATE TABLE inputs ("
-	"  input_uuid TEXT PRIMARY KEY, source_type TEXT NOT NULL, source_id TEXT NOT NULL,"
-	"  destination_type TEXT NOT NULL, destination_id TEXT NOT NULL,"
-	"  UNIQUE (source_type, source_id, destination_type, destination_id));"
-	"CREATE INDEX inputs_destination ON inputs (destination_id, destination_type);"
-	"CREATE TABLE input_tags (input_uuid TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
-	"  PRIMARY KEY (input_uuid, key));"
-	"CREATE TABLE audit_log ("
-	"  seq BIGINT PRIMARY KEY, time_ms BIGINT NOT NULL, actor TEXT NOT NULL,"
-	"  action TEXT NOT NULL, resource TEXT NOT NULL, outcome TEXT NOT NULL,"
-	"  detail TEXT NOT NULL, request_digest TEXT NOT NULL,"
-	"  prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
-	"CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log"
-	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
-	"CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"
-	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
-	"INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage,"
-	"  creation_time, last_update_time) VALUES (0, 'Default', 'mlflow-artifacts:/0', 'active',"
-	"  CAST(strftime('%s','now') AS INTEGER) * 1000, CAST(strftime('%s','now') AS INTEGER) * 1000);",
+    /* 1: tracking and the audit log */
+    "CREATE TABLE experiments ("
+    "  experiment_id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  artifact_location TEXT NOT NULL,"
+    "  lifecycle_stage TEXT NOT NULL DEFAULT 'active',"
+    "  creation_time BIGINT NOT NULL,"
+    "  last_update_time BIGINT NOT NULL);"
+    "CREATE TABLE experiment_tags ("
+    "  experiment_id INTEGER NOT NULL REFERENCES experiments (experiment_id),"
+    "  key TEXT NOT NULL, value TEXT NOT NULL,"
+    "  PRIMARY KEY (experiment_id, key));"
+    "CREATE TABLE runs ("
+    "  run_uuid TEXT PRIMARY KEY,"
+    "  name TEXT NOT NULL DEFAULT '',"
+    "  experiment_id INTEGER NOT NULL REFERENCES experiments (experiment_id),"
+    "  user_id TEXT NOT NULL DEFAULT '',"
+    "  status TEXT NOT NULL,"
+    "  start_time BIGINT,"
+    "  end_time BIGINT,"
+    "  lifecycle_stage TEXT NOT NULL,"
+    "  artifact_uri TEXT NOT NULL,"
+    "  deleted_time BIGINT);"
+    "CREATE INDEX runs_experiment ON runs (experiment_id, start_time, run_uuid);"
+    "CREATE TABLE params (run_uuid TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+    "  PRIMARY KEY (run_uuid, key));"
+    "CREATE INDEX params_key_value ON params (key, value, run_uuid);"
+    "CREATE TABLE tags (run_uuid TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+    "  PRIMARY KEY (run_uuid, key));"
+    "CREATE INDEX tags_key_value ON tags (key, value, run_uuid);"
+    "CREATE TABLE metric_chunks ("
+    "  run_uuid TEXT NOT NULL, key TEXT NOT NULL, seq BIGINT NOT NULL,"
+    "  n INTEGER NOT NULL, min_step BIGINT NOT NULL, max_step BIGINT NOT NULL,"
+    "  data BLOB NOT NULL,"
+    "  PRIMARY KEY (run_uuid, key, seq)) WITHOUT ROWID;"
+    "CREATE TABLE latest_metrics ("
+    "  run_uuid TEXT NOT NULL, key TEXT NOT NULL,"
+    "  step BIGINT NOT NULL, timestamp BIGINT NOT NULL,"
+    "  value DOUBLE PRECISION NOT NULL, is_nan INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (run_uuid, key));"
+    "CREATE INDEX latest_metrics_key_value ON latest_metrics (key, value, run_uuid);"
+    "CREATE TABLE datasets ("
+    "  dataset_uuid TEXT PRIMARY KEY, experiment_id INTEGER NOT NULL,"
+    "  name TEXT NOT NULL, digest TEXT NOT NULL, source_type TEXT NOT NULL,"
+    "  source TEXT NOT NULL, schema TEXT, profile TEXT,"
+    "  UNIQUE (experiment_id, name, digest));"
+    "CREATE TABLE inputs ("
+    "  input_uuid TEXT PRIMARY KEY, source_type TEXT NOT NULL, source_id TEXT NOT NULL,"
+    "  destination_type TEXT NOT NULL, destination_id TEXT NOT NULL,"
+    "  UNIQUE (source_type, source_id, destination_type, destination_id));"
+    "CREATE INDEX inputs_destination ON inputs (destination_id, destination_type);"
+    "CREATE TABLE input_tags (input_uuid TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+    "  PRIMARY KEY (input_uuid, key));"
+    "CREATE TABLE audit_log ("
+    "  seq BIGINT PRIMARY KEY, time_ms BIGINT NOT NULL, actor TEXT NOT NULL,"
+    "  action TEXT NOT NULL, resource TEXT NOT NULL, outcome TEXT NOT NULL,"
+    "  detail TEXT NOT NULL, request_digest TEXT NOT NULL,"
+    "  prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
+    "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log"
+    "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+    "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"
+    "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+    "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage,"
+    "  creation_time, last_update_time) VALUES (0, 'Default', 'mlflow-artifacts:/0', 'active',"
+    "  CAST(strftime('%s','now') AS INTEGER) * 1000, CAST(strftime('%s','now') AS INTEGER) * "
+    "1000);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -88,8 +89,8 @@ enum tr_err store_schema_version(struct tr_db *db, int *out, struct tr_buf *err)
 	bool row;
 	*out = -1;
 	enum tr_err rc = tr_db_prepare(
-		db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='schema_version'",
-		&st, err);
+	    db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='schema_version'",
+	    &st, err);
 	if (rc)
 		return rc;
 	rc = tr_db_step(db, st, &row, err);
@@ -111,11 +112,12 @@ enum tr_err store_schema_version(struct tr_db *db, int *out, struct tr_buf *err)
 enum tr_err store_migrate(struct tr_db *db, int from, struct tr_buf *err)
 {
 	if (from < 0) {
-		enum tr_err rc = tr_db_exec(db,
-					    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);"
-					    "INSERT INTO schema_version (version) SELECT 0"
-					    " WHERE NOT EXISTS (SELECT 1 FROM schema_version);",
-					    err);
+		enum tr_err rc = tr_db_exec(
+		    db,
+		    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);"
+		    "INSERT INTO schema_version (version) SELECT 0"
+		    " WHERE NOT EXISTS (SELECT 1 FROM schema_version);",
+		    err);
 		if (rc)
 			return rc;
 		from = 0;
@@ -126,7 +128,8 @@ enum tr_err store_migrate(struct tr_db *db, int from, struct tr_buf *err)
 			return rc;
 		rc = tr_db_exec(db, migrations[v - 1], err);
 		if (!rc)
-			rc = tr_db_run(db, err, "UPDATE schema_version SET version = ?", "i", (int64_t)v);
+			rc = tr_db_run(db, err, "UPDATE schema_version SET version = ?", "i",
+				       (int64_t)v);
 		if (!rc)
 			rc = tr_db_exec(db, "COMMIT", err);
 		if (rc) {

@@ -30,10 +30,11 @@ static enum tr_err open_checked(struct tr_store *s, const struct tr_store_opts *
 	if (version < TR_SCHEMA_VERSION) {
 		/* -1: an empty store, migrated automatically */
 		if (version >= 0 && !(opts && opts->upgrade))
-			return tr_fail(err, TR_ERR_INVALID_STATE,
-				       "store '%s' has schema version %d, this trellis needs %d: run "
-				       "`trellis db upgrade`",
-				       s->path, version, TR_SCHEMA_VERSION);
+			return tr_fail(
+			    err, TR_ERR_INVALID_STATE,
+			    "store '%s' has schema version %d, this trellis needs %d: run "
+			    "`trellis db upgrade`",
+			    s->path, version, TR_SCHEMA_VERSION);
 		rc = store_migrate(s->wdb, version, err);
 	}
 	return rc;
@@ -48,8 +49,8 @@ enum tr_err tr_store_open(const char *uri, const struct tr_store_opts *opts, str
 	pthread_mutex_init(&s->pool_lock, NULL);
 	pthread_mutex_init(&s->q_lock, NULL);
 	pthread_cond_init(&s->q_cond, NULL);
-	s->artifact_root = tr_xstrdup(opts && opts->artifact_root ? opts->artifact_root
-								  : "mlflow-artifacts:");
+	s->artifact_root =
+	    tr_xstrdup(opts && opts->artifact_root ? opts->artifact_root : "mlflow-artifacts:");
 	enum tr_err rc = tr_store_uri_parse(uri, &s->driver, &s->path, err);
 	if (!rc)
 		rc = open_checked(s, opts, err);
@@ -143,10 +144,11 @@ enum tr_err store_page_token_parse(const char *token, int64_t *offset, struct tr
 	unsigned char *raw = tr_xmalloc(n + 1);
 	size_t len = 0;
 	enum tr_err rc = TR_OK;
-	if (sodium_base642bin(raw, n, token, n, " \n", &len, NULL, sodium_base64_VARIANT_ORIGINAL) &&
-	    sodium_base642bin(raw, n, token, n, " \n", &len, NULL,
-			      sodium_base64_VARIANT_URLSAFE)) {
-		rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE, "Invalid page token, could not base64-decode");
+	if (sodium_base642bin(raw, n, token, n, " \n", &len, NULL,
+			      sodium_base64_VARIANT_ORIGINAL) &&
+	    sodium_base642bin(raw, n, token, n, " \n", &len, NULL, sodium_base64_VARIANT_URLSAFE)) {
+		rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+			     "Invalid page token, could not base64-decode");
 		goto out;
 	}
 	json_t *j = json_loadb((const char *)raw, len, 0, NULL);
@@ -183,9 +185,10 @@ enum tr_err store_args_run_id(json_t *args, const char **out, struct tr_buf *err
 			return rc;
 	}
 	if (!*out || !**out)
-		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
-			       "Missing value for required parameter 'run_id'. See the API docs for "
-			       "more information about request parameters.");
+		return tr_fail(
+		    err, TR_ERR_INVALID_PARAMETER_VALUE,
+		    "Missing value for required parameter 'run_id'. See the API docs for "
+		    "more information about request parameters.");
 	return TR_OK;
 }
 
@@ -219,16 +222,18 @@ enum tr_err store_search_parse(json_t *args, enum tr_search_target target, const
 	if (!rc && !present)
 		out->max_results = 1000;
 	if (!rc && (out->max_results < 1 || out->max_results > 50000))
-		rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
-			     "Invalid value %lld for parameter 'max_results' supplied. It must be at "
-			     "most 50000 and at least 1",
-			     (long long)out->max_results);
+		rc = tr_fail(
+		    err, TR_ERR_INVALID_PARAMETER_VALUE,
+		    "Invalid value %lld for parameter 'max_results' supplied. It must be at "
+		    "most 50000 and at least 1",
+		    (long long)out->max_results);
 	if (!rc) {
 		json_t *v = json_object_get(args, view_key);
 		if (json_is_integer(v)) {
 			out->view_type = (int)json_integer_value(v);
 			if (out->view_type < 1 || out->view_type > 3)
-				rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE, "Invalid %s", view_key);
+				rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE, "Invalid %s",
+					     view_key);
 		} else if (v && !json_is_string(v) && !json_is_null(v)) {
 			rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE, "Invalid %s", view_key);
 		} else {
@@ -245,9 +250,11 @@ enum tr_err store_search_parse(json_t *args, enum tr_search_target target, const
 	order_v = tr_xcalloc(json_array_size(order) + 1, sizeof(char *));
 	size_t i;
 	json_t *x;
-	json_array_foreach(order, i, x) {
+	json_array_foreach(order, i, x)
+	{
 		if (!json_is_string(x)) {
-			rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE, "order_by must be a list of strings");
+			rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+				     "order_by must be a list of strings");
 			goto out;
 		}
 		order_v[n_order++] = json_string_value(x); /* borrowed from ARGS */
@@ -259,18 +266,24 @@ out:
 	return rc;
 }
 
-void store_search_release(struct store_search *ss) { tr_search_query_release(&ss->q); }
+void store_search_release(struct store_search *ss)
+{
+	tr_search_query_release(&ss->q);
+}
 
 const char *store_search_view_sql(const struct store_search *ss, bool runs)
 {
 	if (ss->view_type == 3)
 		return "1=1";
 	if (runs)
-		return ss->view_type == 2 ? "r.lifecycle_stage = 'deleted'" : "r.lifecycle_stage = 'active'";
-	return ss->view_type == 2 ? "e.lifecycle_stage = 'deleted'" : "e.lifecycle_stage = 'active'";
+		return ss->view_type == 2 ? "r.lifecycle_stage = 'deleted'"
+					  : "r.lifecycle_stage = 'active'";
+	return ss->view_type == 2 ? "e.lifecycle_stage = 'deleted'"
+				  : "e.lifecycle_stage = 'active'";
 }
 
-void store_search_bind(struct tr_db *db, struct tr_db_stmt *st, const struct store_search *ss, int *idx)
+void store_search_bind(struct tr_db *db, struct tr_db_stmt *st, const struct store_search *ss,
+		       int *idx)
 {
 	for (size_t i = 0; i < ss->q.n_binds; i++, (*idx)++) {
 		const struct tr_bind *b = &ss->q.binds[i];
@@ -287,8 +300,8 @@ enum tr_err store_kv_parse(json_t *obj, const char *what, const char **key, cons
 			   struct tr_buf *err)
 {
 	if (!json_is_object(obj))
-		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE, "each %s must be an object with key and value",
-			       what);
+		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+			       "each %s must be an object with key and value", what);
 	enum tr_err rc = tr_json_req_str(obj, "key", key, err);
 	if (!rc)
 		rc = tr_json_str(obj, "value", value, err);

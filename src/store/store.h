@@ -49,12 +49,12 @@ struct tr_store_opts {
  */
 enum tr_err tr_store_open(const char *uri, const struct tr_store_opts *opts,
 			  struct tr_store **out /* OUT */, struct tr_buf *err)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* Drains pending writes, stops the writer, closes every connection. NULL is a no-op. */
 void tr_store_close(struct tr_store *s);
 /* The schema version found in the store at URI (-1 for an empty store). */
 enum tr_err tr_store_schema_version(const char *uri, int *out, struct tr_buf *err)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* Counters for /metrics: committed write batches and writes. Thread-safe. */
 void tr_store_stats(struct tr_store *s, uint64_t *batches, uint64_t *writes);
 
@@ -68,23 +68,23 @@ enum tr_audit_class { TR_AUDIT_CONTROL, TR_AUDIT_DATA };
 struct tr_write {
 	/* set by the submitter */
 	tr_write_fn apply;
-	json_t *args;             /* the request arguments, borrowed until on_done */
-	const char *action;       /* audit action, e.g. "experiments.create" (static) */
+	json_t *args;	    /* the request arguments, borrowed until on_done */
+	const char *action; /* audit action, e.g. "experiments.create" (static) */
 	enum tr_audit_class audit_class;
-	const char *actor;        /* "anonymous" until auth exists */
-	char request_digest[65];  /* hex SHA-256 of the request body */
+	const char *actor;				/* "anonymous" until auth exists */
+	char request_digest[65];			/* hex SHA-256 of the request body */
 	void (*on_done)(struct tr_write *w, void *ctx); /* called on the writer thread */
 	void *ctx;
-	enum tr_err reject;       /* with apply = tr_store_reject: the code to record */
+	enum tr_err reject; /* with apply = tr_store_reject: the code to record */
 	/* set by apply / the writer */
 	enum tr_err rc;
-	struct tr_buf err;        /* empty at submit; the message when rc != TR_OK (with
-				     tr_store_reject: preset by the submitter); release with
-				     tr_write_release() */
-	json_t *result;           /* a new reference, may be NULL; the submitter owns it */
-	char resource[160];       /* audit resource, e.g. "run/<id>" */
+	struct tr_buf err;  /* empty at submit; the message when rc != TR_OK (with
+			       tr_store_reject: preset by the submitter); release with
+			       tr_write_release() */
+	json_t *result;	    /* a new reference, may be NULL; the submitter owns it */
+	char resource[160]; /* audit resource, e.g. "run/<id>" */
 	uint32_t n_metrics, n_params, n_tags; /* data-plane counts for the audit entry */
-	struct tr_write *next;    /* writer queue link */
+	struct tr_write *next;		      /* writer queue link */
 };
 
 /* Queues W; its on_done runs on the writer thread after commit (or failure). */
@@ -96,12 +96,18 @@ void tr_write_release(struct tr_write *w);
 
 /* Write operations (tr_write_fn), reading their arguments from w->args in
  * MLflow's request shape (already parsed and type-checked JSON). */
-enum tr_err tr_store_experiment_create(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
-enum tr_err tr_store_experiment_update(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
-enum tr_err tr_store_experiment_delete(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
-enum tr_err tr_store_experiment_restore(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
-enum tr_err tr_store_experiment_set_tag(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
-enum tr_err tr_store_experiment_delete_tag(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
+enum tr_err tr_store_experiment_create(struct tr_store_tx *tx, struct tr_write *w,
+				       struct tr_buf *err);
+enum tr_err tr_store_experiment_update(struct tr_store_tx *tx, struct tr_write *w,
+				       struct tr_buf *err);
+enum tr_err tr_store_experiment_delete(struct tr_store_tx *tx, struct tr_write *w,
+				       struct tr_buf *err);
+enum tr_err tr_store_experiment_restore(struct tr_store_tx *tx, struct tr_write *w,
+					struct tr_buf *err);
+enum tr_err tr_store_experiment_set_tag(struct tr_store_tx *tx, struct tr_write *w,
+					struct tr_buf *err);
+enum tr_err tr_store_experiment_delete_tag(struct tr_store_tx *tx, struct tr_write *w,
+					   struct tr_buf *err);
 enum tr_err tr_store_run_create(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
 enum tr_err tr_store_run_update(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
 enum tr_err tr_store_run_delete(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
@@ -120,21 +126,22 @@ enum tr_err tr_store_reject(struct tr_store_tx *tx, struct tr_write *w, struct t
 
 /* Each returns a new JSON object (free with json_decref) in MLflow's response
  * shape, e.g. {"experiment": {...}}; RESOURCE_DOES_NOT_EXIST when missing. */
-enum tr_err tr_store_experiment_get(struct tr_store *s, const char *id, json_t **out, struct tr_buf *err)
-	__attribute__((warn_unused_result));
+enum tr_err tr_store_experiment_get(struct tr_store *s, const char *id, json_t **out,
+				    struct tr_buf *err) __attribute__((warn_unused_result));
 enum tr_err tr_store_experiment_get_by_name(struct tr_store *s, const char *name, json_t **out,
 					    struct tr_buf *err) __attribute__((warn_unused_result));
 /* ARGS in experiments/search's request shape. */
 enum tr_err tr_store_experiment_search(struct tr_store *s, json_t *args, json_t **out,
 				       struct tr_buf *err) __attribute__((warn_unused_result));
-enum tr_err tr_store_run_get(struct tr_store *s, const char *run_id, json_t **out, struct tr_buf *err)
-	__attribute__((warn_unused_result));
+enum tr_err tr_store_run_get(struct tr_store *s, const char *run_id, json_t **out,
+			     struct tr_buf *err) __attribute__((warn_unused_result));
 enum tr_err tr_store_run_search(struct tr_store *s, json_t *args, json_t **out, struct tr_buf *err)
-	__attribute__((warn_unused_result));
-enum tr_err tr_store_metric_history(struct tr_store *s, json_t *args, json_t **out, struct tr_buf *err)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
+enum tr_err tr_store_metric_history(struct tr_store *s, json_t *args, json_t **out,
+				    struct tr_buf *err) __attribute__((warn_unused_result));
 enum tr_err tr_store_metric_history_bulk_interval(struct tr_store *s, json_t *args, json_t **out,
-						  struct tr_buf *err) __attribute__((warn_unused_result));
+						  struct tr_buf *err)
+    __attribute__((warn_unused_result));
 
 /* ---- audit ----------------------------------------------------------- */
 

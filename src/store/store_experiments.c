@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EXP_COLS "e.experiment_id, e.name, e.artifact_location, e.lifecycle_stage, e.creation_time, e.last_update_time"
+#define EXP_COLS                                                                                   \
+	"e.experiment_id, e.name, e.artifact_location, e.lifecycle_stage, e.creation_time, "       \
+	"e.last_update_time"
 
 /* Parses an experiment id; false for anything that is not a plain integer. */
 static bool parse_exp_id(const char *id, int64_t *out)
@@ -34,7 +36,8 @@ static enum tr_err exp_tags(struct tr_db *db, int64_t id, json_t *exp, struct tr
 {
 	struct tr_db_stmt *st;
 	enum tr_err rc = tr_db_prepare(
-		db, "SELECT key, value FROM experiment_tags WHERE experiment_id = ? ORDER BY key", &st, err);
+	    db, "SELECT key, value FROM experiment_tags WHERE experiment_id = ? ORDER BY key", &st,
+	    err);
 	if (rc)
 		return rc;
 	tr_db_bind_int64(db, st, 1, id);
@@ -56,23 +59,24 @@ static enum tr_err exp_tags(struct tr_db *db, int64_t id, json_t *exp, struct tr
 }
 
 /* Builds the Experiment JSON from a row of EXP_COLS. Returns a new object. */
-static enum tr_err exp_from_row(struct tr_db *db, struct tr_db_stmt *st, json_t **out, struct tr_buf *err)
+static enum tr_err exp_from_row(struct tr_db *db, struct tr_db_stmt *st, json_t **out,
+				struct tr_buf *err)
 {
 	int64_t id = tr_db_col_int64(db, st, 0);
 	char idbuf[24];
 	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
-	json_t *e = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I}", "experiment_id", idbuf, "name",
-			      tr_db_col_text(db, st, 1), "artifact_location", tr_db_col_text(db, st, 2),
-			      "lifecycle_stage", tr_db_col_text(db, st, 3), "creation_time",
-			      (json_int_t)tr_db_col_int64(db, st, 4), "last_update_time",
-			      (json_int_t)tr_db_col_int64(db, st, 5));
+	json_t *e = json_pack(
+	    "{s:s,s:s,s:s,s:s,s:I,s:I}", "experiment_id", idbuf, "name", tr_db_col_text(db, st, 1),
+	    "artifact_location", tr_db_col_text(db, st, 2), "lifecycle_stage",
+	    tr_db_col_text(db, st, 3), "creation_time", (json_int_t)tr_db_col_int64(db, st, 4),
+	    "last_update_time", (json_int_t)tr_db_col_int64(db, st, 5));
 	*out = e;
 	return TR_OK;
 }
 
 /* Loads experiment ID on DB into *OUT (new object, with tags). */
-static enum tr_err exp_load(struct tr_db *db, const char *sql, const char *key_text, int64_t key_int,
-			    bool by_text, json_t **out, struct tr_buf *err)
+static enum tr_err exp_load(struct tr_db *db, const char *sql, const char *key_text,
+			    int64_t key_int, bool by_text, json_t **out, struct tr_buf *err)
 {
 	struct tr_db_stmt *st;
 	bool row;
@@ -110,18 +114,20 @@ static enum tr_err exp_by_id(struct tr_db *db, const char *id, json_t **out, str
 {
 	int64_t n;
 	if (!parse_exp_id(id, &n))
-		return tr_fail(err, TR_ERR_RESOURCE_DOES_NOT_EXIST, "No Experiment with id=%s exists",
-			       id ? id : "");
-	return exp_load(db, "SELECT " EXP_COLS " FROM experiments e WHERE e.experiment_id = ?", NULL, n,
-			false, out, err);
+		return tr_fail(err, TR_ERR_RESOURCE_DOES_NOT_EXIST,
+			       "No Experiment with id=%s exists", id ? id : "");
+	return exp_load(db, "SELECT " EXP_COLS " FROM experiments e WHERE e.experiment_id = ?",
+			NULL, n, false, out, err);
 }
 
-enum tr_err store_experiment_load(struct tr_db *db, const char *id, json_t **out, struct tr_buf *err)
+enum tr_err store_experiment_load(struct tr_db *db, const char *id, json_t **out,
+				  struct tr_buf *err)
 {
 	return exp_by_id(db, id, out, err);
 }
 
-enum tr_err tr_store_experiment_get(struct tr_store *s, const char *id, json_t **out, struct tr_buf *err)
+enum tr_err tr_store_experiment_get(struct tr_store *s, const char *id, json_t **out,
+				    struct tr_buf *err)
 {
 	struct tr_db *db;
 	json_t *e = NULL;
@@ -143,8 +149,8 @@ enum tr_err tr_store_experiment_get_by_name(struct tr_store *s, const char *name
 	enum tr_err rc = store_reader_get(s, &db, err);
 	if (rc)
 		return rc;
-	rc = exp_load(db, "SELECT " EXP_COLS " FROM experiments e WHERE e.name = ?", name, 0, true, &e,
-		      err);
+	rc = exp_load(db, "SELECT " EXP_COLS " FROM experiments e WHERE e.name = ?", name, 0, true,
+		      &e, err);
 	store_reader_put(s, db);
 	if (!rc)
 		*out = json_pack("{s:o}", "experiment", e);
@@ -161,7 +167,8 @@ static enum tr_err tx_exp(struct tr_store_tx *tx, struct tr_write *w, int64_t *i
 		return rc;
 	snprintf(w->resource, sizeof(w->resource), "experiment/%.140s", sid);
 	if (!parse_exp_id(sid, id))
-		return tr_fail(err, TR_ERR_RESOURCE_DOES_NOT_EXIST, "No Experiment with id=%s exists", sid);
+		return tr_fail(err, TR_ERR_RESOURCE_DOES_NOT_EXIST,
+			       "No Experiment with id=%s exists", sid);
 	return exp_by_id(tx->db, sid, exp, err);
 }
 
@@ -173,7 +180,8 @@ static enum tr_err validate_exp_tag(json_t *tag, const char **k, const char **v,
 	return rc;
 }
 
-enum tr_err tr_store_experiment_create(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err)
+enum tr_err tr_store_experiment_create(struct tr_store_tx *tx, struct tr_write *w,
+				       struct tr_buf *err)
 {
 	const char *name, *loc;
 	json_t *tags = NULL;
@@ -191,7 +199,8 @@ enum tr_err tr_store_experiment_create(struct tr_store_tx *tx, struct tr_write *
 	snprintf(w->resource, sizeof(w->resource), "experiment-name/%.140s", name);
 	size_t i;
 	json_t *t;
-	json_array_foreach(tags, i, t) {
+	json_array_foreach(tags, i, t)
+	{
 		const char *k, *v;
 		rc = validate_exp_tag(t, &k, &v, err);
 		if (rc)
@@ -199,7 +208,8 @@ enum tr_err tr_store_experiment_create(struct tr_store_tx *tx, struct tr_write *
 	}
 	struct tr_db_stmt *st;
 	bool row;
-	rc = tr_db_prepare(tx->db, "SELECT COALESCE(MAX(experiment_id), 0) + 1 FROM experiments", &st, err);
+	rc = tr_db_prepare(tx->db, "SELECT COALESCE(MAX(experiment_id), 0) + 1 FROM experiments",
+			   &st, err);
 	if (rc)
 		goto out;
 	rc = tr_db_step(tx->db, st, &row, err);
@@ -213,23 +223,27 @@ enum tr_err tr_store_experiment_create(struct tr_store_tx *tx, struct tr_write *
 		tr_buf_appendf(&b, "%s/%lld", tx->s->artifact_root, (long long)id);
 		location = tr_buf_detach(&b);
 	}
-	rc = tr_db_run(tx->db, err,
-		       "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage,"
-		       " creation_time, last_update_time) VALUES (?, ?, ?, 'active', ?, ?)",
-		       "ittii", id, name, location, tx->now_ms, tx->now_ms);
+	rc = tr_db_run(
+	    tx->db, err,
+	    "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage,"
+	    " creation_time, last_update_time) VALUES (?, ?, ?, 'active', ?, ?)",
+	    "ittii", id, name, location, tx->now_ms, tx->now_ms);
 	free(location);
 	if (rc == TR_ERR_RESOURCE_ALREADY_EXISTS)
 		rc = tr_fail(err, rc, "Experiment(name=%s) already exists.", name);
 	if (rc)
 		goto out;
-	json_array_foreach(tags, i, t) {
+	json_array_foreach(tags, i, t)
+	{
 		const char *k, *v;
 		rc = validate_exp_tag(t, &k, &v, err);
 		if (!rc)
-			rc = tr_db_run(tx->db, err,
-				       "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?,?,?)"
-				       " ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
-				       "itt", id, k, v);
+			rc = tr_db_run(
+			    tx->db, err,
+			    "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?,?,?)"
+			    " ON CONFLICT (experiment_id, key) DO UPDATE SET value = "
+			    "excluded.value",
+			    "itt", id, k, v);
 		if (rc)
 			goto out;
 	}
@@ -242,7 +256,8 @@ out:
 	return rc;
 }
 
-enum tr_err tr_store_experiment_update(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err)
+enum tr_err tr_store_experiment_update(struct tr_store_tx *tx, struct tr_write *w,
+				       struct tr_buf *err)
 {
 	int64_t id;
 	json_t *exp = NULL;
@@ -257,9 +272,10 @@ enum tr_err tr_store_experiment_update(struct tr_store_tx *tx, struct tr_write *
 			     "Cannot rename a non-active experiment. Experiment %lld is deleted",
 			     (long long)id);
 	if (!rc) {
-		rc = tr_db_run(tx->db, err,
-			       "UPDATE experiments SET name = ?, last_update_time = ? WHERE experiment_id = ?",
-			       "tii", new_name, tx->now_ms, id);
+		rc = tr_db_run(
+		    tx->db, err,
+		    "UPDATE experiments SET name = ?, last_update_time = ? WHERE experiment_id = ?",
+		    "tii", new_name, tx->now_ms, id);
 		if (rc == TR_ERR_RESOURCE_ALREADY_EXISTS)
 			rc = tr_fail(err, rc, "Experiment(name=%s) already exists.", new_name);
 	}
@@ -282,11 +298,11 @@ static enum tr_err set_lifecycle(struct tr_store_tx *tx, struct tr_write *w, con
 			       "Cannot delete the default experiment '0'. This is an internally "
 			       "reserved experiment.");
 	if (!in_from)
-		return tr_fail(err, TR_ERR_INVALID_STATE,
-			       "Cannot %s experiment %lld: it is not %s",
+		return tr_fail(err, TR_ERR_INVALID_STATE, "Cannot %s experiment %lld: it is not %s",
 			       !strcmp(to, "deleted") ? "delete" : "restore", (long long)id, from);
 	rc = tr_db_run(tx->db, err,
-		       "UPDATE experiments SET lifecycle_stage = ?, last_update_time = ? WHERE experiment_id = ?",
+		       "UPDATE experiments SET lifecycle_stage = ?, last_update_time = ? WHERE "
+		       "experiment_id = ?",
 		       "tii", to, tx->now_ms, id);
 	if (!rc && !strcmp(to, "deleted"))
 		rc = tr_db_run(tx->db, err,
@@ -301,17 +317,20 @@ static enum tr_err set_lifecycle(struct tr_store_tx *tx, struct tr_write *w, con
 	return rc;
 }
 
-enum tr_err tr_store_experiment_delete(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err)
+enum tr_err tr_store_experiment_delete(struct tr_store_tx *tx, struct tr_write *w,
+				       struct tr_buf *err)
 {
 	return set_lifecycle(tx, w, "active", "deleted", err);
 }
 
-enum tr_err tr_store_experiment_restore(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err)
+enum tr_err tr_store_experiment_restore(struct tr_store_tx *tx, struct tr_write *w,
+					struct tr_buf *err)
 {
 	return set_lifecycle(tx, w, "deleted", "active", err);
 }
 
-enum tr_err tr_store_experiment_set_tag(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err)
+enum tr_err tr_store_experiment_set_tag(struct tr_store_tx *tx, struct tr_write *w,
+					struct tr_buf *err)
 {
 	int64_t id;
 	json_t *exp = NULL;
@@ -323,15 +342,17 @@ enum tr_err tr_store_experiment_set_tag(struct tr_store_tx *tx, struct tr_write 
 		rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
 			     "The experiment %lld must be in the 'active' state.", (long long)id);
 	if (!rc)
-		rc = tr_db_run(tx->db, err,
-			       "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?,?,?)"
-			       " ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
-			       "itt", id, k, v);
+		rc = tr_db_run(
+		    tx->db, err,
+		    "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?,?,?)"
+		    " ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
+		    "itt", id, k, v);
 	json_decref(exp);
 	return rc;
 }
 
-enum tr_err tr_store_experiment_delete_tag(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err)
+enum tr_err tr_store_experiment_delete_tag(struct tr_store_tx *tx, struct tr_write *w,
+					   struct tr_buf *err)
 {
 	int64_t id;
 	json_t *exp = NULL;
@@ -344,7 +365,8 @@ enum tr_err tr_store_experiment_delete_tag(struct tr_store_tx *tx, struct tr_wri
 			     "The experiment %lld must be in the 'active' state.", (long long)id);
 	if (!rc)
 		rc = tr_db_run(tx->db, err,
-			       "DELETE FROM experiment_tags WHERE experiment_id = ? AND key = ?", "it", id, k);
+			       "DELETE FROM experiment_tags WHERE experiment_id = ? AND key = ?",
+			       "it", id, k);
 	if (!rc && tr_db_changes(tx->db) == 0)
 		rc = tr_fail(err, TR_ERR_RESOURCE_DOES_NOT_EXIST,
 			     "No tag with name: %s in experiment with id %lld", k, (long long)id);
@@ -352,7 +374,8 @@ enum tr_err tr_store_experiment_delete_tag(struct tr_store_tx *tx, struct tr_wri
 	return rc;
 }
 
-enum tr_err tr_store_experiment_search(struct tr_store *s, json_t *args, json_t **out, struct tr_buf *err)
+enum tr_err tr_store_experiment_search(struct tr_store *s, json_t *args, json_t **out,
+				       struct tr_buf *err)
 {
 	struct store_search ss;
 	struct tr_db *db = NULL;
@@ -360,7 +383,9 @@ enum tr_err tr_store_experiment_search(struct tr_store *s, json_t *args, json_t 
 	enum tr_err rc = store_search_parse(args, TR_SEARCH_EXPERIMENTS, "view_type", &ss, err);
 	if (rc)
 		goto out;
-	tr_buf_appendf(&sql, "SELECT " EXP_COLS " FROM experiments e WHERE %s AND (%s) ORDER BY %s LIMIT ? OFFSET ?",
+	tr_buf_appendf(&sql,
+		       "SELECT " EXP_COLS
+		       " FROM experiments e WHERE %s AND (%s) ORDER BY %s LIMIT ? OFFSET ?",
 		       store_search_view_sql(&ss, false), ss.q.where, ss.q.order_by);
 	rc = store_reader_get(s, &db, err);
 	if (rc)
@@ -391,8 +416,10 @@ enum tr_err tr_store_experiment_search(struct tr_store *s, json_t *args, json_t 
 	tr_db_done(db, st);
 	size_t i;
 	json_t *e;
-	json_array_foreach(list, i, e) {
-		int64_t id = strtoll(json_string_value(json_object_get(e, "experiment_id")), NULL, 10);
+	json_array_foreach(list, i, e)
+	{
+		int64_t id =
+		    strtoll(json_string_value(json_object_get(e, "experiment_id")), NULL, 10);
 		if (!rc)
 			rc = exp_tags(db, id, e, err);
 	}

@@ -40,20 +40,20 @@ struct tr_store_tx {
 
 /* Borrows a read connection; give it back with store_reader_put(). */
 enum tr_err store_reader_get(struct tr_store *s, struct tr_db **out, struct tr_buf *err)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 void store_reader_put(struct tr_store *s, struct tr_db *db);
 
 /* Writer thread lifecycle (writer.c). */
 enum tr_err store_writer_start(struct tr_store *s, struct tr_buf *err)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 void store_writer_stop(struct tr_store *s);
 
 /* Migrations (migrations.c): the version found (-1: empty store, no schema_version
  * table), and bringing a store from FROM (-1 or a version) to TR_SCHEMA_VERSION. */
 enum tr_err store_schema_version(struct tr_db *db, int *out, struct tr_buf *err)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 enum tr_err store_migrate(struct tr_db *db, int from, struct tr_buf *err)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* Resolves a store URI to a driver and a path (uri.c). PATH is a new string. */
 enum tr_err tr_store_uri_parse(const char *uri, const struct tr_db_ops **driver, char **path,
@@ -62,20 +62,20 @@ enum tr_err tr_store_uri_parse(const char *uri, const struct tr_db_ops **driver,
 /* Shared readers used by several store files. */
 json_t *store_run_json(struct tr_db *db, struct tr_db_stmt *row, struct tr_buf *err);
 enum tr_err store_run_check_active(struct tr_db *db, const char *run_id, struct tr_buf *err)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* The Experiment object ID on DB (a new object); RESOURCE_DOES_NOT_EXIST when absent. */
-enum tr_err store_experiment_load(struct tr_db *db, const char *id, json_t **out, struct tr_buf *err)
-	__attribute__((warn_unused_result));
+enum tr_err store_experiment_load(struct tr_db *db, const char *id, json_t **out,
+				  struct tr_buf *err) __attribute__((warn_unused_result));
 /* Base64 page tokens {"offset": N}. */
 enum tr_err store_page_token_parse(const char *token, int64_t *offset, struct tr_buf *err)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 char *store_page_token_make(int64_t offset);
 /* The arguments every search shares, read and checked once. */
 struct store_search {
 	struct tr_search_query q; /* compiled filter and order_by */
-	int64_t max_results;      /* 1..50000, default 1000 */
-	int64_t offset;           /* from the page token */
-	int view_type;            /* 1 active only, 2 deleted only, 3 all */
+	int64_t max_results;	  /* 1..50000, default 1000 */
+	int64_t offset;		  /* from the page token */
+	int view_type;		  /* 1 active only, 2 deleted only, 3 all */
 };
 
 /* Reads filter, order_by, max_results, page_token and the view type (under
@@ -83,12 +83,13 @@ struct store_search {
  * store_search_release(), also on failure. */
 enum tr_err store_search_parse(json_t *args, enum tr_search_target target, const char *view_key,
 			       struct store_search *out, struct tr_buf *err)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 void store_search_release(struct store_search *ss);
 /* "<alias>.lifecycle_stage = ..." for the view type (static text). */
 const char *store_search_view_sql(const struct store_search *ss, bool runs);
 /* Binds the compiled query's values on ST from position *IDX on. */
-void store_search_bind(struct tr_db *db, struct tr_db_stmt *st, const struct store_search *ss, int *idx);
+void store_search_bind(struct tr_db *db, struct tr_db_stmt *st, const struct store_search *ss,
+		       int *idx);
 /* A key/value object of a tags or params list: key required and valid,
  * value a string ("" when absent). WHAT is "tag" or "param". */
 enum tr_err store_kv_parse(json_t *obj, const char *what, const char **key, const char **value,
@@ -96,6 +97,6 @@ enum tr_err store_kv_parse(json_t *obj, const char *what, const char **key, cons
 
 /* The run id from ARGS: run_id, falling back to the legacy run_uuid. */
 enum tr_err store_args_run_id(json_t *args, const char **out, struct tr_buf *err)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 #endif

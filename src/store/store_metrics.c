@@ -30,15 +30,17 @@ enum tr_err store_metric_parse(json_t *obj, struct tr_metric *m, struct tr_buf *
 	if (!rc)
 		rc = tr_json_double(obj, "value", &m->value, &present, err);
 	if (!rc && !present)
-		rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
-			     "Missing value for required parameter 'value'. See the API docs for more "
-			     "information about request parameters.");
+		rc = tr_fail(
+		    err, TR_ERR_INVALID_PARAMETER_VALUE,
+		    "Missing value for required parameter 'value'. See the API docs for more "
+		    "information about request parameters.");
 	if (!rc)
 		rc = tr_json_int64(obj, "timestamp", &m->timestamp, &present, err);
 	if (!rc && !present)
-		rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
-			     "Missing value for required parameter 'timestamp'. See the API docs for "
-			     "more information about request parameters.");
+		rc = tr_fail(
+		    err, TR_ERR_INVALID_PARAMETER_VALUE,
+		    "Missing value for required parameter 'timestamp'. See the API docs for "
+		    "more information about request parameters.");
 	if (!rc)
 		rc = tr_validate_metric_timestamp(m->timestamp, m->key, err);
 	if (!rc)
@@ -71,22 +73,24 @@ static int by_key(const void *x, const void *y)
 	return strcmp((*a)->key, (*b)->key);
 }
 
-#define TAIL_MAX 64
+#define TAIL_MAX  64
 #define CHUNK_MAX 4096
 
 /* Appends points [FROM, TO) of SORTED (all one key) to the key's chunks. */
-static enum tr_err append_points(struct tr_db *db, const char *run_id, const struct tr_metric **sorted,
-				 size_t from, size_t to, struct tr_buf *err)
+static enum tr_err append_points(struct tr_db *db, const char *run_id,
+				 const struct tr_metric **sorted, size_t from, size_t to,
+				 struct tr_buf *err)
 {
 	const char *key = sorted[from]->key;
 	struct tr_db_stmt *st;
 	bool row;
 	int64_t last_seq = -1, last_n = 0;
 	struct tr_buf data = TR_BUF_INIT;
-	enum tr_err rc = tr_db_prepare(db,
-				       "SELECT seq, n, min_step, max_step, data FROM metric_chunks WHERE run_uuid = ?"
-				       " AND key = ? ORDER BY seq DESC LIMIT 1",
-				       &st, err);
+	enum tr_err rc = tr_db_prepare(
+	    db,
+	    "SELECT seq, n, min_step, max_step, data FROM metric_chunks WHERE run_uuid = ?"
+	    " AND key = ? ORDER BY seq DESC LIMIT 1",
+	    &st, err);
 	if (rc)
 		return rc;
 	tr_db_bind_text(db, st, 1, run_id);
@@ -112,17 +116,18 @@ static enum tr_err append_points(struct tr_db *db, const char *run_id, const str
 		size_t end = i + CHUNK_MAX < to ? i + CHUNK_MAX : to;
 		for (size_t j = i; j < end; j++) {
 			const struct tr_metric *m = sorted[j];
-			struct tr_point p = {m->step, m->timestamp, m->value, m->model_id, m->dataset_name,
-					     m->dataset_digest};
+			struct tr_point p = {m->step,	  m->timestamp,	   m->value,
+					     m->model_id, m->dataset_name, m->dataset_digest};
 			tr_chunk_append(&data, &p);
 			lo = m->step < lo ? m->step : lo;
 			hi = m->step > hi ? m->step : hi;
 		}
 		if (extend) {
-			rc = tr_db_prepare(db,
-					   "UPDATE metric_chunks SET n = ?, min_step = ?, max_step = ?, data = ?"
-					   " WHERE run_uuid = ? AND key = ? AND seq = ?",
-					   &st, err);
+			rc = tr_db_prepare(
+			    db,
+			    "UPDATE metric_chunks SET n = ?, min_step = ?, max_step = ?, data = ?"
+			    " WHERE run_uuid = ? AND key = ? AND seq = ?",
+			    &st, err);
 			if (!rc) {
 				tr_db_bind_int64(db, st, 1, last_n + (int64_t)(end - i));
 				tr_db_bind_int64(db, st, 2, lo);
@@ -137,7 +142,8 @@ static enum tr_err append_points(struct tr_db *db, const char *run_id, const str
 			extend = false;
 		} else {
 			rc = tr_db_prepare(db,
-					   "INSERT INTO metric_chunks (run_uuid, key, seq, n, min_step, max_step, data)"
+					   "INSERT INTO metric_chunks (run_uuid, key, seq, n, "
+					   "min_step, max_step, data)"
 					   " VALUES (?,?,?,?,?,?,?)",
 					   &st, err);
 			if (!rc) {
@@ -185,15 +191,16 @@ enum tr_err store_metrics_insert(struct tr_db *db, const char *run_id, const str
 				best = sorted[j];
 		i = j;
 		bool nan = isnan(best->value);
-		rc = tr_db_run(db, err,
-			       "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan)"
-			       " VALUES (?,?,?,?,?,?) ON CONFLICT (run_uuid, key) DO UPDATE SET"
-			       " step = excluded.step, timestamp = excluded.timestamp,"
-			       " value = excluded.value, is_nan = excluded.is_nan"
-			       " WHERE (excluded.step, excluded.timestamp, excluded.value) >"
-			       " (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)",
-			       "ttiidi", run_id, best->key, best->step, best->timestamp, nan ? 0.0 : best->value,
-			       (int64_t)nan);
+		rc = tr_db_run(
+		    db, err,
+		    "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan)"
+		    " VALUES (?,?,?,?,?,?) ON CONFLICT (run_uuid, key) DO UPDATE SET"
+		    " step = excluded.step, timestamp = excluded.timestamp,"
+		    " value = excluded.value, is_nan = excluded.is_nan"
+		    " WHERE (excluded.step, excluded.timestamp, excluded.value) >"
+		    " (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)",
+		    "ttiidi", run_id, best->key, best->step, best->timestamp,
+		    nan ? 0.0 : best->value, (int64_t)nan);
 	}
 	free(sorted);
 	return rc;
@@ -203,8 +210,9 @@ static json_t *point_json(struct tr_db *db, struct tr_db_stmt *st, int c_key)
 {
 	double v = tr_db_col_int64(db, st, c_key + 4) ? NAN : tr_db_col_double(db, st, c_key + 3);
 	return json_pack("{s:s,s:o,s:I,s:I}", "key", tr_db_col_text(db, st, c_key), "value",
-			 tr_json_from_double(v), "timestamp", (json_int_t)tr_db_col_int64(db, st, c_key + 2),
-			 "step", (json_int_t)tr_db_col_int64(db, st, c_key + 1));
+			 tr_json_from_double(v), "timestamp",
+			 (json_int_t)tr_db_col_int64(db, st, c_key + 2), "step",
+			 (json_int_t)tr_db_col_int64(db, st, c_key + 1));
 }
 
 json_t *store_latest_metrics_json(struct tr_db *db, const char *run_id, struct tr_buf *err,
@@ -241,7 +249,8 @@ static enum tr_err run_exists(struct tr_db *db, const char *run_id, struct tr_bu
 	rc = tr_db_step(db, st, &row, err);
 	tr_db_done(db, st);
 	if (!rc && !row)
-		rc = tr_fail(err, TR_ERR_RESOURCE_DOES_NOT_EXIST, "Run with id=%s not found", run_id);
+		rc = tr_fail(err, TR_ERR_RESOURCE_DOES_NOT_EXIST, "Run with id=%s not found",
+			     run_id);
 	return rc;
 }
 
@@ -260,10 +269,11 @@ static enum tr_err load_points(struct tr_db *db, const char *run_id, const char 
 	struct tr_point *pts = NULL;
 	size_t n = 0, cap = 0;
 	bool row = true;
-	enum tr_err rc = tr_db_prepare(db,
-				       "SELECT data FROM metric_chunks WHERE run_uuid = ? AND key = ?"
-				       " AND max_step >= ? AND min_step <= ? ORDER BY seq",
-				       &st, err);
+	enum tr_err rc =
+	    tr_db_prepare(db,
+			  "SELECT data FROM metric_chunks WHERE run_uuid = ? AND key = ?"
+			  " AND max_step >= ? AND min_step <= ? ORDER BY seq",
+			  &st, err);
 	if (rc)
 		return rc;
 	tr_db_bind_text(db, st, 1, run_id);
@@ -277,8 +287,8 @@ static enum tr_err load_points(struct tr_db *db, const char *run_id, const char 
 		size_t len, before = n;
 		const unsigned char *blob = tr_db_col_blob(db, st, 0, &len);
 		if (tr_chunk_decode(blob, len, &pts, &n, &cap)) {
-			rc = tr_fail(err, TR_ERR_DATA_LOSS, "metric '%s' of run '%s' has a corrupt chunk", key,
-				     run_id);
+			rc = tr_fail(err, TR_ERR_DATA_LOSS,
+				     "metric '%s' of run '%s' has a corrupt chunk", key, run_id);
 			break;
 		}
 		size_t w = before; /* keep only the points inside the step range */
@@ -297,7 +307,8 @@ static enum tr_err load_points(struct tr_db *db, const char *run_id, const char 
 	return TR_OK;
 }
 
-enum tr_err tr_store_metric_history(struct tr_store *s, json_t *args, json_t **out, struct tr_buf *err)
+enum tr_err tr_store_metric_history(struct tr_store *s, json_t *args, json_t **out,
+				    struct tr_buf *err)
 {
 	const char *run_id, *key, *token;
 	int64_t max_results = 0, offset = 0;
@@ -327,7 +338,8 @@ enum tr_err tr_store_metric_history(struct tr_store *s, json_t *args, json_t **o
 	if (rc)
 		return rc;
 	size_t from = offset < (int64_t)n ? (size_t)offset : n;
-	size_t to = max_results > 0 && (size_t)max_results < n - from ? from + (size_t)max_results : n;
+	size_t to =
+	    max_results > 0 && (size_t)max_results < n - from ? from + (size_t)max_results : n;
 	json_t *list = json_array();
 	for (size_t i = from; i < to; i++)
 		json_array_append_new(list, point_to_json(key, &pts[i]));
@@ -366,10 +378,11 @@ enum tr_err tr_store_metric_history_bulk_interval(struct tr_store *s, json_t *ar
 			     "Missing value for required parameter 'run_ids'. See the API docs for "
 			     "more information about request parameters.");
 	if (!rc && json_array_size(runs) > 100)
-		rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
-			     "GetMetricHistoryBulkInterval request must specify at most 100 run_ids. "
-			     "Received %zu run_ids.",
-			     json_array_size(runs));
+		rc = tr_fail(
+		    err, TR_ERR_INVALID_PARAMETER_VALUE,
+		    "GetMetricHistoryBulkInterval request must specify at most 100 run_ids. "
+		    "Received %zu run_ids.",
+		    json_array_size(runs));
 	if (!rc)
 		rc = tr_json_int64(args, "start_step", &start, &has, err);
 	if (!rc && !has)
@@ -384,9 +397,11 @@ enum tr_err tr_store_metric_history_bulk_interval(struct tr_store *s, json_t *ar
 		max_results = 320;
 	if (!rc && (max_results < 1 || max_results > 2500))
 		rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
-			     "max_results must be between 1 and 2500, got %lld", (long long)max_results);
+			     "max_results must be between 1 and 2500, got %lld",
+			     (long long)max_results);
 	if (!rc && start > end)
-		rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE, "end_step must be greater than start_step");
+		rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+			     "end_step must be greater than start_step");
 	if (!rc)
 		rc = store_reader_get(s, &db, err);
 	if (rc) {
@@ -397,9 +412,11 @@ enum tr_err tr_store_metric_history_bulk_interval(struct tr_store *s, json_t *ar
 	int64_t *steps = NULL;
 	size_t i;
 	json_t *r;
-	json_array_foreach(runs, i, r) {
+	json_array_foreach(runs, i, r)
+	{
 		if (!json_is_string(r)) {
-			rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE, "run_ids must be strings");
+			rc =
+			    tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE, "run_ids must be strings");
 			break;
 		}
 		const char *run_id = json_string_value(r);

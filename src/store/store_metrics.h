@@ -15,7 +15,7 @@ struct tr_metric {
 
 /* Reads and validates one Metric object (key, value, timestamp, step). */
 enum tr_err store_metric_parse(json_t *obj, struct tr_metric *m, struct tr_buf *err)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* Inserts N points for RUN_ID (exact duplicates are ignored) and moves each
  * key's latest value forward when a point is newer by (step, timestamp, value). */
 enum tr_err store_metrics_insert(struct tr_db *db, const char *run_id, const struct tr_metric *ms,

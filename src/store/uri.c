@@ -30,7 +30,8 @@ enum tr_err tr_store_uri_parse(const char *uri, const struct tr_db_ops **driver,
 	}
 	size_t n = strcspn(p, "?");
 	if (n == 0)
-		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE, "store uri '%s' names no file", uri);
+		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE, "store uri '%s' names no file",
+			       uri);
 	*driver = &tr_db_sqlite_ops;
 	*path = tr_xstrndup(p, n);
 	return TR_OK;

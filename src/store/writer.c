@@ -17,7 +17,7 @@
 #include <sodium.h>
 #include <string.h>
 
-#define MAX_BATCH 1024
+#define MAX_BATCH  1024
 #define MAX_GROUPS 64
 
 struct data_group {
@@ -57,12 +57,17 @@ static enum tr_err flush_groups(struct tr_db *db, struct data_group *g, int *n, 
 		crypto_hash_sha256_final(&g[i].digest, h);
 		for (int k = 0; k < 32; k++)
 			snprintf(hex + 2 * k, 3, "%02x", h[k]);
-		snprintf(detail, sizeof(detail),
-			 "requests=%u rejected=%u metrics=%u params=%u tags=%u",
-			 g[i].ok + g[i].rejected, g[i].rejected, g[i].metrics, g[i].params, g[i].tags);
-		struct tr_audit_entry e = {now, "anonymous", "data.write", g[i].resource,
-					   g[i].rejected ? (g[i].ok ? "partial" : "rejected") : "ok",
-					   detail, hex};
+		snprintf(
+		    detail, sizeof(detail), "requests=%u rejected=%u metrics=%u params=%u tags=%u",
+		    g[i].ok + g[i].rejected, g[i].rejected, g[i].metrics, g[i].params, g[i].tags);
+		struct tr_audit_entry e = {now,
+					   "anonymous",
+					   "data.write",
+					   g[i].resource,
+					   g[i].rejected ? (g[i].ok ? "partial" : "rejected")
+							 : "ok",
+					   detail,
+					   hex};
 		enum tr_err rc = tr_audit_append(db, &e, err);
 		if (rc)
 			return rc;
@@ -71,7 +76,8 @@ static enum tr_err flush_groups(struct tr_db *db, struct data_group *g, int *n, 
 	return TR_OK;
 }
 
-static enum tr_err audit_control(struct tr_db *db, struct tr_write *w, int64_t now, struct tr_buf *err)
+static enum tr_err audit_control(struct tr_db *db, struct tr_write *w, int64_t now,
+				 struct tr_buf *err)
 {
 	char outcome[96];
 	if (w->rc)
@@ -115,7 +121,8 @@ static void apply_batch(struct tr_store *s, struct tr_write *batch)
 			rc = audit_control(db, w, tx.now_ms, &err);
 			continue;
 		}
-		struct data_group *g = group_for(groups, &n_groups, w->resource[0] ? w->resource : "-");
+		struct data_group *g =
+		    group_for(groups, &n_groups, w->resource[0] ? w->resource : "-");
 		if (!g) {
 			rc = flush_groups(db, groups, &n_groups, tx.now_ms, &err);
 			if (rc)
@@ -144,7 +151,8 @@ static void apply_batch(struct tr_store *s, struct tr_write *batch)
 		for (struct tr_write *w = batch; w; w = w->next) {
 			json_decref(w->result);
 			w->result = NULL;
-			w->rc = tr_fail(&w->err, rc, "the store could not commit: %s", tr_buf_str(&err));
+			w->rc = tr_fail(&w->err, rc, "the store could not commit: %s",
+					tr_buf_str(&err));
 		}
 	}
 	tr_buf_release(&err);
@@ -215,7 +223,8 @@ void tr_store_submit(struct tr_store *s, struct tr_write *w)
 	pthread_mutex_lock(&s->q_lock);
 	if (s->stopping || !s->writer_started) {
 		pthread_mutex_unlock(&s->q_lock);
-		w->rc = tr_fail(&w->err, TR_ERR_TEMPORARILY_UNAVAILABLE, "the server is shutting down");
+		w->rc =
+		    tr_fail(&w->err, TR_ERR_TEMPORARILY_UNAVAILABLE, "the server is shutting down");
 		w->on_done(w, w->ctx);
 		return;
 	}

@@ -56,7 +56,8 @@ static void err_table_maps_codes_to_status(void **state)
 	/* a client mistake is never 5xx: MLflow's client retries those */
 	assert_int_equal(tr_err_http_status(TR_ERR_INVALID_STATE), 400);
 	assert_int_equal(tr_err_http_status(TR_ERR_TEMPORARILY_UNAVAILABLE), 503);
-	assert_string_equal(tr_err_code_name(TR_ERR_RESOURCE_DOES_NOT_EXIST), "RESOURCE_DOES_NOT_EXIST");
+	assert_string_equal(tr_err_code_name(TR_ERR_RESOURCE_DOES_NOT_EXIST),
+			    "RESOURCE_DOES_NOT_EXIST");
 	assert_string_equal(tr_err_code_name((enum tr_err)9999), "INTERNAL_ERROR");
 	for (int e = 0; e < TR_ERR__COUNT; e++) {
 		int st = tr_err_http_status((enum tr_err)e);
@@ -71,9 +72,10 @@ static void err_table_maps_codes_to_status(void **state)
 
 static void json_reads_mlflow_conventions(void **state)
 {
-	json_t *o = json_loads("{\"a\":\"12\",\"b\":13,\"c\":\"x\",\"d\":\"NaN\",\"e\":\"-Infinity\","
-			       "\"f\":\"True\",\"g\":1.5,\"h\":[\"p\",\"q\"],\"i\":\"\",\"j\":2.0}",
-			       0, NULL);
+	json_t *o =
+	    json_loads("{\"a\":\"12\",\"b\":13,\"c\":\"x\",\"d\":\"NaN\",\"e\":\"-Infinity\","
+		       "\"f\":\"True\",\"g\":1.5,\"h\":[\"p\",\"q\"],\"i\":\"\",\"j\":2.0}",
+		       0, NULL);
 	struct tr_buf err = TR_BUF_INIT;
 	int64_t i64;
 	double d;
@@ -87,15 +89,18 @@ static void json_reads_mlflow_conventions(void **state)
 	assert_int_equal(i64, 13);
 	assert_int_equal(tr_json_int64(o, "j", &i64, &present, &err), TR_OK);
 	assert_int_equal(i64, 2);
-	assert_int_equal(tr_json_int64(o, "c", &i64, &present, &err), TR_ERR_INVALID_PARAMETER_VALUE);
-	assert_int_equal(tr_json_int64(o, "g", &i64, &present, &err), TR_ERR_INVALID_PARAMETER_VALUE);
+	assert_int_equal(tr_json_int64(o, "c", &i64, &present, &err),
+			 TR_ERR_INVALID_PARAMETER_VALUE);
+	assert_int_equal(tr_json_int64(o, "g", &i64, &present, &err),
+			 TR_ERR_INVALID_PARAMETER_VALUE);
 	assert_int_equal(tr_json_int64(o, "zz", &i64, &present, &err), TR_OK);
 	assert_false(present);
 	assert_int_equal(tr_json_double(o, "d", &d, &present, &err), TR_OK);
 	assert_true(isnan(d));
 	assert_int_equal(tr_json_double(o, "e", &d, &present, &err), TR_OK);
 	assert_true(isinf(d) && d < 0);
-	assert_int_equal(tr_json_double(o, "c", &d, &present, &err), TR_ERR_INVALID_PARAMETER_VALUE);
+	assert_int_equal(tr_json_double(o, "c", &d, &present, &err),
+			 TR_ERR_INVALID_PARAMETER_VALUE);
 	assert_int_equal(tr_json_bool(o, "f", &b, &present, &err), TR_OK);
 	assert_true(b);
 	assert_int_equal(tr_json_req_str(o, "i", &s, &err), TR_ERR_INVALID_PARAMETER_VALUE);
@@ -130,11 +135,11 @@ static void ids_are_lowercase_hex(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(buf_appends_and_formats),
-		cmocka_unit_test(arena_allocates_aligned_and_large),
-		cmocka_unit_test(err_table_maps_codes_to_status),
-		cmocka_unit_test(json_reads_mlflow_conventions),
-		cmocka_unit_test(ids_are_lowercase_hex),
+	    cmocka_unit_test(buf_appends_and_formats),
+	    cmocka_unit_test(arena_allocates_aligned_and_large),
+	    cmocka_unit_test(err_table_maps_codes_to_status),
+	    cmocka_unit_test(json_reads_mlflow_conventions),
+	    cmocka_unit_test(ids_are_lowercase_hex),
 	};
 	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }

@@ -81,7 +81,8 @@ static char *create_run(struct tr_store *s, const char *exp)
 	json_t *res = NULL;
 	snprintf(body, sizeof(body), "{\"experiment_id\":\"%s\",\"start_time\":1000}", exp);
 	assert_int_equal(write_json(s, tr_store_run_create, body, &res, NULL, 0), TR_OK);
-	const char *id = json_string_value(json_object_get(json_object_get(json_object_get(res, "run"), "info"), "run_id"));
+	const char *id = json_string_value(
+	    json_object_get(json_object_get(json_object_get(res, "run"), "info"), "run_id"));
 	char *out = strdup(id);
 	json_decref(res);
 	return out;
@@ -117,11 +118,14 @@ static void default_experiment_exists(void **state)
 	assert_int_equal(tr_store_experiment_get(f->s, "0", &out, &err), TR_OK);
 	json_t *e = json_object_get(out, "experiment");
 	assert_string_equal(json_string_value(json_object_get(e, "name")), "Default");
-	assert_string_equal(json_string_value(json_object_get(e, "artifact_location")), "mlflow-artifacts:/0");
+	assert_string_equal(json_string_value(json_object_get(e, "artifact_location")),
+			    "mlflow-artifacts:/0");
 	assert_string_equal(json_string_value(json_object_get(e, "lifecycle_stage")), "active");
 	json_decref(out);
-	assert_int_equal(tr_store_experiment_get(f->s, "42", &out, &err), TR_ERR_RESOURCE_DOES_NOT_EXIST);
-	assert_int_equal(tr_store_experiment_get(f->s, "x'; --", &out, &err), TR_ERR_RESOURCE_DOES_NOT_EXIST);
+	assert_int_equal(tr_store_experiment_get(f->s, "42", &out, &err),
+			 TR_ERR_RESOURCE_DOES_NOT_EXIST);
+	assert_int_equal(tr_store_experiment_get(f->s, "x'; --", &out, &err),
+			 TR_ERR_RESOURCE_DOES_NOT_EXIST);
 	tr_buf_release(&err);
 }
 
@@ -131,38 +135,56 @@ static void experiment_lifecycle(void **state)
 	json_t *res, *out;
 	char msg[512];
 	struct tr_buf err = TR_BUF_INIT;
-	assert_int_equal(write_json(f->s, tr_store_experiment_create,
-				    "{\"name\":\"e1\",\"tags\":[{\"key\":\"team\",\"value\":\"ml\"}]}", &res, NULL, 0),
-			 TR_OK);
+	assert_int_equal(
+	    write_json(f->s, tr_store_experiment_create,
+		       "{\"name\":\"e1\",\"tags\":[{\"key\":\"team\",\"value\":\"ml\"}]}", &res,
+		       NULL, 0),
+	    TR_OK);
 	assert_string_equal(json_string_value(json_object_get(res, "experiment_id")), "1");
 	json_decref(res);
-	assert_int_equal(write_json(f->s, tr_store_experiment_create, "{\"name\":\"e1\"}", NULL, msg, sizeof(msg)),
+	assert_int_equal(write_json(f->s, tr_store_experiment_create, "{\"name\":\"e1\"}", NULL,
+				    msg, sizeof(msg)),
 			 TR_ERR_RESOURCE_ALREADY_EXISTS);
-	assert_int_equal(write_json(f->s, tr_store_experiment_create,
-				    "{\"name\":\"e2\",\"artifact_location\":\"http:///#/../../etc/\"}", NULL, NULL, 0),
-			 TR_ERR_INVALID_PARAMETER_VALUE);
+	assert_int_equal(
+	    write_json(f->s, tr_store_experiment_create,
+		       "{\"name\":\"e2\",\"artifact_location\":\"http:///#/../../etc/\"}", NULL,
+		       NULL, 0),
+	    TR_ERR_INVALID_PARAMETER_VALUE);
 	char *run = create_run(f->s, "1");
-	assert_int_equal(write_json(f->s, tr_store_experiment_delete, "{\"experiment_id\":\"1\"}", NULL, NULL, 0), TR_OK);
+	assert_int_equal(write_json(f->s, tr_store_experiment_delete, "{\"experiment_id\":\"1\"}",
+				    NULL, NULL, 0),
+			 TR_OK);
 	assert_int_equal(tr_store_run_get(f->s, run, &out, &err), TR_OK);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(out, "run"), "info"), "lifecycle_stage")),
-			    "deleted");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(json_object_get(out, "run"), "info"),
+					      "lifecycle_stage")),
+	    "deleted");
 	json_decref(out);
 	/* renaming a deleted experiment is a client error (400), not MLflow's 500 */
-	assert_int_equal(write_json(f->s, tr_store_experiment_update, "{\"experiment_id\":\"1\",\"new_name\":\"z\"}", NULL, NULL, 0),
+	assert_int_equal(write_json(f->s, tr_store_experiment_update,
+				    "{\"experiment_id\":\"1\",\"new_name\":\"z\"}", NULL, NULL, 0),
 			 TR_ERR_INVALID_STATE);
-	assert_int_equal(write_json(f->s, tr_store_experiment_restore, "{\"experiment_id\":\"1\"}", NULL, NULL, 0), TR_OK);
+	assert_int_equal(write_json(f->s, tr_store_experiment_restore, "{\"experiment_id\":\"1\"}",
+				    NULL, NULL, 0),
+			 TR_OK);
 	assert_int_equal(tr_store_run_get(f->s, run, &out, &err), TR_OK);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(out, "run"), "info"), "lifecycle_stage")),
-			    "active");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(json_object_get(out, "run"), "info"),
+					      "lifecycle_stage")),
+	    "active");
 	json_decref(out);
-	assert_int_equal(write_json(f->s, tr_store_experiment_update, "{\"experiment_id\":\"1\",\"new_name\":\"e1b\"}", NULL, NULL, 0),
+	assert_int_equal(write_json(f->s, tr_store_experiment_update,
+				    "{\"experiment_id\":\"1\",\"new_name\":\"e1b\"}", NULL, NULL,
+				    0),
 			 TR_OK);
 	assert_int_equal(tr_store_experiment_get_by_name(f->s, "e1b", &out, &err), TR_OK);
 	json_t *tags = json_object_get(json_object_get(out, "experiment"), "tags");
 	assert_int_equal(json_array_size(tags), 1);
 	json_decref(out);
-	assert_int_equal(tr_store_experiment_get_by_name(f->s, "e1", &out, &err), TR_ERR_RESOURCE_DOES_NOT_EXIST);
-	assert_int_equal(write_json(f->s, tr_store_experiment_delete, "{\"experiment_id\":\"0\"}", NULL, NULL, 0),
+	assert_int_equal(tr_store_experiment_get_by_name(f->s, "e1", &out, &err),
+			 TR_ERR_RESOURCE_DOES_NOT_EXIST);
+	assert_int_equal(write_json(f->s, tr_store_experiment_delete, "{\"experiment_id\":\"0\"}",
+				    NULL, NULL, 0),
 			 TR_ERR_INVALID_PARAMETER_VALUE);
 	free(run);
 	tr_buf_release(&err);
@@ -188,7 +210,8 @@ static void params_are_write_once_and_batches_atomic(void **state)
 		 "{\"key\":\"m\",\"value\":1,\"timestamp\":5,\"step\":1},"
 		 "{\"key\":\"../bad\",\"value\":1,\"timestamp\":5}]}",
 		 run);
-	assert_int_equal(write_json(f->s, tr_store_run_log_batch, body, NULL, NULL, 0), TR_ERR_INVALID_PARAMETER_VALUE);
+	assert_int_equal(write_json(f->s, tr_store_run_log_batch, body, NULL, NULL, 0),
+			 TR_ERR_INVALID_PARAMETER_VALUE);
 	assert_int_equal(tr_store_run_get(f->s, run, &out, &err), TR_OK);
 	json_t *data = json_object_get(json_object_get(out, "run"), "data");
 	assert_null(json_object_get(data, "metrics"));
@@ -204,7 +227,8 @@ static void params_are_write_once_and_batches_atomic(void **state)
 		 run);
 	assert_int_equal(write_json(f->s, tr_store_run_log_batch, body, NULL, NULL, 0), TR_OK);
 	assert_int_equal(tr_store_run_get(f->s, run, &out, &err), TR_OK);
-	json_t *ms = json_object_get(json_object_get(json_object_get(out, "run"), "data"), "metrics");
+	json_t *ms =
+	    json_object_get(json_object_get(json_object_get(out, "run"), "data"), "metrics");
 	assert_int_equal(json_array_size(ms), 2);
 	json_t *m0 = json_array_get(ms, 0), *m1 = json_array_get(ms, 1);
 	assert_string_equal(json_string_value(json_object_get(m0, "key")), "m");
@@ -214,7 +238,8 @@ static void params_are_write_once_and_batches_atomic(void **state)
 	json_decref(out);
 	/* history: every point once (the duplicate collapsed), ordered by timestamp, step */
 	char args[256];
-	snprintf(args, sizeof(args), "{\"run_id\":\"%s\",\"metric_key\":\"m\",\"max_results\":1}", run);
+	snprintf(args, sizeof(args), "{\"run_id\":\"%s\",\"metric_key\":\"m\",\"max_results\":1}",
+		 run);
 	json_t *a = json_loads(args, 0, NULL);
 	assert_int_equal(tr_store_metric_history(f->s, a, &out, &err), TR_OK);
 	assert_int_equal(json_array_size(json_object_get(out, "metrics")), 1);
@@ -225,7 +250,9 @@ static void params_are_write_once_and_batches_atomic(void **state)
 	assert_int_equal(tr_store_metric_history(f->s, a, &out, &err), TR_OK);
 	assert_int_equal(json_array_size(json_object_get(out, "metrics")), 1);
 	assert_null(json_object_get(out, "next_page_token"));
-	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(out, "metrics"), 0), "timestamp")), 9);
+	assert_int_equal(json_integer_value(json_object_get(
+			     json_array_get(json_object_get(out, "metrics"), 0), "timestamp")),
+			 9);
 	json_decref(out);
 	json_decref(a);
 	free(run);
@@ -240,8 +267,11 @@ static void deleted_runs_refuse_writes(void **state)
 	snprintf(body, sizeof(body), "{\"run_id\":\"%s\"}", run);
 	assert_int_equal(write_json(f->s, tr_store_run_delete, body, NULL, NULL, 0), TR_OK);
 	snprintf(body, sizeof(body), "{\"run_id\":\"%s\",\"key\":\"t\",\"value\":\"v\"}", run);
-	assert_int_equal(write_json(f->s, tr_store_run_set_tag, body, NULL, NULL, 0), TR_ERR_INVALID_PARAMETER_VALUE);
-	assert_int_equal(write_json(f->s, tr_store_run_set_tag, "{\"run_id\":\"nope\",\"key\":\"t\",\"value\":\"v\"}", NULL, NULL, 0),
+	assert_int_equal(write_json(f->s, tr_store_run_set_tag, body, NULL, NULL, 0),
+			 TR_ERR_INVALID_PARAMETER_VALUE);
+	assert_int_equal(write_json(f->s, tr_store_run_set_tag,
+				    "{\"run_id\":\"nope\",\"key\":\"t\",\"value\":\"v\"}", NULL,
+				    NULL, 0),
 			 TR_ERR_RESOURCE_DOES_NOT_EXIST);
 	free(run);
 }
@@ -254,26 +284,36 @@ static void search_runs_filters_and_orders(void **state)
 	for (int i = 0; i < 4; i++) {
 		ids[i] = create_run(f->s, "0");
 		snprintf(body, sizeof(body),
-			 "{\"run_id\":\"%s\",\"params\":[{\"key\":\"p\",\"value\":\"%d\"}],\"metrics\":[{\"key\":\"acc\",\"value\":%d,\"timestamp\":1}]}",
+			 "{\"run_id\":\"%s\",\"params\":[{\"key\":\"p\",\"value\":\"%d\"}],"
+			 "\"metrics\":[{\"key\":\"acc\",\"value\":%d,\"timestamp\":1}]}",
 			 ids[i], i % 2, i);
-		assert_int_equal(write_json(f->s, tr_store_run_log_batch, body, NULL, NULL, 0), TR_OK);
+		assert_int_equal(write_json(f->s, tr_store_run_log_batch, body, NULL, NULL, 0),
+				 TR_OK);
 	}
-	json_t *a = json_loads("{\"experiment_ids\":[\"0\"],\"filter\":\"params.p = '1' OR metrics.acc < 1\","
-			       "\"order_by\":[\"metrics.acc DESC\"],\"max_results\":2}",
-			       0, NULL), *out;
+	json_t *a = json_loads(
+		   "{\"experiment_ids\":[\"0\"],\"filter\":\"params.p = '1' OR metrics.acc < 1\","
+		   "\"order_by\":[\"metrics.acc DESC\"],\"max_results\":2}",
+		   0, NULL),
+	       *out;
 	struct tr_buf err = TR_BUF_INIT;
 	assert_int_equal(tr_store_run_search(f->s, a, &out, &err), TR_OK);
 	json_t *runs = json_object_get(out, "runs");
 	assert_int_equal(json_array_size(runs), 2);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(json_array_get(runs, 0), "info"), "run_id")), ids[3]);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(json_array_get(runs, 1), "info"), "run_id")), ids[1]);
+	assert_string_equal(json_string_value(json_object_get(
+				json_object_get(json_array_get(runs, 0), "info"), "run_id")),
+			    ids[3]);
+	assert_string_equal(json_string_value(json_object_get(
+				json_object_get(json_array_get(runs, 1), "info"), "run_id")),
+			    ids[1]);
 	assert_non_null(json_object_get(out, "next_page_token"));
 	json_object_set(a, "page_token", json_object_get(out, "next_page_token"));
 	json_decref(out);
 	assert_int_equal(tr_store_run_search(f->s, a, &out, &err), TR_OK);
 	runs = json_object_get(out, "runs");
 	assert_int_equal(json_array_size(runs), 1);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(json_array_get(runs, 0), "info"), "run_id")), ids[0]);
+	assert_string_equal(json_string_value(json_object_get(
+				json_object_get(json_array_get(runs, 0), "info"), "run_id")),
+			    ids[0]);
 	json_decref(out);
 	json_object_set_new(a, "filter", json_string("params.p = 'x' OR"));
 	assert_int_equal(tr_store_run_search(f->s, a, &out, &err), TR_ERR_INVALID_PARAMETER_VALUE);
@@ -288,8 +328,9 @@ static void audit_chain_verifies_and_is_append_only(void **state)
 	struct fixture *f = *state;
 	char *run = create_run(f->s, "0");
 	free(run);
-	assert_int_equal(write_json(f->s, tr_store_experiment_create, "{\"name\":\"\"}", NULL, NULL, 0),
-			 TR_ERR_INVALID_PARAMETER_VALUE); /* rejected: audited too */
+	assert_int_equal(
+	    write_json(f->s, tr_store_experiment_create, "{\"name\":\"\"}", NULL, NULL, 0),
+	    TR_ERR_INVALID_PARAMETER_VALUE); /* rejected: audited too */
 	int64_t count = 0, bad = 0;
 	struct tr_buf err = TR_BUF_INIT;
 	assert_int_equal(tr_store_audit_verify(f->s, &count, &bad, &err), TR_OK);
@@ -302,7 +343,10 @@ static void audit_chain_verifies_and_is_append_only(void **state)
 	assert_int_not_equal(tr_db_exec(db, "UPDATE audit_log SET actor = 'mallory'", &err), TR_OK);
 	assert_int_not_equal(tr_db_exec(db, "DELETE FROM audit_log WHERE seq = 1", &err), TR_OK);
 	/* tampering with the triggers dropped is detected by verify */
-	assert_int_equal(tr_db_exec(db, "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET outcome = 'ok' WHERE seq = 2", &err),
+	assert_int_equal(tr_db_exec(db,
+				    "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET "
+				    "outcome = 'ok' WHERE seq = 2",
+				    &err),
 			 TR_OK);
 	tr_db_close(db);
 	assert_int_equal(tr_store_audit_verify(f->s, &count, &bad, &err), TR_ERR_DATA_LOSS);
@@ -319,7 +363,10 @@ static void older_schema_is_refused(void **state)
 	struct tr_db *db;
 	struct tr_buf err = TR_BUF_INIT;
 	assert_int_equal(tr_db_open(&tr_db_sqlite_ops, path, false, &db, &err), TR_OK);
-	assert_int_equal(tr_db_exec(db, "CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (0);", &err),
+	assert_int_equal(tr_db_exec(db,
+				    "CREATE TABLE schema_version (version INTEGER NOT NULL); "
+				    "INSERT INTO schema_version VALUES (0);",
+				    &err),
 			 TR_OK);
 	tr_db_close(db);
 	struct tr_store *s = NULL;
@@ -345,14 +392,16 @@ int main(void)
 {
 	/* One entry per driver in this build; the suite is the same for each. */
 	const struct CMUnitTest sqlite_suite[] = {
-		cmocka_unit_test_setup_teardown(durability_settings, setup, teardown),
-		cmocka_unit_test_setup_teardown(default_experiment_exists, setup, teardown),
-		cmocka_unit_test_setup_teardown(experiment_lifecycle, setup, teardown),
-		cmocka_unit_test_setup_teardown(params_are_write_once_and_batches_atomic, setup, teardown),
-		cmocka_unit_test_setup_teardown(deleted_runs_refuse_writes, setup, teardown),
-		cmocka_unit_test_setup_teardown(search_runs_filters_and_orders, setup, teardown),
-		cmocka_unit_test_setup_teardown(audit_chain_verifies_and_is_append_only, setup, teardown),
-		cmocka_unit_test(older_schema_is_refused),
+	    cmocka_unit_test_setup_teardown(durability_settings, setup, teardown),
+	    cmocka_unit_test_setup_teardown(default_experiment_exists, setup, teardown),
+	    cmocka_unit_test_setup_teardown(experiment_lifecycle, setup, teardown),
+	    cmocka_unit_test_setup_teardown(params_are_write_once_and_batches_atomic, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(deleted_runs_refuse_writes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(search_runs_filters_and_orders, setup, teardown),
+	    cmocka_unit_test_setup_teardown(audit_chain_verifies_and_is_append_only, setup,
+					    teardown),
+	    cmocka_unit_test(older_schema_is_refused),
 	};
 	return cmocka_run_group_tests_name("store (sqlite)", sqlite_suite, NULL, NULL);
 }
