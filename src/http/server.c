@@ -300,7 +300,9 @@ static void dispatch(struct tr_http *h, struct MHD_Connection *c, struct tr_req 
 	    strcmp(r->method, "GET") && strcmp(r->method, "HEAD") && strcmp(r->method, "OPTIONS");
 	if (origin && origin_allowed(h, origin))
 		r->origin_ok = origin;
-	if (!host_allowed(h, host)) {
+	/* health checks come from load balancers with their own Host, as MLflow allows */
+	bool probe = !strcmp(r->path, "/health") || !strcmp(r->path, "/version");
+	if (!probe && !host_allowed(h, host)) {
 		rc = tr_fail(
 		    &msg, TR_ERR_PERMISSION_DENIED,
 		    "Invalid Host header '%s': not in --allowed-hosts (DNS rebinding protection)",

@@ -154,6 +154,7 @@ def test_kill9_mid_traffic(make_server):
         traffic.join()
         assert not traffic.errors, traffic.errors[:5]
         assert len(traffic.acked) >= 10, f"cycle {cycle}: only {len(traffic.acked)} batches acknowledged in 2 s"
+        print(f"kill -9 cycle {cycle}: {len(traffic.acked)} log-batch and {len(traffic.acked_runs)} runs/create acknowledged")
         all_acked += traffic.acked
         all_runs += traffic.acked_runs
 
