@@ -362,7 +362,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*con_cls = r;
 		atomic_fetch_add(&h->in_flight, 1);
 		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-		if (cl && strtoull(cl, NULL, 10) > h->max_body) {
+		unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
+		if (declared && declared <= h->max_body)
+			tr_buf_grow(&r->body, (size_t)declared); /* one allocation for the body */
+		if (declared > h->max_body) {
 			/* answer now rather than wait for a body we would refuse */
 			r->body_too_large = true;
 			dispatch(h, c, r);
@@ -468,7 +471,7 @@ enum tr_err tr_http_start(const struct tr_http_opts *opts, tr_http_dispatch_fn d
 	    log_mhd, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, workers,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_CONNECTION_LIMIT,
 	    (unsigned)4096, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE,
 	    (unsigned)1024, MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (!h->d) {
