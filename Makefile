@@ -29,7 +29,7 @@ VERSION := $(shell cat VERSION)
 CORE_SRC := src/core/alloc.c src/core/arena.c src/core/buf.c src/core/clock.c src/core/err.c \
 	src/core/ids.c src/core/json.c src/core/log.c
 STORE_SRC := src/store/db.c src/store/db_sqlite.c src/store/migrations.c src/store/search.c \
-	src/store/store.c src/store/store_experiments.c src/store/store_runs.c \
+	src/store/store.c src/store/store_experiments.c src/store/store_runs.c src/store/store_search.c \
 	src/store/store_metrics.c src/store/metric_chunk.c src/store/writer.c src/store/uri.c
 GOV_SRC := src/governance/audit.c
 API_SRC := src/api/validate.c src/api/mlflow_tracking.c src/api/routes.c src/api/admin.c

@@ -172,6 +172,16 @@ json_t *tr_json_from_double(double d)
 	return json_real(d);
 }
 
+void tr_json_put_str(json_t *obj, const char *key, const char *s)
+{
+	json_object_set_new_nocheck(obj, key, json_string_nocheck(s));
+}
+
+void tr_json_put_int(json_t *obj, const char *key, int64_t v)
+{
+	json_object_set_new_nocheck(obj, key, json_integer(v));
+}
+
 char *tr_json_dump(const json_t *v)
 {
 	char *s = json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(17) | JSON_ENCODE_ANY);

@@ -41,6 +41,11 @@ enum tr_err tr_json_array(json_t *obj, const char *key, json_t **out, struct tr_
 enum tr_err tr_json_value_double(json_t *v, double *out) __attribute__((warn_unused_result));
 /* A new JSON value for D: a real, or "NaN"/"Infinity"/"-Infinity". */
 json_t *tr_json_from_double(double d);
+/* Sets OBJ[KEY] (KEY a static, valid UTF-8 name) to a new string holding S,
+ * which must be valid UTF-8 already (text the store validated on the way in).
+ * Skips jansson's re-validation and format parsing on hot read paths. */
+void tr_json_put_str(json_t *obj, const char *key, const char *s);
+void tr_json_put_int(json_t *obj, const char *key, int64_t v);
 /* Serialises V compactly; returns a new string, free with free(). */
 char *tr_json_dump(const json_t *v);
 /* Deepest nesting of V (1 for a scalar). */

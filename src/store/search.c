@@ -1241,7 +1241,11 @@ static void emit_order_key(struct compiler *c, const struct ident *id, bool asc)
 	put(c, dir);
 }
 
+/* Emits the ORDER BY list. With SKIP_FIRST the first key is checked but not
+ * emitted (the lead-metric plan orders by it itself); *LEAD gets the first
+ * key's identifier when it is a metric of a runs search. */
 static enum tr_err compile_order_by(struct compiler *c, const char *const *order_by, size_t n_order,
+				    bool skip_first, struct ident *lead, bool *lead_asc,
 				    struct tr_buf *err)
 {
 	enum tr_err rc;
@@ -1281,14 +1285,20 @@ static enum tr_err compile_order_by(struct compiler *c, const char *const *order
 			time_used |= strcmp(id.col->sql, time_col) == 0;
 			id_used |= strcmp(id.col->sql, id_col) == 0;
 		}
-		if (i)
+		if (i == 0 && lead && runs && id.ent == ENT_METRIC) {
+			*lead = id;
+			*lead_asc = asc;
+		}
+		if (i == 0 && skip_first)
+			continue;
+		if (c->sql.len)
 			put(c, ", ");
 		emit_order_key(c, &id, asc);
 	}
 	if (runs) {
 		if (!time_used)
 			put(c, c->sql.len ? ", r.start_time DESC" : "r.start_time DESC");
-		put(c, ", r.run_uuid ASC");
+		put(c, c->sql.len ? ", r.run_uuid ASC" : "r.run_uuid ASC");
 	} else if (n_order == 0) {
 		put(c, "e.creation_time DESC, e.experiment_id ASC");
 	} else if (!id_used) {
@@ -1297,6 +1307,70 @@ static enum tr_err compile_order_by(struct compiler *c, const char *const *order
 		put(c, ", e.experiment_id DESC");
 	}
 	return TR_OK;
+}
+
+/* True for a filter clause that bounds the lead metric's value: it can be
+ * applied to the index walk itself ("om.value OP ?"). */
+static bool bounds_lead(const struct node *n, const char *key)
+{
+	const struct clause *cl = &n->cl;
+	return n->kind == NODE_CLAUSE && cl->id.ent == ENT_METRIC && !strcmp(cl->id.key, key) &&
+	       (cl->op == CMP_LT || cl->op == CMP_LE || cl->op == CMP_GT || cl->op == CMP_GE ||
+		cl->op == CMP_EQ);
+}
+
+/* The filter's top-level AND terms (the root itself when it is not an AND). */
+static size_t top_terms(struct compiler *c, const struct node *root, const struct node ***out)
+{
+	if (!root) {
+		*out = NULL;
+		return 0;
+	}
+	if (root->kind != NODE_AND) {
+		*out = tr_arena_alloc(c->arena, sizeof(**out));
+		(*out)[0] = root;
+		return 1;
+	}
+	*out = tr_arena_alloc(c->arena, root->n_children * sizeof(**out));
+	size_t n = 0;
+	for (const struct node *k = root->first; k; k = k->next)
+		(*out)[n++] = k;
+	return n;
+}
+
+/* LEAD_WHERE: the bounding clauses on "om.value"; "1=1" when there are none. */
+static void emit_lead_where(struct compiler *c, const struct node *root, const char *key)
+{
+	const struct node **terms;
+	size_t n = top_terms(c, root, &terms);
+	bool any = false;
+	for (size_t i = 0; i < n; i++) {
+		if (!bounds_lead(terms[i], key))
+			continue;
+		if (any)
+			put(c, " AND ");
+		emit_condition(c, "om.value", &terms[i]->cl);
+		any = true;
+	}
+	if (!any)
+		put(c, "1=1");
+}
+
+/* LEAD_FILTER: the filter without the bounding clauses. */
+static void emit_lead_filter(struct compiler *c, const struct node *root, const char *key)
+{
+	const struct node **terms;
+	size_t n = top_terms(c, root, &terms), kept = 0;
+	const struct node **keep = tr_arena_alloc(c->arena, (n + 1) * sizeof(*keep));
+	for (size_t i = 0; i < n; i++)
+		if (!bounds_lead(terms[i], key))
+			keep[kept++] = terms[i];
+	if (kept == 0)
+		put(c, "1=1");
+	else if (kept == 1)
+		emit_node(c, keep[0], root->kind != NODE_AND);
+	else
+		emit_terms(c, keep, kept, " AND ");
 }
 
 /* ---- entry points -------------------------------------------------------- */
@@ -1347,10 +1421,27 @@ enum tr_err tr_search_compile(enum tr_search_target target, const char *filter,
 	out->where = tr_buf_detach(&c.sql);
 	out->n_where_binds = c.n_binds;
 
-	rc = compile_order_by(&c, order_by, n_order, err);
+	struct ident lead = {0};
+	rc = compile_order_by(&c, order_by, n_order, false, &lead, &out->lead_asc, err);
 	if (rc)
 		goto out_free;
 	out->order_by = tr_buf_detach(&c.sql);
+	out->n_order_binds = c.n_binds - out->n_where_binds;
+	if (lead.key) {
+		size_t before = c.n_binds;
+		emit_lead_where(&c, root, lead.key);
+		out->lead_where = tr_buf_detach(&c.sql);
+		out->n_lead_binds = c.n_binds - before;
+		before = c.n_binds;
+		rc = compile_order_by(&c, order_by, n_order, true, NULL, NULL, err);
+		if (rc)
+			goto out_free;
+		out->order_rest = tr_buf_detach(&c.sql);
+		out->n_rest_binds = c.n_binds - before;
+		emit_lead_filter(&c, root, lead.key);
+		out->lead_filter = tr_buf_detach(&c.sql);
+		out->lead_key = tr_xstrdup(lead.key);
+	}
 	out->binds = c.binds;
 	out->n_binds = c.n_binds;
 	tr_arena_free(c.arena);
@@ -1358,6 +1449,9 @@ enum tr_err tr_search_compile(enum tr_search_target target, const char *filter,
 
 out_free:
 	free(out->where);
+	free(out->order_by);
+	free(out->lead_where);
+	free(out->order_rest);
 	memset(out, 0, sizeof(*out));
 	free_binds(c.binds, c.n_binds);
 	tr_buf_release(&c.sql);
@@ -1371,6 +1465,10 @@ void tr_search_query_release(struct tr_search_query *q)
 		return;
 	free(q->where);
 	free(q->order_by);
+	free(q->lead_key);
+	free(q->lead_where);
+	free(q->order_rest);
+	free(q->lead_filter);
 	free_binds(q->binds, q->n_binds);
 	memset(q, 0, sizeof(*q));
 }

@@ -24,6 +24,7 @@
 
 #include "core/err.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,6 +63,28 @@ struct tr_search_query {
 	struct tr_bind *binds;
 	size_t n_binds;
 	size_t n_where_binds; /* the first n_where_binds binds belong to WHERE */
+
+	/*
+	 * When the first order_by key of a runs search is a metric, the store can
+	 * walk latest_metrics' (key, is_nan, value) index in order and stop at the
+	 * page's end, instead of sorting every match. For that plan:
+	 * LEAD_KEY is the metric's key and LEAD_ASC its direction; LEAD_WHERE
+	 * holds conditions on "om.value" taken from top-level AND clauses of the
+	 * filter on that same metric ("1=1" when none), and ORDER_REST the ORDER BY
+	 * list without the lead key (with the tie-breakers). Their binds follow
+	 * the others: n_order_binds after WHERE's, then n_lead_binds for
+	 * LEAD_WHERE, then n_rest_binds for ORDER_REST, then the rest for
+	 * LEAD_FILTER: the WHERE without the clauses LEAD_WHERE already applies,
+	 * so the walk does not test them twice. LEAD_KEY is NULL otherwise.
+	 */
+	char *lead_key;
+	bool lead_asc;
+	char *lead_where;
+	char *order_rest;
+	char *lead_filter;
+	size_t n_order_binds;
+	size_t n_lead_binds;
+	size_t n_rest_binds;
 };
 
 /*

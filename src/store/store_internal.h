@@ -59,8 +59,21 @@ enum tr_err store_migrate(struct tr_db *db, int from, struct tr_buf *err)
 enum tr_err tr_store_uri_parse(const char *uri, const struct tr_db_ops **driver, char **path,
 			       struct tr_buf *err) __attribute__((warn_unused_result));
 
+/* The columns store_run_json() reads, in its order. */
+#define RUN_COLS                                                                                   \
+	"r.run_uuid, r.name, r.experiment_id, r.user_id, r.status, r.start_time, r.end_time, "     \
+	"r.lifecycle_stage, r.artifact_uri"
+
 /* Shared readers used by several store files. */
+/* A run from a row of RUN_COLS with its data: a new object, or NULL on error. */
 json_t *store_run_json(struct tr_db *db, struct tr_db_stmt *row, struct tr_buf *err);
+/* A run's info from a row of RUN_COLS with empty data, inputs and outputs
+ * (new object), to be filled by store_runs_fill(). */
+json_t *store_run_skeleton(struct tr_db *db, struct tr_db_stmt *row);
+/* Loads metrics, params, tags and dataset inputs of every run skeleton in
+ * RUNS with one query per kind (not one per run). */
+enum tr_err store_runs_fill(struct tr_db *db, json_t *runs, struct tr_buf *err)
+    __attribute__((warn_unused_result));
 enum tr_err store_run_check_active(struct tr_db *db, const char *run_id, struct tr_buf *err)
     __attribute__((warn_unused_result));
 /* The Experiment object ID on DB (a new object); RESOURCE_DOES_NOT_EXIST when absent. */

@@ -206,36 +206,15 @@ enum tr_err store_metrics_insert(struct tr_db *db, const char *run_id, const str
 	return rc;
 }
 
-static json_t *point_json(struct tr_db *db, struct tr_db_stmt *st, int c_key)
+json_t *store_metric_row_json(struct tr_db *db, struct tr_db_stmt *st, int col)
 {
-	double v = tr_db_col_int64(db, st, c_key + 4) ? NAN : tr_db_col_double(db, st, c_key + 3);
-	return json_pack("{s:s,s:o,s:I,s:I}", "key", tr_db_col_text(db, st, c_key), "value",
-			 tr_json_from_double(v), "timestamp",
-			 (json_int_t)tr_db_col_int64(db, st, c_key + 2), "step",
-			 (json_int_t)tr_db_col_int64(db, st, c_key + 1));
-}
-
-json_t *store_latest_metrics_json(struct tr_db *db, const char *run_id, struct tr_buf *err,
-				  enum tr_err *rc)
-{
-	struct tr_db_stmt *st;
-	*rc = tr_db_prepare(db,
-			    "SELECT key, step, timestamp, value, is_nan FROM latest_metrics"
-			    " WHERE run_uuid = ? ORDER BY key",
-			    &st, err);
-	if (*rc)
-		return NULL;
-	tr_db_bind_text(db, st, 1, run_id);
-	json_t *list = json_array();
-	bool row = true;
-	while (!*rc) {
-		*rc = tr_db_step(db, st, &row, err);
-		if (*rc || !row)
-			break;
-		json_array_append_new(list, point_json(db, st, 0));
-	}
-	tr_db_done(db, st);
-	return list;
+	double v = tr_db_col_int64(db, st, col + 4) ? NAN : tr_db_col_double(db, st, col + 3);
+	json_t *m = json_object();
+	tr_json_put_str(m, "key", tr_db_col_text(db, st, col));
+	json_object_set_new_nocheck(m, "value", tr_json_from_double(v));
+	tr_json_put_int(m, "timestamp", tr_db_col_int64(db, st, col + 2));
+	tr_json_put_int(m, "step", tr_db_col_int64(db, st, col + 1));
+	return m;
 }
 
 static enum tr_err run_exists(struct tr_db *db, const char *run_id, struct tr_buf *err)

@@ -20,8 +20,8 @@ enum tr_err store_metric_parse(json_t *obj, struct tr_metric *m, struct tr_buf *
  * key's latest value forward when a point is newer by (step, timestamp, value). */
 enum tr_err store_metrics_insert(struct tr_db *db, const char *run_id, const struct tr_metric *ms,
 				 size_t n, struct tr_buf *err) __attribute__((warn_unused_result));
-/* The run's latest value per key as a JSON array (new), or NULL with *RC set. */
-json_t *store_latest_metrics_json(struct tr_db *db, const char *run_id, struct tr_buf *err,
-				  enum tr_err *rc);
+/* A Metric object (new) from columns key, step, timestamp, value, is_nan of
+ * ST starting at column COL. */
+json_t *store_metric_row_json(struct tr_db *db, struct tr_db_stmt *st, int col);
 
 #endif

@@ -16,39 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RUN_COLS                                                                                   \
-	"r.run_uuid, r.name, r.experiment_id, r.user_id, r.status, r.start_time, r.end_time, "     \
-	"r.lifecycle_stage, r.artifact_uri"
-
-static json_t *kv_list(struct tr_db *db, const char *sql, const char *run_id, struct tr_buf *err,
-		       enum tr_err *rc)
-{
-	struct tr_db_stmt *st;
-	*rc = tr_db_prepare(db, sql, &st, err);
-	if (*rc)
-		return NULL;
-	tr_db_bind_text(db, st, 1, run_id);
-	json_t *list = json_array();
-	bool row = true;
-	while (!*rc) {
-		*rc = tr_db_step(db, st, &row, err);
-		if (*rc || !row)
-			break;
-		json_array_append_new(list, json_pack("{s:s,s:s}", "key", tr_db_col_text(db, st, 0),
-						      "value", tr_db_col_text(db, st, 1)));
-	}
-	tr_db_done(db, st);
-	return list;
-}
-
-static void set_nonempty(json_t *obj, const char *key, json_t *list)
-{
-	if (list && json_array_size(list))
-		json_object_set_new(obj, key, list);
-	else
-		json_decref(list);
-}
-
 static json_t *run_info_json(struct tr_db *db, struct tr_db_stmt *st)
 {
 	char exp[24];
@@ -66,83 +33,184 @@ static json_t *run_info_json(struct tr_db *db, struct tr_db_stmt *st)
 	return info;
 }
 
-static json_t *run_inputs_json(struct tr_db *db, const char *run_id, struct tr_buf *err,
-			       enum tr_err *rc)
+/* Appends ITEM to the array KEY of OBJ, creating the array on first use. */
+static void push(json_t *obj, const char *key, json_t *item)
 {
-	struct tr_db_stmt *st;
-	json_t *inputs = json_object();
-	*rc = tr_db_prepare(
-	    db,
-	    "SELECT i.input_uuid, d.name, d.digest, d.source_type, d.source, d.schema,"
-	    " d.profile FROM inputs i JOIN datasets d ON d.dataset_uuid = i.source_id"
-	    " WHERE i.destination_id = ? AND i.destination_type = 'RUN'"
-	    " AND i.source_type = 'DATASET' ORDER BY i.rowid",
-	    &st, err);
-	if (*rc)
-		return inputs;
-	tr_db_bind_text(db, st, 1, run_id);
-	json_t *list = json_array();
+	json_t *arr = json_object_get(obj, key);
+	if (!arr) {
+		arr = json_array();
+		json_object_set_new(obj, key, arr);
+	}
+	json_array_append_new(arr, item);
+}
+
+/* "SELECT ... <col> IN (?,...,?) ORDER BY <order>" over IDS[FROM, TO), bound. */
+static enum tr_err prepare_in(struct tr_db *db, const char *select, const char *col,
+			      const char *const *ids, size_t from, size_t to, const char *order,
+			      struct tr_db_stmt **st, struct tr_buf *err)
+{
+	struct tr_buf sql = TR_BUF_INIT;
+	tr_buf_appendf(&sql, "%s %s IN (", select, col);
+	for (size_t i = from; i < to; i++)
+		tr_buf_appends(&sql, i > from ? ",?" : "?");
+	tr_buf_appendf(&sql, ") ORDER BY %s", order);
+	enum tr_err rc = tr_db_prepare(db, tr_buf_str(&sql), st, err);
+	tr_buf_release(&sql);
+	if (rc)
+		return rc;
+	for (size_t i = from; i < to; i++)
+		tr_db_bind_text(db, *st, (int)(i - from + 1), ids[i]);
+	return TR_OK;
+}
+
+/* Runs a prepared IN query, handing each row to ADD(ctx, row). */
+static enum tr_err each_row(struct tr_db *db, struct tr_db_stmt *st,
+			    void (*add)(struct tr_db *db, struct tr_db_stmt *st, json_t *ctx),
+			    json_t *ctx, struct tr_buf *err)
+{
+	enum tr_err rc = TR_OK;
 	bool row = true;
-	while (!*rc) {
-		*rc = tr_db_step(db, st, &row, err);
-		if (*rc || !row)
+	while (!rc) {
+		rc = tr_db_step(db, st, &row, err);
+		if (rc || !row)
 			break;
-		json_t *ds =
-		    json_pack("{s:s,s:s,s:s,s:s}", "name", tr_db_col_text(db, st, 1), "digest",
-			      tr_db_col_text(db, st, 2), "source_type", tr_db_col_text(db, st, 3),
-			      "source", tr_db_col_text(db, st, 4));
-		if (!tr_db_col_is_null(db, st, 5))
-			json_object_set_new(ds, "schema", json_string(tr_db_col_text(db, st, 5)));
-		if (!tr_db_col_is_null(db, st, 6))
-			json_object_set_new(ds, "profile", json_string(tr_db_col_text(db, st, 6)));
-		json_t *di =
-		    json_pack("{s:o,s:s}", "dataset", ds, "input_uuid", tr_db_col_text(db, st, 0));
-		json_array_append_new(list, di);
+		add(db, st, ctx);
 	}
 	tr_db_done(db, st);
-	size_t i;
-	json_t *di;
-	json_array_foreach(list, i, di)
-	{
-		if (*rc)
-			break;
-		json_t *tags = kv_list(
-		    db, "SELECT key, value FROM input_tags WHERE input_uuid = ? ORDER BY key",
-		    json_string_value(json_object_get(di, "input_uuid")), err, rc);
-		json_object_del(di, "input_uuid");
-		set_nonempty(di, "tags", tags);
+	return rc;
+}
+
+static void add_metric(struct tr_db *db, struct tr_db_stmt *st, json_t *by_id)
+{
+	json_t *run = json_object_get(by_id, tr_db_col_text(db, st, 0));
+	push(json_object_get(run, "data"), "metrics", store_metric_row_json(db, st, 1));
+}
+
+static json_t *kv_row(struct tr_db *db, struct tr_db_stmt *st)
+{
+	json_t *kv = json_object();
+	tr_json_put_str(kv, "key", tr_db_col_text(db, st, 1));
+	tr_json_put_str(kv, "value", tr_db_col_text(db, st, 2));
+	return kv;
+}
+
+static void add_param(struct tr_db *db, struct tr_db_stmt *st, json_t *by_id)
+{
+	json_t *run = json_object_get(by_id, tr_db_col_text(db, st, 0));
+	push(json_object_get(run, "data"), "params", kv_row(db, st));
+}
+
+static void add_tag(struct tr_db *db, struct tr_db_stmt *st, json_t *by_id)
+{
+	json_t *run = json_object_get(by_id, tr_db_col_text(db, st, 0));
+	push(json_object_get(run, "data"), "tags", kv_row(db, st));
+}
+
+/* CTX is {"runs": by_id, "inputs": input id -> DatasetInput}. */
+static void add_input(struct tr_db *db, struct tr_db_stmt *st, json_t *ctx)
+{
+	json_t *ds = json_pack("{s:s,s:s,s:s,s:s}", "name", tr_db_col_text(db, st, 2), "digest",
+			       tr_db_col_text(db, st, 3), "source_type", tr_db_col_text(db, st, 4),
+			       "source", tr_db_col_text(db, st, 5));
+	if (!tr_db_col_is_null(db, st, 6))
+		json_object_set_new(ds, "schema", json_string(tr_db_col_text(db, st, 6)));
+	if (!tr_db_col_is_null(db, st, 7))
+		json_object_set_new(ds, "profile", json_string(tr_db_col_text(db, st, 7)));
+	json_t *di = json_pack("{s:o}", "dataset", ds);
+	json_object_set(json_object_get(ctx, "inputs"), tr_db_col_text(db, st, 1), di);
+	json_t *run = json_object_get(json_object_get(ctx, "runs"), tr_db_col_text(db, st, 0));
+	push(json_object_get(run, "inputs"), "dataset_inputs", di);
+}
+
+static void add_input_tag(struct tr_db *db, struct tr_db_stmt *st, json_t *inputs)
+{
+	push(json_object_get(inputs, tr_db_col_text(db, st, 0)), "tags", kv_row(db, st));
+}
+
+#define FILL_CHUNK 250 /* ids per IN list: well under every driver's bind limit */
+
+/* Runs one IN query per chunk of IDS. */
+static enum tr_err fill_kind(struct tr_db *db, const char *select, const char *col,
+			     const char *order, const char *const *ids, size_t n,
+			     void (*add)(struct tr_db *, struct tr_db_stmt *, json_t *),
+			     json_t *ctx, struct tr_buf *err)
+{
+	enum tr_err rc = TR_OK;
+	for (size_t from = 0; !rc && from < n; from += FILL_CHUNK) {
+		size_t to = from + FILL_CHUNK < n ? from + FILL_CHUNK : n;
+		struct tr_db_stmt *st;
+		rc = prepare_in(db, select, col, ids, from, to, order, &st, err);
+		if (!rc)
+			rc = each_row(db, st, add, ctx, err);
 	}
-	set_nonempty(inputs, "dataset_inputs", list);
-	return inputs;
+	return rc;
+}
+
+enum tr_err store_runs_fill(struct tr_db *db, json_t *runs, struct tr_buf *err)
+{
+	size_t n = json_array_size(runs);
+	if (!n)
+		return TR_OK;
+	const char **ids = tr_xmalloc(n * sizeof(*ids));
+	json_t *by_id = json_object();	/* run id -> run (borrowed through the object) */
+	json_t *inputs = json_object(); /* input id -> DatasetInput */
+	json_t *ctx = json_pack("{s:O,s:O}", "runs", by_id, "inputs", inputs);
+	size_t i;
+	json_t *run;
+	json_array_foreach(runs, i, run)
+	{
+		ids[i] = json_string_value(json_object_get(json_object_get(run, "info"), "run_id"));
+		json_object_set(by_id, ids[i], run);
+	}
+	enum tr_err rc = fill_kind(db,
+				   "SELECT run_uuid, key, step, timestamp, value, is_nan FROM"
+				   " latest_metrics WHERE",
+				   "run_uuid", "run_uuid, key", ids, n, add_metric, by_id, err);
+	if (!rc)
+		rc = fill_kind(db, "SELECT run_uuid, key, value FROM params WHERE", "run_uuid",
+			       "run_uuid, key", ids, n, add_param, by_id, err);
+	if (!rc)
+		rc = fill_kind(db, "SELECT run_uuid, key, value FROM tags WHERE", "run_uuid",
+			       "run_uuid, key", ids, n, add_tag, by_id, err);
+	if (!rc)
+		rc = fill_kind(
+		    db,
+		    "SELECT i.destination_id, i.input_uuid, d.name, d.digest, d.source_type,"
+		    " d.source, d.schema, d.profile FROM inputs i JOIN datasets d ON"
+		    " d.dataset_uuid = i.source_id WHERE i.destination_type = 'RUN' AND"
+		    " i.source_type = 'DATASET' AND",
+		    "i.destination_id", "i.rowid", ids, n, add_input, ctx, err);
+	size_t n_in = json_object_size(inputs);
+	if (!rc && n_in) {
+		const char **in_ids = tr_xmalloc(n_in * sizeof(*in_ids));
+		const char *key;
+		json_t *di;
+		size_t k = 0;
+		json_object_foreach(inputs, key, di) in_ids[k++] = key;
+		rc = fill_kind(db, "SELECT input_uuid, key, value FROM input_tags WHERE",
+			       "input_uuid", "input_uuid, key", in_ids, n_in, add_input_tag, inputs,
+			       err);
+		free(in_ids);
+	}
+	json_decref(ctx);
+	json_decref(inputs);
+	json_decref(by_id);
+	free(ids);
+	return rc;
+}
+
+json_t *store_run_skeleton(struct tr_db *db, struct tr_db_stmt *row)
+{
+	return json_pack("{s:o,s:{},s:{},s:{}}", "info", run_info_json(db, row), "data", "inputs",
+			 "outputs");
 }
 
 json_t *store_run_json(struct tr_db *db, struct tr_db_stmt *row, struct tr_buf *err)
 {
-	/* The row's statement must stay valid: copy what we need first. */
-	json_t *info = run_info_json(db, row);
-	char *id = tr_xstrdup(tr_db_col_text(db, row, 0));
-	enum tr_err rc = TR_OK;
-	json_t *data = json_object();
-	json_t *metrics = store_latest_metrics_json(db, id, err, &rc);
-	set_nonempty(data, "metrics", metrics);
-	if (!rc)
-		set_nonempty(
-		    data, "params",
-		    kv_list(db, "SELECT key, value FROM params WHERE run_uuid = ? ORDER BY key", id,
-			    err, &rc));
-	if (!rc)
-		set_nonempty(data, "tags",
-			     kv_list(db,
-				     "SELECT key, value FROM tags WHERE run_uuid = ? ORDER BY key",
-				     id, err, &rc));
-	json_t *inputs = rc ? json_object() : run_inputs_json(db, id, err, &rc);
-	free(id);
-	json_t *run = json_pack("{s:o,s:o,s:o,s:{}}", "info", info, "data", data, "inputs", inputs,
-				"outputs");
-	if (rc) {
-		json_decref(run);
-		return NULL;
-	}
+	json_t *one = json_pack("[o]", store_run_skeleton(db, row));
+	enum tr_err rc = store_runs_fill(db, one, err);
+	json_t *run = rc ? NULL : json_incref(json_array_get(one, 0));
+	json_decref(one);
 	return run;
 }
 
@@ -800,97 +868,5 @@ enum tr_err tr_store_run_log_model(struct tr_store_tx *tx, struct tr_write *w, s
 	}
 	json_decref(history);
 	json_decref(model);
-	return rc;
-}
-
-/* ---- search ---- */
-
-/* True for an experiment id this store can hold (a decimal integer). */
-static bool numeric_id(json_t *x, int64_t *out)
-{
-	if (json_is_integer(x)) {
-		*out = json_integer_value(x);
-		return true;
-	}
-	const char *id = json_is_string(x) ? json_string_value(x) : NULL;
-	if (!id || !*id || strlen(id) > 18 || strspn(id, "0123456789") != strlen(id))
-		return false;
-	*out = strtoll(id, NULL, 10);
-	return true;
-}
-
-enum tr_err tr_store_run_search(struct tr_store *s, json_t *args, json_t **out, struct tr_buf *err)
-{
-	struct store_search ss;
-	json_t *exp_ids = NULL, *list = json_array();
-	struct tr_db *db = NULL;
-	struct tr_buf sql = TR_BUF_INIT;
-	enum tr_err rc = store_search_parse(args, TR_SEARCH_RUNS, "run_view_type", &ss, err);
-	if (!rc)
-		rc = tr_json_array(args, "experiment_ids", &exp_ids, err);
-	if (rc)
-		goto out;
-	/* experiment ids are integers here; anything else matches nothing */
-	tr_buf_appends(&sql, "SELECT " RUN_COLS " FROM runs r WHERE r.experiment_id IN (");
-	size_t n_ids = 0, i;
-	int64_t id;
-	json_t *x;
-	json_array_foreach(exp_ids, i, x)
-	{
-		if (numeric_id(x, &id))
-			tr_buf_appends(&sql, n_ids++ ? ",?" : "?");
-	}
-	if (!n_ids)
-		goto done; /* no experiments, no runs (as MLflow) */
-	tr_buf_appendf(&sql, ") AND %s AND (%s) ORDER BY %s LIMIT ? OFFSET ?",
-		       store_search_view_sql(&ss, true), ss.q.where, ss.q.order_by);
-	rc = store_reader_get(s, &db, err);
-	if (rc)
-		goto out;
-	struct tr_db_stmt *st;
-	rc = tr_db_prepare(db, tr_buf_str(&sql), &st, err);
-	if (rc)
-		goto out;
-	int idx = 1;
-	json_array_foreach(exp_ids, i, x)
-	{
-		if (numeric_id(x, &id))
-			tr_db_bind_int64(db, st, idx++, id);
-	}
-	store_search_bind(db, st, &ss, &idx);
-	tr_db_bind_int64(db, st, idx++, ss.max_results);
-	tr_db_bind_int64(db, st, idx++, ss.offset);
-	bool row = true;
-	while (!rc) {
-		rc = tr_db_step(db, st, &row, err);
-		if (rc || !row)
-			break;
-		json_t *run = store_run_json(db, st, err);
-		if (!run) {
-			rc = TR_ERR_INTERNAL_ERROR;
-			break;
-		}
-		json_array_append_new(list, run);
-	}
-	tr_db_done(db, st);
-	if (rc)
-		goto out;
-done:
-	*out = json_object();
-	/* as MLflow: a full page may be followed by more */
-	if ((int64_t)json_array_size(list) == ss.max_results) {
-		char *t = store_page_token_make(ss.offset + ss.max_results);
-		json_object_set_new(*out, "next_page_token", json_string(t));
-		free(t);
-	}
-	if (json_array_size(list))
-		json_object_set(*out, "runs", list);
-out:
-	json_decref(list);
-	if (db)
-		store_reader_put(s, db);
-	store_search_release(&ss);
-	tr_buf_release(&sql);
-	json_decref(exp_ids);
 	return rc;
 }

@@ -21,11 +21,11 @@
 
 /* ---- helpers ------------------------------------------------------------- */
 
-/* The binds as one line: 'text', i:42, d:0.5 */
+/* The WHERE and ORDER BY binds as one line: 'text', i:42, d:0.5 */
 static char *render_binds(const struct tr_search_query *q)
 {
 	struct tr_buf b = TR_BUF_INIT;
-	for (size_t i = 0; i < q->n_binds; i++) {
+	for (size_t i = 0; i < q->n_where_binds + q->n_order_binds; i++) {
 		const struct tr_bind *x = &q->binds[i];
 		if (i)
 			tr_buf_appends(&b, " ");
@@ -64,8 +64,49 @@ static void compile_ok(enum tr_search_target t, const char *filter, const char *
 		fail_msg("filter \"%.200s\" failed: %s", filter ? filter : "(null)",
 			 tr_buf_str(&err));
 	assert_int_equal(count_marks(q->where), q->n_where_binds);
-	assert_int_equal(count_marks(q->order_by), q->n_binds - q->n_where_binds);
+	assert_int_equal(count_marks(q->order_by), q->n_order_binds);
+	if (q->lead_key) {
+		assert_int_equal(count_marks(q->lead_where), q->n_lead_binds);
+		assert_int_equal(count_marks(q->order_rest), q->n_rest_binds);
+		assert_int_equal(count_marks(q->lead_filter),
+				 q->n_binds - q->n_where_binds - q->n_order_binds -
+				     q->n_lead_binds - q->n_rest_binds);
+	} else {
+		assert_int_equal(q->n_binds, q->n_where_binds + q->n_order_binds);
+	}
 	tr_buf_release(&err);
+}
+
+/* The lead-metric plan: the first order_by key is a metric. */
+static void test_lead_metric_plan(void **state)
+{
+	(void)state;
+	struct tr_search_query q;
+	const char *order[] = {"metrics.m3 DESC", "params.p ASC"};
+	compile_ok(TR_SEARCH_RUNS, "metrics.m3 < 0.5 and params.p2 = '7' and metrics.m3 >= 0.1",
+		   order, 2, &q);
+	assert_string_equal(q.lead_key, "m3");
+	assert_false(q.lead_asc);
+	assert_string_equal(q.lead_where, "om.value < ? AND om.value >= ?");
+	assert_int_equal(q.n_lead_binds, 2);
+	assert_non_null(strstr(q.order_rest, "p.key = ?"));
+	assert_null(strstr(q.order_rest, "latest_metrics"));
+	/* the walk applies the bounds; the rest of the filter keeps only the param */
+	assert_null(strstr(q.lead_filter, "latest_metrics"));
+	assert_non_null(strstr(q.lead_filter, "FROM params p"));
+	tr_search_query_release(&q);
+	/* an OR at the top bounds nothing; a second-place metric is no lead */
+	compile_ok(TR_SEARCH_RUNS, "metrics.m3 < 0.5 OR params.p2 = '7'", order, 1, &q);
+	assert_string_equal(q.lead_where, "1=1");
+	assert_string_equal(q.order_rest, "r.start_time DESC, r.run_uuid ASC");
+	tr_search_query_release(&q);
+	compile_ok(TR_SEARCH_RUNS, NULL, order + 1, 1, &q);
+	assert_null(q.lead_key);
+	tr_search_query_release(&q);
+	const char *exp_order[] = {"name"};
+	compile_ok(TR_SEARCH_EXPERIMENTS, NULL, exp_order, 1, &q);
+	assert_null(q.lead_key);
+	tr_search_query_release(&q);
 }
 
 /* Compiles expecting failure; returns the message (free it). */
@@ -289,7 +330,12 @@ static void test_bind_numbering(void **state)
 	char *binds = render_binds(&q);
 	assert_string_equal(binds, "'p' 'v' | 'm' 'm'");
 	assert_int_equal(q.n_where_binds, 2);
-	assert_int_equal(q.n_binds, 4);
+	assert_int_equal(q.n_order_binds, 2);
+	/* a metric lead key adds its plan's binds after those: none for LEAD_WHERE
+	 * (no bound on m), none for ORDER_REST, the param's two for LEAD_FILTER */
+	assert_int_equal(q.n_lead_binds, 0);
+	assert_int_equal(q.n_rest_binds, 0);
+	assert_int_equal(q.n_binds, 6);
 	free(binds);
 	tr_search_query_release(&q);
 	tr_search_query_release(&q); /* released twice: a no-op */
@@ -884,6 +930,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_golden_filters),
 	    cmocka_unit_test(test_golden_order_by),
+	    cmocka_unit_test(test_lead_metric_plan),
 	    cmocka_unit_test(test_bind_numbering),
 	    cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_duplicate_order_by),

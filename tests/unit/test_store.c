@@ -323,6 +323,69 @@ static void search_runs_filters_and_orders(void **state)
 	tr_buf_release(&err);
 }
 
+/* Ordering by a metric walks its index in tiers (real values, NaN, missing);
+ * paging across the tiers must give MLflow's order exactly. */
+static void search_by_metric_pages_across_tiers(void **state)
+{
+	struct fixture *f = *state;
+	const char *vals[] = {"3", "1", "2", "\"NaN\"", NULL, NULL};
+	char *ids[6], body[512];
+	for (int i = 0; i < 6; i++) {
+		ids[i] = create_run(f->s, "0");
+		if (!vals[i])
+			continue;
+		snprintf(body, sizeof(body),
+			 "{\"run_id\":\"%s\",\"metrics\":[{\"key\":\"acc\",\"value\":%s,"
+			 "\"timestamp\":1}]}",
+			 ids[i], vals[i]);
+		assert_int_equal(write_json(f->s, tr_store_run_log_batch, body, NULL, NULL, 0),
+				 TR_OK);
+	}
+	/* missing runs tie on start_time: run_uuid ASC breaks the tie */
+	const char *miss_lo = strcmp(ids[4], ids[5]) < 0 ? ids[4] : ids[5];
+	const char *miss_hi = miss_lo == ids[4] ? ids[5] : ids[4];
+	const char *want_desc[] = {ids[0], ids[2], ids[1], ids[3], miss_lo, miss_hi};
+	const char *want_asc[] = {ids[1], ids[2], ids[0], ids[3], miss_lo, miss_hi};
+	for (int dir = 0; dir < 2; dir++) {
+		const char **want = dir ? want_asc : want_desc;
+		json_t *a =
+		    json_pack("{s:[s],s:[s],s:i}", "experiment_ids", "0", "order_by",
+			      dir ? "metrics.acc ASC" : "metrics.acc DESC", "max_results", 2);
+		struct tr_buf err = TR_BUF_INIT;
+		for (int page = 0; page < 4; page++) {
+			json_t *out = NULL;
+			assert_int_equal(tr_store_run_search(f->s, a, &out, &err), TR_OK);
+			json_t *runs = json_object_get(out, "runs");
+			if (page == 3) { /* the page after a full last page is empty */
+				assert_int_equal(json_array_size(runs), 0);
+				json_decref(out);
+				break;
+			}
+			assert_int_equal(json_array_size(runs), 2);
+			for (int k = 0; k < 2; k++)
+				assert_string_equal(
+				    json_string_value(json_object_get(
+					json_object_get(json_array_get(runs, (size_t)k), "info"),
+					"run_id")),
+				    want[page * 2 + k]);
+			json_object_set(a, "page_token", json_object_get(out, "next_page_token"));
+			json_decref(out);
+		}
+		/* a bound on the metric excludes NaN and missing runs */
+		json_object_set_new(a, "filter", json_string("metrics.acc >= 2"));
+		json_object_del(a, "page_token");
+		json_object_set_new(a, "max_results", json_integer(10));
+		json_t *out = NULL;
+		assert_int_equal(tr_store_run_search(f->s, a, &out, &err), TR_OK);
+		assert_int_equal(json_array_size(json_object_get(out, "runs")), 2);
+		json_decref(out);
+		json_decref(a);
+		tr_buf_release(&err);
+	}
+	for (int i = 0; i < 6; i++)
+		free(ids[i]);
+}
+
 static void audit_chain_verifies_and_is_append_only(void **state)
 {
 	struct fixture *f = *state;
@@ -399,6 +462,7 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(deleted_runs_refuse_writes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(search_runs_filters_and_orders, setup, teardown),
+	    cmocka_unit_test_setup_teardown(search_by_metric_pages_across_tiers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(audit_chain_verifies_and_is_append_only, setup,
 					    teardown),
 	    cmocka_unit_test(older_schema_is_refused),
