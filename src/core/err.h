@@ -29,7 +29,7 @@ struct tr_buf;
 	X(INTERNAL_ERROR, "INTERNAL_ERROR", 500, "internal error")                                 \
 	X(IO_ERROR, "IO_ERROR", 500, "i/o error")                                                  \
 	X(DATA_LOSS, "DATA_LOSS", 500, "data loss")                                                \
-	X(NOT_IMPLEMENTED, "NOT_IMPLEMENTED", 501, "not implemented")                              \
+	X(NOT_IMPLEMENTED, "NOT_IMPLEMENTED", 501, "unsupported by this server")                   \
 	X(TEMPORARILY_UNAVAILABLE, "TEMPORARILY_UNAVAILABLE", 503, "temporarily unavailable")
 
 enum tr_err {
