@@ -168,6 +168,9 @@ int cmd_server(int argc, char **argv)
 	tr_http_quiesce(http);
 	if (!tr_http_wait_idle(http, 10000))
 		tr_log_warn("requests still in flight after 10 s; stopping anyway");
+	/* commit and answer every queued write while the HTTP server can still
+	 * send the answers; only then stop it */
+	tr_store_drain(api.store);
 	status = 0;
 out:
 	tr_http_stop(http);

@@ -64,6 +64,12 @@ enum tr_err tr_store_open(const char *uri, const struct tr_store_opts *opts, str
 	return TR_OK;
 }
 
+void tr_store_drain(struct tr_store *s)
+{
+	if (s)
+		store_writer_stop(s);
+}
+
 void tr_store_close(struct tr_store *s)
 {
 	if (!s)

@@ -50,6 +50,10 @@ struct tr_store_opts {
 enum tr_err tr_store_open(const char *uri, const struct tr_store_opts *opts,
 			  struct tr_store **out /* OUT */, struct tr_buf *err)
     __attribute__((warn_unused_result));
+/* Commits every queued write and stops the writer; later writes fail at once
+ * with TEMPORARILY_UNAVAILABLE, reads still work. Used at shutdown before the
+ * HTTP server stops, so every suspended request gets its answer. */
+void tr_store_drain(struct tr_store *s);
 /* Drains pending writes, stops the writer, closes every connection. NULL is a no-op. */
 void tr_store_close(struct tr_store *s);
 /* The schema version found in the store at URI (-1 for an empty store). */
