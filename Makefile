@@ -1,6 +1,6 @@
 # Trellis: one plain Makefile. `make`, `make test`, `make SANITIZE=address,undefined test`.
 CC ?= cc
-PKGS := libmicrohttpd jansson sqlite3 libsodium
+PKGS := libmicrohttpd jansson sqlite3 libsodium yajl
 TEST_PKGS := cmocka
 
 ifdef SANITIZE
@@ -32,7 +32,8 @@ STORE_SRC := src/store/db.c src/store/db_sqlite.c src/store/migrations.c src/sto
 	src/store/store.c src/store/store_experiments.c src/store/store_runs.c src/store/store_search.c \
 	src/store/store_metrics.c src/store/metric_chunk.c src/store/writer.c src/store/uri.c
 GOV_SRC := src/governance/audit.c
-API_SRC := src/api/validate.c src/api/mlflow_tracking.c src/api/routes.c src/api/admin.c
+API_SRC := src/api/validate.c src/api/mlflow_tracking.c src/api/routes.c src/api/admin.c \
+	src/api/log_batch_json.c
 HTTP_SRC := src/http/server.c src/http/metrics.c
 CMD_SRC := cmd/trellis.c cmd/cmd_server.c cmd/cmd_db.c cmd/cmd_audit.c
 
@@ -40,7 +41,7 @@ LIB_SRC := $(CORE_SRC) $(STORE_SRC) $(GOV_SRC) $(API_SRC) $(HTTP_SRC)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/%.o)
 
-UNIT_TESTS := test_core test_search test_validate test_store
+UNIT_TESTS := test_core test_search test_validate test_store test_log_batch_json
 UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
 .PHONY: all test unit compat check clean format format-check bench

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
-build_pkgs=(build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev libjemalloc-dev)
+build_pkgs=(build-essential pkg-config libmicrohttpd-dev libjansson-dev libyajl-dev libsqlite3-dev libsodium-dev libjemalloc-dev)
 test_pkgs=(libcmocka-dev clang clang-format python3-venv sqlite3)
 
 missing=()

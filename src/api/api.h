@@ -31,6 +31,7 @@ struct tr_route {
 	tr_write_fn write;  /* ... or write */
 	const char *action; /* audit action and /metrics route name */
 	enum tr_audit_class audit;
+	bool log_batch; /* the body is a LogBatch, streamed into a struct tr_log_batch */
 };
 
 /* The dispatcher given to tr_http_start(); CTX is a struct tr_api. */

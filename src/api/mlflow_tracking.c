@@ -62,15 +62,15 @@ static enum tr_err metrics_bulk_interval(struct tr_api *api, json_t *args, json_
 
 #define R(m, p, fn, act)                                                                           \
 	{                                                                                          \
-		m, p, fn, NULL, act, TR_AUDIT_CONTROL                                              \
+		m, p, fn, NULL, act, TR_AUDIT_CONTROL, false                                       \
 	}
 #define WC(m, p, fn, act)                                                                          \
 	{                                                                                          \
-		m, p, NULL, fn, act, TR_AUDIT_CONTROL                                              \
+		m, p, NULL, fn, act, TR_AUDIT_CONTROL, false                                       \
 	}
 #define WD(m, p, fn, act)                                                                          \
 	{                                                                                          \
-		m, p, NULL, fn, act, TR_AUDIT_DATA                                                 \
+		m, p, NULL, fn, act, TR_AUDIT_DATA, false                                          \
 	}
 
 const struct tr_route tr_mlflow_tracking_routes[] = {
@@ -97,7 +97,8 @@ const struct tr_route tr_mlflow_tracking_routes[] = {
     WD("POST", "/runs/log-parameter", tr_store_run_log_param, "runs.log-parameter"),
     WD("POST", "/runs/set-tag", tr_store_run_set_tag, "runs.set-tag"),
     WD("POST", "/runs/delete-tag", tr_store_run_delete_tag, "runs.delete-tag"),
-    WD("POST", "/runs/log-batch", tr_store_run_log_batch, "runs.log-batch"),
+    {"POST", "/runs/log-batch", NULL, tr_store_run_log_batch, "runs.log-batch", TR_AUDIT_DATA,
+     true},
     WD("POST", "/runs/log-inputs", tr_store_run_log_inputs, "runs.log-inputs"),
     WD("POST", "/runs/log-model", tr_store_run_log_model, "runs.log-model"),
     R("GET", "/metrics/get-history", metrics_history, "metrics.get-history"),

@@ -5,6 +5,8 @@
  * the HTTP layer's checks) in the audit log before answering its error.
  */
 #include "api/api.h"
+#include "api/log_batch_json.h"
+#include "core/arena.h"
 
 #include <string.h>
 
@@ -53,8 +55,17 @@ void tr_api_dispatch(void *ctx, struct tr_req *r)
 	}
 	if (route)
 		r->route = route->action;
-	if (r->args_from_query)
-		lists_from_query(r->args);
+	/* the arguments: a LogBatch streamed into structs, or one JSON object */
+	if (!r->write.reject && route && route->log_batch) {
+		struct tr_log_batch *b = tr_arena_alloc(tr_req_arena(r), sizeof(*b));
+		r->write.reject = tr_log_batch_parse(r->body.data ? r->body.data : "", r->body.len,
+						     r->arena, b, &r->write.err);
+		r->write.payload = b;
+	} else if (!r->write.reject) {
+		r->write.reject = tr_req_parse_args(r, &r->write.err);
+		if (!r->write.reject && r->args_from_query)
+			lists_from_query(r->args);
+	}
 	if (r->write.reject) {
 		if (route && route->write) {
 			tr_req_submit(r, api->store, tr_store_reject, route->action, route->audit);

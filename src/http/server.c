@@ -9,6 +9,7 @@
  */
 #include "http/server.h"
 #include "core/alloc.h"
+#include "core/arena.h"
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -182,11 +183,20 @@ static void write_done(struct tr_write *w, void *ctx)
 	MHD_resume_connection(r->conn);
 }
 
+struct tr_arena *tr_req_arena(struct tr_req *r)
+{
+	if (!r->arena)
+		r->arena = tr_arena_new();
+	return r->arena;
+}
+
 void tr_req_submit(struct tr_req *r, struct tr_store *s, tr_write_fn apply, const char *action,
 		   enum tr_audit_class cls)
 {
 	struct tr_write *w = &r->write;
 	w->apply = apply;
+	if (!r->args)
+		r->args = json_object();
 	w->args = r->args;
 	w->action = action;
 	w->audit_class = cls;
@@ -256,9 +266,11 @@ static bool is_json_type(const char *ct)
 	return n == strlen("application/json") && !strncasecmp(ct, "application/json", n);
 }
 
-/* Builds r->args. Returns TR_OK, or an error with MSG set. */
-static enum tr_err build_args(struct MHD_Connection *c, struct tr_req *r, struct tr_buf *msg)
+enum tr_err tr_req_parse_args(struct tr_req *r, struct tr_buf *msg)
 {
+	struct MHD_Connection *c = r->conn;
+	if (r->args)
+		return TR_OK;
 	bool has_query = false;
 	json_t *q = json_object();
 	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg, q);
@@ -332,11 +344,7 @@ static void dispatch(struct tr_http *h, struct MHD_Connection *c, struct tr_req 
 		    "Invalid content type: '%.100s'. Requests that change state must be sent "
 		    "with Content-Type: application/json",
 		    ctype ? ctype : "");
-	} else {
-		rc = build_args(c, r, &msg);
 	}
-	if (!r->args)
-		r->args = json_object();
 	r->write.reject = rc;
 	if (rc)
 		tr_buf_append(&r->write.err, msg.data ? msg.data : "", msg.len);
@@ -404,6 +412,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	tr_log_access(r->method, r->path, status, us);
 	tr_http_metrics_observe(r->route, status, us);
 	json_decref(r->args);
+	tr_arena_free(r->arena);
 	tr_buf_release(&r->body);
 	tr_buf_release(&r->write.err);
 	free(r->resp);

@@ -50,6 +50,7 @@ struct tr_req {
 	bool is_json_body;
 	const char *origin_ok; /* the Origin to echo in Access-Control-Allow-Origin */
 	uint64_t started_us;
+	struct tr_arena *arena; /* per-request allocations, see tr_req_arena() */
 	struct tr_write write;
 };
 
@@ -67,6 +68,15 @@ void tr_http_quiesce(struct tr_http *h);
 bool tr_http_wait_idle(struct tr_http *h, int timeout_ms);
 /* Stops the server and frees it. NULL is a no-op. */
 void tr_http_stop(struct tr_http *h);
+
+/* Builds r->args: the JSON body, or for GET with a query string the query
+ * (repeated keys as arrays). Returns TR_OK, or INVALID_PARAMETER_VALUE with a
+ * message in MSG for a malformed body. Handlers that read the raw body
+ * (r->body) instead need not call it. */
+enum tr_err tr_req_parse_args(struct tr_req *r, struct tr_buf *msg)
+    __attribute__((warn_unused_result));
+/* The request's arena, created on first use and freed with the request. */
+struct tr_arena *tr_req_arena(struct tr_req *r);
 
 /* Responses; exactly one per request. BODY is stolen. */
 void tr_req_json(struct tr_req *r, int status, json_t *body);

@@ -62,6 +62,35 @@ enum tr_err tr_store_schema_version(const char *uri, int *out, struct tr_buf *er
 /* Counters for /metrics: committed write batches and writes. Thread-safe. */
 void tr_store_stats(struct tr_store *s, uint64_t *batches, uint64_t *writes);
 
+/* ---- typed write arguments -------------------------------------------- */
+
+/* One metric point as MLflow's Metric message carries it. */
+struct tr_metric {
+	const char *key;
+	double value; /* NaN and ±Inf as themselves */
+	int64_t timestamp;
+	int64_t step;
+	const char *model_id, *dataset_name, *dataset_digest; /* MLflow 3, may be NULL */
+};
+
+struct tr_kv {
+	const char *key;
+	const char *value;
+};
+
+/* runs/log-batch's arguments, parsed by the submitter (the ingest hot path
+ * reads request bodies straight into this, see api/log_batch_json.c). The
+ * strings and arrays belong to the submitter. */
+struct tr_log_batch {
+	const char *run_id;
+	struct tr_metric *metrics;
+	size_t n_metrics;
+	struct tr_kv *params;
+	size_t n_params;
+	struct tr_kv *tags;
+	size_t n_tags;
+};
+
 /* ---- writes ---------------------------------------------------------- */
 
 /* A write operation: runs on the writer thread inside a savepoint. */
@@ -72,8 +101,10 @@ enum tr_audit_class { TR_AUDIT_CONTROL, TR_AUDIT_DATA };
 struct tr_write {
 	/* set by the submitter */
 	tr_write_fn apply;
-	json_t *args;	    /* the request arguments, borrowed until on_done */
-	const char *action; /* audit action, e.g. "experiments.create" (static) */
+	json_t *args;	     /* the request arguments, borrowed until on_done */
+	const void *payload; /* typed arguments where the op takes them (log-batch:
+				struct tr_log_batch), borrowed until on_done */
+	const char *action;  /* audit action, e.g. "experiments.create" (static) */
 	enum tr_audit_class audit_class;
 	const char *actor;				/* "anonymous" until auth exists */
 	char request_digest[65];			/* hex SHA-256 of the request body */
@@ -120,6 +151,7 @@ enum tr_err tr_store_run_log_metric(struct tr_store_tx *tx, struct tr_write *w, 
 enum tr_err tr_store_run_log_param(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
 enum tr_err tr_store_run_set_tag(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
 enum tr_err tr_store_run_delete_tag(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
+/* Takes w->payload, a struct tr_log_batch; all of it is stored or none. */
 enum tr_err tr_store_run_log_batch(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
 enum tr_err tr_store_run_log_inputs(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
 enum tr_err tr_store_run_log_model(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);

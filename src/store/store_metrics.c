@@ -20,6 +20,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+enum tr_err store_metric_check(const struct tr_metric *m, struct tr_buf *err)
+{
+	enum tr_err rc = tr_validate_key("metric", m->key, err);
+	if (!rc)
+		rc = tr_validate_metric_timestamp(m->timestamp, m->key, err);
+	return rc;
+}
+
 enum tr_err store_metric_parse(json_t *obj, struct tr_metric *m, struct tr_buf *err)
 {
 	bool present;

@@ -5,16 +5,11 @@
 
 #include "store/store_internal.h"
 
-struct tr_metric {
-	const char *key; /* borrowed from the request JSON */
-	double value;
-	int64_t timestamp;
-	int64_t step;
-	const char *model_id, *dataset_name, *dataset_digest; /* MLflow 3 fields, may be NULL */
-};
-
 /* Reads and validates one Metric object (key, value, timestamp, step). */
 enum tr_err store_metric_parse(json_t *obj, struct tr_metric *m, struct tr_buf *err)
+    __attribute__((warn_unused_result));
+/* Validates a parsed metric: key name and timestamp. */
+enum tr_err store_metric_check(const struct tr_metric *m, struct tr_buf *err)
     __attribute__((warn_unused_result));
 /* Inserts N points for RUN_ID (exact duplicates are ignored) and moves each
  * key's latest value forward when a point is newer by (step, timestamp, value). */

@@ -603,98 +603,41 @@ enum tr_err tr_store_run_log_metric(struct tr_store_tx *tx, struct tr_write *w, 
 
 enum tr_err tr_store_run_log_batch(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err)
 {
-	const char *run_id;
-	json_t *metrics = NULL, *params = NULL, *tags = NULL;
-	struct tr_metric *ms = NULL;
-	enum tr_err rc = store_args_run_id(w->args, &run_id, err);
-	if (!rc)
-		rc = tr_json_array(w->args, "metrics", &metrics, err);
-	if (!rc)
-		rc = tr_json_array(w->args, "params", &params, err);
-	if (!rc)
-		rc = tr_json_array(w->args, "tags", &tags, err);
-	if (rc)
-		goto out;
-	snprintf(w->resource, sizeof(w->resource), "run/%.150s", run_id);
-	size_t nm = json_array_size(metrics), np = json_array_size(params),
-	       nt = json_array_size(tags);
-	w->n_metrics = (uint32_t)nm;
-	w->n_params = (uint32_t)np;
-	w->n_tags = (uint32_t)nt;
-	rc = tr_validate_batch_sizes(nm, np, nt, err);
-	if (rc)
-		goto out;
+	const struct tr_log_batch *b = w->payload;
+	if (!b || !b->run_id || !*b->run_id)
+		return tr_fail(
+		    err, TR_ERR_INVALID_PARAMETER_VALUE,
+		    "Missing value for required parameter 'run_id'. See the API docs for "
+		    "more information about request parameters.");
+	snprintf(w->resource, sizeof(w->resource), "run/%.150s", b->run_id);
+	w->n_metrics = (uint32_t)b->n_metrics;
+	w->n_params = (uint32_t)b->n_params;
+	w->n_tags = (uint32_t)b->n_tags;
+	enum tr_err rc = tr_validate_batch_sizes(b->n_metrics, b->n_params, b->n_tags, err);
 	/* validate everything before writing anything */
-	ms = tr_xcalloc(nm + 1, sizeof(*ms));
-	size_t i;
-	json_t *x;
-	json_array_foreach(metrics, i, x)
-	{
-		if (!json_is_object(x)) {
-			rc =
-			    tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE, "metrics must be objects");
-			goto out;
-		}
-		rc = store_metric_parse(x, &ms[i], err);
-		if (rc)
-			goto out;
-	}
-	json_array_foreach(params, i, x)
-	{
-		const char *k, *v;
-		rc = store_kv_parse(x, "param", &k, &v, err);
-		if (rc)
-			goto out;
-		for (size_t j = 0; j < i; j++) {
-			if (!strcmp(k, json_string_value(
-					   json_object_get(json_array_get(params, j), "key")))) {
+	for (size_t i = 0; !rc && i < b->n_metrics; i++)
+		rc = store_metric_check(&b->metrics[i], err);
+	for (size_t i = 0; !rc && i < b->n_params; i++) {
+		rc = tr_validate_key("param", b->params[i].key, err);
+		for (size_t j = 0; !rc && j < i; j++)
+			if (!strcmp(b->params[i].key, b->params[j].key))
 				rc = tr_fail(
 				    err, TR_ERR_INVALID_PARAMETER_VALUE,
-				    "Duplicate parameter keys have been submitted: ['%s']. Please "
-				    "ensure the request contains only one param value per param "
-				    "key.",
-				    k);
-				goto out;
-			}
-		}
+				    "Duplicate parameter keys have been submitted: ['%s']. "
+				    "Please ensure the request contains only one param value "
+				    "per param key.",
+				    b->params[i].key);
 	}
-	json_array_foreach(tags, i, x)
-	{
-		const char *k, *v;
-		rc = store_kv_parse(x, "tag", &k, &v, err);
-		if (rc)
-			goto out;
-	}
-	rc = store_run_check_active(tx->db, run_id, err);
-	if (rc)
-		goto out;
-	json_array_foreach(params, i, x)
-	{
-		rc = put_param(tx, run_id, json_string_value(json_object_get(x, "key")),
-			       json_is_string(json_object_get(x, "value"))
-				   ? json_string_value(json_object_get(x, "value"))
-				   : "",
-			       err);
-		if (rc)
-			goto out;
-	}
-	json_array_foreach(tags, i, x)
-	{
-		rc = put_tag(tx, run_id, json_string_value(json_object_get(x, "key")),
-			     json_is_string(json_object_get(x, "value"))
-				 ? json_string_value(json_object_get(x, "value"))
-				 : "",
-			     err);
-		if (rc)
-			goto out;
-	}
-	if (nm)
-		rc = store_metrics_insert(tx->db, run_id, ms, nm, err);
-out:
-	free(ms);
-	json_decref(metrics);
-	json_decref(params);
-	json_decref(tags);
+	for (size_t i = 0; !rc && i < b->n_tags; i++)
+		rc = tr_validate_key("tag", b->tags[i].key, err);
+	if (!rc)
+		rc = store_run_check_active(tx->db, b->run_id, err);
+	for (size_t i = 0; !rc && i < b->n_params; i++)
+		rc = put_param(tx, b->run_id, b->params[i].key, b->params[i].value, err);
+	for (size_t i = 0; !rc && i < b->n_tags; i++)
+		rc = put_tag(tx, b->run_id, b->tags[i].key, b->tags[i].value, err);
+	if (!rc && b->n_metrics)
+		rc = store_metrics_insert(tx->db, b->run_id, b->metrics, b->n_metrics, err);
 	return rc;
 }
 

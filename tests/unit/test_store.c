@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "api/log_batch_json.h"
+#include "core/arena.h"
 #include "core/json.h"
 #include "store/db.h"
 #include "store/store.h"
@@ -58,9 +60,18 @@ static enum tr_err write_json(struct tr_store *s, tr_write_fn fn, const char *js
 			      char *msg, size_t msg_len)
 {
 	struct tr_write w = {0};
+	struct tr_arena *arena = tr_arena_new();
+	struct tr_log_batch batch;
 	w.apply = fn;
 	w.args = json_loads(json, 0, NULL);
 	assert_non_null(w.args);
+	if (fn == tr_store_run_log_batch) { /* the HTTP layer streams these into structs */
+		struct tr_buf perr = TR_BUF_INIT;
+		assert_int_equal(tr_log_batch_parse(json, strlen(json), arena, &batch, &perr),
+				 TR_OK);
+		tr_buf_release(&perr);
+		w.payload = &batch;
+	}
 	w.action = "test";
 	w.audit_class = TR_AUDIT_CONTROL;
 	enum tr_err rc = tr_store_write_sync(s, &w);
@@ -72,6 +83,7 @@ static enum tr_err write_json(struct tr_store *s, tr_write_fn fn, const char *js
 	}
 	tr_write_release(&w);
 	json_decref(w.args);
+	tr_arena_free(arena);
 	return rc;
 }
 
