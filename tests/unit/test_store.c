@@ -15,6 +15,7 @@
 #include "core/json.h"
 #include "store/db.h"
 #include "store/store.h"
+#include "store/store_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -429,6 +430,41 @@ static void audit_chain_verifies_and_is_append_only(void **state)
 	tr_buf_release(&err);
 }
 
+/* Store URIs as SQLAlchemy reads them. */
+static void store_uris(void **state)
+{
+	static const struct {
+		const char *uri, *path; /* path NULL: refused */
+	} cases[] = {
+	    {"sqlite:///trellis.db", "trellis.db"},
+	    {"sqlite:///dir/x.db", "dir/x.db"},
+	    {"sqlite:////abs/x.db", "/abs/x.db"},
+	    {"sqlite:////abs/x.db?mode=rwc", "/abs/x.db"},
+	    {"plain/path.db", "plain/path.db"},
+	    {"sqlite://", NULL},
+	    {"sqlite:///", NULL},
+	    {"postgresql://u@h/db", NULL},
+	    {"mysql://h/db", NULL},
+	    {"http://h/x", NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct tr_db_ops *driver = NULL;
+		char *path = NULL;
+		struct tr_buf err = TR_BUF_INIT;
+		enum tr_err rc = tr_store_uri_parse(cases[i].uri, &driver, &path, &err);
+		if (cases[i].path) {
+			assert_int_equal(rc, TR_OK);
+			assert_string_equal(path, cases[i].path);
+			assert_ptr_equal(driver, &tr_db_sqlite_ops);
+		} else {
+			assert_int_equal(rc, TR_ERR_INVALID_PARAMETER_VALUE);
+			assert_true(err.len > 0);
+		}
+		free(path);
+		tr_buf_release(&err);
+	}
+}
+
 static void older_schema_is_refused(void **state)
 {
 	char dir[] = "/tmp/trellis-unit-old-XXXXXX", path[128], uri[160];
@@ -478,6 +514,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(audit_chain_verifies_and_is_append_only, setup,
 					    teardown),
 	    cmocka_unit_test(older_schema_is_refused),
+	    cmocka_unit_test(store_uris),
 	};
 	return cmocka_run_group_tests_name("store (sqlite)", sqlite_suite, NULL, NULL);
 }
