@@ -21,6 +21,13 @@ void tr_sha256_hex(const void *data, size_t len, char out[65])
 	tr_ids_hex(h, sizeof(h), out);
 }
 
+void tr_request_digest_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char h[32];
+	crypto_generichash(h, sizeof(h), data, len, NULL, 0);
+	tr_ids_hex(h, sizeof(h), out);
+}
+
 static void put_u64(crypto_hash_sha256_state *st, uint64_t v)
 {
 	unsigned char b[8];

@@ -201,7 +201,7 @@ void tr_req_submit(struct tr_req *r, struct tr_store *s, tr_write_fn apply, cons
 	w->action = action;
 	w->audit_class = cls;
 	w->actor = "anonymous";
-	tr_sha256_hex(r->body.data ? r->body.data : "", r->body.len, w->request_digest);
+	tr_request_digest_hex(r->body.data ? r->body.data : "", r->body.len, w->request_digest);
 	w->on_done = write_done;
 	w->ctx = r;
 	r->state = ST_SUSPENDED;

@@ -107,7 +107,7 @@ struct tr_write {
 	const char *action;  /* audit action, e.g. "experiments.create" (static) */
 	enum tr_audit_class audit_class;
 	const char *actor;				/* "anonymous" until auth exists */
-	char request_digest[65];			/* hex SHA-256 of the request body */
+	char request_digest[65];			/* hex BLAKE2b-256 of the request body */
 	void (*on_done)(struct tr_write *w, void *ctx); /* called on the writer thread */
 	void *ctx;
 	enum tr_err reject; /* with apply = tr_store_reject: the code to record */
