@@ -331,6 +331,8 @@ def run_wrk(url, script, args, conns, duration, timeout_s, latency=False):
     res["socket_errors_total"] = sum(res["socket_errors"].values())
     res["connections"] = conns
     res["duration_s"] = duration
+    if res["requests"] == 0:  # wrk reports garbage percentiles when nothing completed
+        res["latency_us"] = {k: None for k in res["latency_us"]}
     return res
 
 
@@ -364,11 +366,17 @@ def search_body(exp_id):
             "order_by": SEARCH_ORDER}
 
 
-def check_search(port, exp_id, expected_names):
-    c = Client(port)
-    t0 = time.perf_counter()
-    p = c.must("runs/search", search_body(exp_id))
-    first_ms = (time.perf_counter() - t0) * 1000
+def check_search(port, exp_id, expected_names, repeats=25):
+    """Validate the result against the dataset, and time sequential requests
+    (one client: the latency a user sees, without queueing behind other clients)."""
+    c = Client(port, timeout=900)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        p = c.must("runs/search", search_body(exp_id))
+        times.append(time.perf_counter() - t0)
+        if sum(times) > 30:
+            break
     c.close()
     names = []
     for r in p.get("runs", []):
@@ -380,7 +388,8 @@ def check_search(port, exp_id, expected_names):
                     name = t.get("value")
         names.append(name)
     return {"returned": len(names), "matches_expected": names == expected_names,
-            "first_request_ms": round(first_ms, 1),
+            "sequential_ms": [round(t * 1000, 1) for t in times],
+            "sequential_p50_ms": round(statistics.median(times) * 1000, 1),
             "has_next_page_token": bool(p.get("next_page_token"))}
 
 
@@ -452,7 +461,7 @@ def load_mlflow_bulk(db_path, art, runs):
             "template_tags": sorted(x["key"] for x in tmpl_rows["tags"])}
 
 
-def load_rest(port, runs, threads=8):
+def load_rest(port, runs, threads=32):
     """Load the dataset through the REST API: runs/create + runs/log-batch per run."""
     t0 = time.perf_counter()
     c = Client(port)
@@ -502,7 +511,10 @@ def load_rest(port, runs, threads=8):
 
 
 def count_points(db_path, run_id):
-    """Rows for run_id in a `metrics` table (MLflow's schema; tried on Trellis too)."""
+    """Points stored for run_id, read straight from the SQLite file after the server is gone.
+
+    Tries MLflow's `metrics` table, then Trellis's `metric_chunks`; None when neither fits.
+    """
     if not os.path.exists(db_path):
         return None
     try:
@@ -513,7 +525,9 @@ def count_points(db_path, run_id):
         for q in ("SELECT count(*) FROM metrics WHERE run_uuid=?",
                   "SELECT count(*) FROM metrics WHERE run_id=?",
                   "SELECT count(*) FROM metrics m JOIN runs r ON m.run_id=r.id WHERE r.run_uuid=?",
-                  "SELECT count(*) FROM metrics m JOIN runs r ON m.run_id=r.id WHERE r.run_id=?"):
+                  "SELECT count(*) FROM metrics m JOIN runs r ON m.run_id=r.id WHERE r.run_id=?",
+                  # Trellis (schema at the time of writing): points packed in chunks of n points
+                  "SELECT coalesce(sum(n), 0) FROM metric_chunks WHERE run_uuid=?"):
             try:
                 return con.execute(q, (run_id,)).fetchone()[0]
             except sqlite3.Error:
@@ -527,8 +541,8 @@ def count_points(db_path, run_id):
 # per-server benchmark
 
 
-def bench_server(kind, cmd_fn, db_name, cfg, datasets, tmproot):
-    res = {"kind": kind}
+def bench_server(kind, cmd_fn, db_name, cfg, datasets, tmproot, res):
+    """Fills res (kept by the caller, so an interrupted run still reports what finished)."""
     health_timeout = cfg["health_timeout"]
 
     def newdir(tag):
@@ -566,6 +580,7 @@ def bench_server(kind, cmd_fn, db_name, cfg, datasets, tmproot):
         try:
             if cfg["warmup"]:
                 run_wrk(srv.url(), "log_metric.lua", [run1, 0], 32, cfg["warmup"], 10)
+                srv.settle(max_s=30)
             w1 = run_wrk(srv.url(), "log_metric.lua", [run1, 500_000_000], 32, cfg["w1"], 10)
             res["w1"] = w1
             log(f"{kind}: W1 {w1['ok_per_s']:.0f} 2xx req/s, non2xx {w1['non2xx']}, "
@@ -578,6 +593,7 @@ def bench_server(kind, cmd_fn, db_name, cfg, datasets, tmproot):
             warm_ok = 0
             if cfg["warmup"]:
                 warm_ok = run_wrk(srv.url(), "log_batch.lua", [run2, 0], 8, cfg["warmup"], 30)["ok"]
+                srv.settle(max_s=30)
             w2 = run_wrk(srv.url(), "log_batch.lua", [run2, 500_000_000], 8, cfg["w2"], 30)
             w2["points_per_s"] = w2["ok_per_s"] * 1000
             res["w2"] = w2
@@ -619,16 +635,23 @@ def bench_server(kind, cmd_fn, db_name, cfg, datasets, tmproot):
             log(f"{kind}: W3 {n} runs loaded in {load['load_s']} s ({load['load_method']})")
             chk = check_search(srv.port, load["experiment_id"], exp_names)
             log(f"{kind}: W3 {n} check: {chk}")
-            if cfg["warmup"]:
-                run_wrk(srv.url(), "search.lua", [load["experiment_id"]], 4, cfg["warmup"], 60)
-            w3 = run_wrk(srv.url(), "search.lua", [load["experiment_id"]], 4, cfg["w3"], 60, latency=True)
+            # Slow servers get a longer run so that enough requests complete for percentiles.
+            # The server has one core, so throughput is ~1/latency whatever the concurrency:
+            # duration >= min_samples x sequential latency (x1.3) + time to fill 4 connections.
+            est = statistics.median(chk["sequential_ms"]) / 1000.0
+            dur = max(cfg["w3"], min(600, int(cfg["w3_min_samples"] * est * 1.3 + 4 * est) + 2))
+            tmo = int(max(60, 10 * est))
+            if cfg["warmup"] and est < 0.2:
+                run_wrk(srv.url(), "search.lua", [load["experiment_id"]], 4, cfg["warmup"], tmo)
+            srv.settle(max_s=30)
+            w3 = run_wrk(srv.url(), "search.lua", [load["experiment_id"]], 4, dur, tmo, latency=True)
             w3.update(load)
             w3["check"] = chk
             w3["matching_runs"] = n_match
             res["w3"][key] = w3
-            lat = w3["latency_us"]
-            log(f"{kind}: W3 {n}: p50 {lat['p50'] / 1000:.1f} ms, p95 {lat['p95'] / 1000:.1f} ms, "
-                f"p99 {lat['p99'] / 1000:.1f} ms, {w3['ok_per_s']:.1f} req/s")
+            lat = {k: (v or 0) / 1000 for k, v in w3["latency_us"].items()}
+            log(f"{kind}: W3 {n}: {w3['ok']} ok in {dur} s: p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms, "
+                f"p99 {lat['p99']:.1f} ms, {w3['ok_per_s']:.1f} req/s")
         except Exception as e:  # noqa: BLE001
             res["w3"][key] = {"error": str(e)}
             log(f"{kind}: W3 {n} failed: {e}")
@@ -636,7 +659,6 @@ def bench_server(kind, cmd_fn, db_name, cfg, datasets, tmproot):
             if srv is not None:
                 srv.stop()
             shutil.rmtree(os.path.join(tmproot, f"{kind}-search{n}"), ignore_errors=True)
-    return res
 
 
 # --------------------------------------------------------------------------
@@ -688,15 +710,16 @@ def markdown(results):
             t = t * scale if isinstance(t, (int, float)) and not isinstance(t, bool) else t
             m = m * scale if isinstance(m, (int, float)) and not isinstance(m, bool) else m
         r = ratio(t, m, higher_better) if fmt_ratio else None
-        tgt = ""
-        if target is not None:
-            kind, val = target
+        tgts = []
+        for kind, val in (target or []):
             if kind == "ratio":
-                tgt = f"≥ {val}×" + ("" if r is None else (" ✅" if r >= val else " ❌"))
+                rr = ratio(t, m, higher_better)
+                tgts.append(f"≥ {val}×" + ("" if rr is None else (" ✅" if rr >= val else " ❌")))
             elif kind == "max":
-                tgt = f"Trellis ≤ {fmt(val, unit)}" + ("" if t is None else (" ✅" if t <= val else " ❌"))
+                tgts.append(f"≤ {fmt(val, unit)}" + ("" if t is None else (" ✅" if t <= val else " ❌")))
             elif kind == "min":
-                tgt = f"Trellis ≥ {fmt(val, unit)}" + ("" if t is None else (" ✅" if t >= val else " ❌"))
+                tgts.append(f"≥ {fmt(val, unit)}" + ("" if t is None else (" ✅" if t >= val else " ❌")))
+        tgt = "; ".join(tgts)
         rows.append(f"| {label} | {fmt(t, unit)} | {fmt(m, unit)} | {fmt(r, '×') if r is not None else '—'} | {tgt} |")
 
     rows.append("| Metric | Trellis | MLflow " + results["meta"].get("mlflow_version", "") +
@@ -706,26 +729,25 @@ def markdown(results):
     row("Idle RSS, whole process tree (MiB)", ["idle", "rss_kb_tree"], False, 1 / 1024)
     row("Idle PSS, whole process tree (MiB)", ["idle", "pss_kb_tree"], False, 1 / 1024)
     row("Idle processes", ["idle", "processes"], False, fmt_ratio=False)
-    row("W1 log-metric, 2xx req/s (c=32)", ["w1", "ok_per_s"], True, target=("ratio", 50))
+    row("W1 log-metric, 2xx req/s (c=32)", ["w1", "ok_per_s"], True, target=[("ratio", 50)])
     row("W1 non-2xx responses", ["w1", "non2xx"], False, fmt_ratio=False)
     row("W1 socket errors", ["w1", "socket_errors_total"], False, fmt_ratio=False)
     row("W1 latency p99 (ms)", ["w1", "latency_us", "p99"], False, 1 / 1000)
-    row("W2 log-batch, points/s (1,000/req, c=8)", ["w2", "points_per_s"], True, target=("ratio", 30))
-    row("W2 points/s vs absolute target", ["w2", "points_per_s"], True, target=("min", 300000.0),
-        fmt_ratio=False)
+    row("W2 log-batch, points/s (1,000/req, c=8)", ["w2", "points_per_s"], True,
+        target=[("ratio", 30), ("min", 300000.0)])
     row("W2 non-2xx responses", ["w2", "non2xx"], False, fmt_ratio=False)
     row("W2 socket errors", ["w2", "socket_errors_total"], False, fmt_ratio=False)
-    row("W2 all acked points present after SIGKILL", ["w2", "durability", "all_acked_present"], False,
+    row("W2 all acked points on disk after SIGKILL", ["w2", "durability", "all_acked_present"], False,
         fmt_ratio=False)
     for n in results["meta"]["sizes"]:
         k = str(n)
         lbl = f"W3 search {n // 1000}k runs"
-        row(f"{lbl}: p50 (ms, c=4)", ["w3", k, "latency_us", "p50"], False, 1 / 1000,
-            target=("max", 20.0))
-        row(f"{lbl}: p50 ratio", ["w3", k, "latency_us", "p50"], False, 1 / 1000, target=("ratio", 30))
+        row(f"{lbl}: p50 (ms, one client)", ["w3", k, "check", "sequential_p50_ms"], False,
+            target=[("max", 20.0), ("ratio", 30)])
+        row(f"{lbl}: p50 (ms, c=4)", ["w3", k, "latency_us", "p50"], False, 1 / 1000)
         row(f"{lbl}: p95 (ms)", ["w3", k, "latency_us", "p95"], False, 1 / 1000)
         row(f"{lbl}: p99 (ms)", ["w3", k, "latency_us", "p99"], False, 1 / 1000)
-        row(f"{lbl}: req/s", ["w3", k, "ok_per_s"], True, target=("ratio", 30))
+        row(f"{lbl}: req/s", ["w3", k, "ok_per_s"], True, target=[("ratio", 30)])
         row(f"{lbl}: top-100 matches expected", ["w3", k, "check", "matches_expected"], False,
             fmt_ratio=False)
         row(f"{lbl}: load time (s)", ["w3", k, "load_s"], False, fmt_ratio=False)
@@ -747,8 +769,13 @@ def markdown(results):
             fe = _get(srv, wl, "first_error")
             if fe:
                 notes.append(f"- {name} {wl.upper()} first non-2xx: `{fe[:200]}`")
+    for name, srv in results["servers"].items():
+        for n, w in (srv.get("w3") or {}).items():
+            if "load_method" in w:
+                notes.append(f"- {name} W3 {n} dataset load: {w['load_method']}, {w['load_s']} s")
     meta = results["meta"]
-    head = (f"Trellis benchmark — {meta['mode']} run, {meta['started']}, {meta['machine']['cpu']} "
+    head = ("**INTERRUPTED: partial results.** " if meta.get("interrupted") else "") + (
+            f"Trellis benchmark — {meta['mode']} run, {meta['started']}, {meta['machine']['cpu']} "
             f"({meta['machine']['nproc']} cores), server on core {SERVER_CPU}, load generator on core "
             f"{LOADGEN_CPU}. Ratios are Trellis÷MLflow for throughput and MLflow÷Trellis for "
             f"latency, time and memory.")
@@ -807,13 +834,21 @@ def main():
     ap.add_argument("--trellis-bin", default=os.path.join(ROOT, "build", "trellis"))
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     ap.add_argument("--keep-tmp", action="store_true")
+    ap.add_argument("--report", metavar="JSON", help="only re-print the Markdown table of a results file")
     a = ap.parse_args()
 
+    a.trellis_bin = os.path.abspath(a.trellis_bin)
+    a.venv = os.path.abspath(a.venv)
+    if a.report:
+        with open(a.report) as f:
+            print(markdown(json.load(f)))
+        return
+
     if a.quick:
-        cfg = {"w1": 5, "w2": 5, "w3": 5, "warmup": 1, "startup_repeats": 1}
+        cfg = {"w1": 5, "w2": 5, "w3": 5, "warmup": 1, "startup_repeats": 1, "w3_min_samples": 12}
         sizes = [10000]
     else:
-        cfg = {"w1": 30, "w2": 30, "w3": 30, "warmup": 3, "startup_repeats": 3}
+        cfg = {"w1": 30, "w2": 30, "w3": 30, "warmup": 3, "startup_repeats": 3, "w3_min_samples": 30}
         sizes = [10000, 100000]
     if a.duration:
         cfg.update(w1=a.duration, w2=a.duration, w3=a.duration)
@@ -868,9 +903,8 @@ def main():
             shutil.rmtree(tmproot, ignore_errors=True)
 
     def on_signal(signum, frame):
-        log(f"signal {signum}: stopping servers")
-        cleanup()
-        sys.exit(130)
+        log(f"signal {signum}: stopping servers, writing partial results")
+        raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
@@ -894,7 +928,10 @@ def main():
                     continue
                 fn, db = mlflow_cmd(a.venv), "mlflow.db"
             log(f"=== {kind} ===")
-            results["servers"][kind] = bench_server(kind, fn, db, cfg, datasets, tmproot)
+            results["servers"][kind] = partial = {"kind": kind}
+            bench_server(kind, fn, db, cfg, datasets, tmproot, partial)
+    except KeyboardInterrupt:
+        results["meta"]["interrupted"] = True
     finally:
         cleanup()
 
