@@ -172,6 +172,21 @@ static enum tr_err tx_exp(struct tr_store_tx *tx, struct tr_write *w, int64_t *i
 	return exp_by_id(tx->db, sid, exp, err);
 }
 
+/* Sets tag K of experiment ID to V (insert or overwrite). */
+static enum tr_err put_exp_tag(struct tr_store_tx *tx, int64_t id, const char *k, const char *v,
+			       struct tr_buf *err)
+{
+	return tr_db_run(tx->db, err,
+			 "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?,?,?)"
+			 " ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
+			 "itt", id, k, v);
+}
+
+static bool exp_active(json_t *exp)
+{
+	return !strcmp(json_string_value(json_object_get(exp, "lifecycle_stage")), "active");
+}
+
 static enum tr_err validate_exp_tag(json_t *tag, const char **k, const char **v, struct tr_buf *err)
 {
 	enum tr_err rc = store_kv_parse(tag, "tag", k, v, err);
@@ -238,12 +253,7 @@ enum tr_err tr_store_experiment_create(struct tr_store_tx *tx, struct tr_write *
 		const char *k, *v;
 		rc = validate_exp_tag(t, &k, &v, err);
 		if (!rc)
-			rc = tr_db_run(
-			    tx->db, err,
-			    "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?,?,?)"
-			    " ON CONFLICT (experiment_id, key) DO UPDATE SET value = "
-			    "excluded.value",
-			    "itt", id, k, v);
+			rc = put_exp_tag(tx, id, k, v, err);
 		if (rc)
 			goto out;
 	}
@@ -267,7 +277,7 @@ enum tr_err tr_store_experiment_update(struct tr_store_tx *tx, struct tr_write *
 		rc = tr_json_req_str(w->args, "new_name", &new_name, err);
 	if (!rc)
 		rc = tr_validate_experiment_name(new_name, err);
-	if (!rc && strcmp(json_string_value(json_object_get(exp, "lifecycle_stage")), "active"))
+	if (!rc && !exp_active(exp))
 		rc = tr_fail(err, TR_ERR_INVALID_STATE,
 			     "Cannot rename a non-active experiment. Experiment %lld is deleted",
 			     (long long)id);
@@ -338,15 +348,11 @@ enum tr_err tr_store_experiment_set_tag(struct tr_store_tx *tx, struct tr_write 
 	enum tr_err rc = tx_exp(tx, w, &id, &exp, err);
 	if (!rc)
 		rc = validate_exp_tag(w->args, &k, &v, err);
-	if (!rc && strcmp(json_string_value(json_object_get(exp, "lifecycle_stage")), "active"))
+	if (!rc && !exp_active(exp))
 		rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
 			     "The experiment %lld must be in the 'active' state.", (long long)id);
 	if (!rc)
-		rc = tr_db_run(
-		    tx->db, err,
-		    "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?,?,?)"
-		    " ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
-		    "itt", id, k, v);
+		rc = put_exp_tag(tx, id, k, v, err);
 	json_decref(exp);
 	return rc;
 }
@@ -360,7 +366,7 @@ enum tr_err tr_store_experiment_delete_tag(struct tr_store_tx *tx, struct tr_wri
 	enum tr_err rc = tx_exp(tx, w, &id, &exp, err);
 	if (!rc)
 		rc = tr_json_req_str(w->args, "key", &k, err);
-	if (!rc && strcmp(json_string_value(json_object_get(exp, "lifecycle_stage")), "active"))
+	if (!rc && !exp_active(exp))
 		rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
 			     "The experiment %lld must be in the 'active' state.", (long long)id);
 	if (!rc)
