@@ -457,3 +457,25 @@ def test_prometheus_metrics(rest):
 def test_health(rest):
     r = rest.get("/health")
     assert r.status_code == 200 and r.text.strip() == "OK"
+
+
+# ----------------------------------------------------------------------------- 2.x log-model
+
+
+def test_log_model_appends_history(rest):
+    """MLflow 2.x `runs/log-model`: each model JSON is appended to mlflow.log-model.history."""
+    rid = rest.create_run(rest.create_experiment(uniq("logmodel")))
+    for path in ("model", "model2"):
+        model = {"artifact_path": path, "flavors": {"python_function": {}},
+                 "utc_time_created": "2026-11-27 00:00:00.000000", "run_id": rid}
+        rest.ok("POST", API + "/runs/log-model", {"run_id": rid, "model_json": json.dumps(model)})
+    tags = by_key(rest.get_run(rid)["data"]["tags"])
+    history = json.loads(tags["mlflow.log-model.history"])
+    assert [m["artifact_path"] for m in history] == ["model", "model2"]
+    # a model JSON without the mandatory fields is refused and changes nothing
+    r = rest.post(API + "/runs/log-model", {"run_id": rid, "model_json": json.dumps({"flavors": {}})})
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE")
+    r = rest.post(API + "/runs/log-model", {"run_id": rid, "model_json": "not json"})
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE")
+    tags = by_key(rest.get_run(rid)["data"]["tags"])
+    assert len(json.loads(tags["mlflow.log-model.history"])) == 2
