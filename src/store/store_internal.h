@@ -108,6 +108,12 @@ void store_search_bind(struct tr_db *db, struct tr_db_stmt *st, const struct sto
 enum tr_err store_kv_parse(json_t *obj, const char *what, const char **key, const char **value,
 			   struct tr_buf *err) __attribute__((warn_unused_result));
 
+/* The SQLite query plan (EXPLAIN QUERY PLAN, one step a line) of the first
+ * query runs/search would run for ARGS; tests use it to keep the index walk
+ * from regressing into a scan. */
+enum tr_err store_run_search_explain(struct tr_store *s, json_t *args, struct tr_buf *plan,
+				     struct tr_buf *err) __attribute__((warn_unused_result));
+
 /* The run id from ARGS: run_id, falling back to the legacy run_uuid. */
 enum tr_err store_args_run_id(json_t *args, const char **out, struct tr_buf *err)
     __attribute__((warn_unused_result));

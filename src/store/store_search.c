@@ -209,65 +209,124 @@ static enum tr_err read_tiers(struct tr_db *db, const struct plan *p, json_t *li
 	return TR_OK;
 }
 
-enum tr_err tr_store_run_search(struct tr_store *s, json_t *args, json_t **out, struct tr_buf *err)
+/* Reads the search arguments and builds the query's scope. Release P with
+ * plan_release(), also on failure. *EMPTY is set when no experiment id can
+ * match (MLflow: no experiments, no runs). */
+static enum tr_err plan_open(json_t *args, struct plan *p, bool *empty, struct tr_buf *err)
 {
-	struct plan p = {.scope = TR_BUF_INIT, .lead_scope = TR_BUF_INIT};
-	json_t *exp_ids = NULL, *list = json_array();
-	struct tr_db *db = NULL;
-	enum tr_err rc = store_search_parse(args, TR_SEARCH_RUNS, "run_view_type", &p.ss, err);
+	json_t *exp_ids = NULL;
+	*empty = false;
+	enum tr_err rc = store_search_parse(args, TR_SEARCH_RUNS, "run_view_type", &p->ss, err);
 	if (!rc)
 		rc = tr_json_array(args, "experiment_ids", &exp_ids, err);
 	if (rc)
 		goto out;
 	/* experiment ids are integers here; anything else matches nothing */
-	p.exp_ids = tr_xcalloc(json_array_size(exp_ids) + 1, sizeof(*p.exp_ids));
+	p->exp_ids = tr_xcalloc(json_array_size(exp_ids) + 1, sizeof(*p->exp_ids));
 	size_t i;
 	json_t *x;
 	json_array_foreach(exp_ids, i, x)
 	{
-		if (numeric_id(x, &p.exp_ids[p.n_ids]))
-			p.n_ids++;
+		if (numeric_id(x, &p->exp_ids[p->n_ids]))
+			p->n_ids++;
 	}
-	if (!p.n_ids)
-		goto done; /* no experiments, no runs (as MLflow) */
-	tr_buf_appends(&p.scope, "r.experiment_id IN (");
-	for (i = 0; i < p.n_ids; i++)
-		tr_buf_appends(&p.scope, i ? ",?" : "?");
-	tr_buf_append(&p.lead_scope, p.scope.data, p.scope.len);
-	tr_buf_appendf(&p.scope, ") AND %s AND (%s)", store_search_view_sql(&p.ss, true),
-		       p.ss.q.where);
-	if (p.ss.q.lead_key)
-		tr_buf_appendf(&p.lead_scope, ") AND %s AND (%s)",
-			       store_search_view_sql(&p.ss, true), p.ss.q.lead_filter);
+	*empty = p->n_ids == 0;
+	tr_buf_appends(&p->scope, "r.experiment_id IN (");
+	for (i = 0; i < p->n_ids; i++)
+		tr_buf_appends(&p->scope, i ? ",?" : "?");
+	tr_buf_append(&p->lead_scope, p->scope.data, p->scope.len);
+	tr_buf_appendf(&p->scope, ") AND %s AND (%s)", store_search_view_sql(&p->ss, true),
+		       p->ss.q.where);
+	if (p->ss.q.lead_key)
+		tr_buf_appendf(&p->lead_scope, ") AND %s AND (%s)",
+			       store_search_view_sql(&p->ss, true), p->ss.q.lead_filter);
+out:
+	json_decref(exp_ids);
+	return rc;
+}
+
+static void plan_release(struct plan *p)
+{
+	store_search_release(&p->ss);
+	tr_buf_release(&p->scope);
+	tr_buf_release(&p->lead_scope);
+	free(p->exp_ids);
+}
+
+enum tr_err tr_store_run_search(struct tr_store *s, json_t *args, json_t **out, struct tr_buf *err)
+{
+	struct plan p = {.scope = TR_BUF_INIT, .lead_scope = TR_BUF_INIT};
+	json_t *list = json_array();
+	struct tr_db *db = NULL;
+	bool empty;
+	enum tr_err rc = plan_open(args, &p, &empty, err);
+	if (rc || empty)
+		goto done;
 	rc = store_reader_get(s, &db, err);
 	if (rc)
-		goto out;
+		goto done;
 	if (p.ss.q.lead_key)
 		rc = read_tiers(db, &p, list, err);
 	else
 		rc = read_tier(db, &p, TIER_ALL, p.ss.max_results, p.ss.offset, list, err);
 	if (!rc)
 		rc = store_runs_fill(db, list, err);
-	if (rc)
-		goto out;
 done:
-	*out = json_object();
-	/* as MLflow: a full page may be followed by more */
-	if ((int64_t)json_array_size(list) == p.ss.max_results) {
-		char *t = store_page_token_make(p.ss.offset + p.ss.max_results);
-		json_object_set_new(*out, "next_page_token", json_string(t));
-		free(t);
+	if (!rc) {
+		*out = json_object();
+		/* as MLflow: a full page may be followed by more */
+		if ((int64_t)json_array_size(list) == p.ss.max_results) {
+			char *t = store_page_token_make(p.ss.offset + p.ss.max_results);
+			json_object_set_new(*out, "next_page_token", json_string(t));
+			free(t);
+		}
+		if (json_array_size(list))
+			json_object_set(*out, "runs", list);
 	}
-	if (json_array_size(list))
-		json_object_set(*out, "runs", list);
-out:
 	json_decref(list);
 	if (db)
 		store_reader_put(s, db);
-	store_search_release(&p.ss);
-	tr_buf_release(&p.scope);
-	tr_buf_release(&p.lead_scope);
-	free(p.exp_ids);
-	json_decref(exp_ids);
+	plan_release(&p);
+	return rc;
+}
+
+enum tr_err store_run_search_explain(struct tr_store *s, json_t *args, struct tr_buf *plan,
+				     struct tr_buf *err)
+{
+	struct plan p = {.scope = TR_BUF_INIT, .lead_scope = TR_BUF_INIT};
+	struct tr_buf sql = TR_BUF_INIT;
+	struct tr_db *db = NULL;
+	bool empty;
+	enum tr_err rc = plan_open(args, &p, &empty, err);
+	if (!rc && empty)
+		rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE, "no experiment id to search");
+	if (!rc)
+		rc = store_reader_get(s, &db, err);
+	if (rc)
+		goto out;
+	enum tier t = p.ss.q.lead_key ? TIER_REAL : TIER_ALL;
+	tr_buf_appends(&sql, "EXPLAIN QUERY PLAN ");
+	tier_sql(&p, t, false, &sql);
+	struct tr_db_stmt *st;
+	rc = tr_db_prepare(db, tr_buf_str(&sql), &st, err);
+	if (rc)
+		goto out;
+	int idx = 1;
+	bind_tier(db, st, &p, t, false, &idx);
+	tr_db_bind_int64(db, st, idx++, p.ss.max_results);
+	tr_db_bind_int64(db, st, idx++, p.ss.offset);
+	bool row = true;
+	while (!rc) {
+		rc = tr_db_step(db, st, &row, err);
+		if (rc || !row)
+			break;
+		tr_buf_appendf(plan, "%s\n", tr_db_col_text(db, st, 3));
+	}
+	tr_db_done(db, st);
+out:
+	if (db)
+		store_reader_put(s, db);
+	tr_buf_release(&sql);
+	plan_release(&p);
 	return rc;
 }

@@ -399,6 +399,33 @@ static void search_by_metric_pages_across_tiers(void **state)
 		free(ids[i]);
 }
 
+/* The plans behind runs/search: ordering by a metric walks its index and
+ * looks runs up by key; the default order walks the experiment index. A
+ * regression to a scan of every run would pass the functional tests. */
+static void search_query_plans(void **state)
+{
+	struct fixture *f = *state;
+	struct tr_buf plan = TR_BUF_INIT, err = TR_BUF_INIT;
+	json_t *a = json_pack("{s:[s],s:s,s:[s],s:i}", "experiment_ids", "0", "filter",
+			      "metrics.m3 < 0.5 and params.p2 = '7'", "order_by", "metrics.m3 DESC",
+			      "max_results", 100);
+	assert_int_equal(store_run_search_explain(f->s, a, &plan, &err), TR_OK);
+	assert_non_null(
+	    strstr(tr_buf_str(&plan), "SEARCH om USING COVERING INDEX latest_metrics_key_value "
+				      "(key=? AND is_nan=? AND value<?)"));
+	assert_non_null(strstr(tr_buf_str(&plan), "SEARCH r USING PRIMARY KEY (run_uuid=?)"));
+	assert_null(strstr(tr_buf_str(&plan), "SCAN r"));
+	json_decref(a);
+	tr_buf_reset(&plan);
+	a = json_pack("{s:[s],s:s}", "experiment_ids", "0", "filter", "params.p2 = '7'");
+	assert_int_equal(store_run_search_explain(f->s, a, &plan, &err), TR_OK);
+	assert_non_null(strstr(tr_buf_str(&plan), "SEARCH r USING INDEX runs_experiment"));
+	assert_null(strstr(tr_buf_str(&plan), "SCAN r"));
+	json_decref(a);
+	tr_buf_release(&plan);
+	tr_buf_release(&err);
+}
+
 static void audit_chain_verifies_and_is_append_only(void **state)
 {
 	struct fixture *f = *state;
@@ -511,6 +538,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(deleted_runs_refuse_writes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(search_runs_filters_and_orders, setup, teardown),
 	    cmocka_unit_test_setup_teardown(search_by_metric_pages_across_tiers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(search_query_plans, setup, teardown),
 	    cmocka_unit_test_setup_teardown(audit_chain_verifies_and_is_append_only, setup,
 					    teardown),
 	    cmocka_unit_test(older_schema_is_refused),
