@@ -44,7 +44,7 @@ CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/%.o)
 UNIT_TESTS := test_core test_search test_validate test_store test_log_batch_json
 UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
-.PHONY: all test unit compat check clean format format-check bench
+.PHONY: all test unit compat check clean format format-check bench fuzz
 all: $(BUILD)/trellis
 
 $(BUILD)/trellis: $(CMD_OBJ) $(BUILD)/libtrellis.a
@@ -70,15 +70,42 @@ unit: $(UNIT_BIN)
 compat: $(BUILD)/trellis
 	TRELLIS_BIN=$(abspath $(BUILD)/trellis) scripts/run-compat.sh
 
+# libFuzzer targets (clang), each run briefly on its seed corpus by `make fuzz`;
+# FUZZ_SECONDS=N runs each longer.
+FUZZ_SECONDS ?= 10
+FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -g -O1 -Isrc -include src/core/banned.h -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all $(shell pkg-config --cflags $(PKGS))
+FUZZ_CORE := src/core/alloc.c src/core/arena.c src/core/buf.c src/core/err.c src/core/json.c
+FUZZ_TARGETS := search log_batch validate
+fuzz_search_SRC := src/store/search.c
+fuzz_log_batch_SRC := src/api/log_batch_json.c src/api/validate.c
+fuzz_validate_SRC := src/api/validate.c
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_CORE) src/store/search.c src/api/log_batch_json.c src/api/validate.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_CORE) $($(notdir $@)_SRC) \
+		$(shell pkg-config --libs jansson yajl) -lm
+
+fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
+		rm -rf build/fuzz/work-$$t && mkdir -p build/fuzz/work-$$t && \
+		cp tests/fuzz/corpus/$$t/* build/fuzz/work-$$t/ && \
+		build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+			-artifact_prefix=build/fuzz/ build/fuzz/work-$$t > build/fuzz/$$t.log 2>&1 \
+			|| { tail -n 40 build/fuzz/$$t.log; exit 1; }; \
+		tail -n 1 build/fuzz/$$t.log; \
+	done
+
 test: unit compat
 
 check: test
 
 format:
-	clang-format -i $(LIB_SRC) $(CMD_SRC) $(wildcard src/*/*.h) $(wildcard tests/unit/*.c)
+	clang-format -i $(LIB_SRC) $(CMD_SRC) $(wildcard src/*/*.h) $(wildcard tests/unit/*.c) $(wildcard tests/fuzz/*.c)
 
 format-check:
-	clang-format --dry-run --Werror $(LIB_SRC) $(CMD_SRC) $(wildcard src/*/*.h) $(wildcard tests/unit/*.c)
+	clang-format --dry-run --Werror $(LIB_SRC) $(CMD_SRC) $(wildcard src/*/*.h) $(wildcard tests/unit/*.c) $(wildcard tests/fuzz/*.c)
 
 clean:
 	rm -rf build

@@ -25,4 +25,6 @@ make -j"$jobs" SANITIZE=address,undefined unit
 echo "== client compatibility tests under ASan+UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	make SANITIZE=address,undefined compat
+echo "== fuzz targets (libFuzzer + ASan/UBSan, seed corpora, 10 s each)"
+make fuzz FUZZ_SECONDS=10
 echo "== all tests passed"
