@@ -410,9 +410,9 @@ static void search_query_plans(void **state)
 			      "metrics.m3 < 0.5 and params.p2 = '7'", "order_by", "metrics.m3 DESC",
 			      "max_results", 100);
 	assert_int_equal(store_run_search_explain(f->s, a, &plan, &err), TR_OK);
-	assert_non_null(
-	    strstr(tr_buf_str(&plan), "SEARCH om USING COVERING INDEX latest_metrics_key_value "
-				      "(key=? AND is_nan=? AND value<?)"));
+	assert_non_null(strstr(tr_buf_str(&plan),
+			       "SEARCH om USING COVERING INDEX latest_metrics_key_value "
+			       "(key=? AND is_nan=? AND value<?)"));
 	assert_non_null(strstr(tr_buf_str(&plan), "SEARCH r USING PRIMARY KEY (run_uuid=?)"));
 	assert_null(strstr(tr_buf_str(&plan), "SCAN r"));
 	json_decref(a);
