@@ -30,18 +30,21 @@ CORE_SRC := src/core/alloc.c src/core/arena.c src/core/buf.c src/core/clock.c sr
 	src/core/ids.c src/core/json.c src/core/log.c
 STORE_SRC := src/store/db.c src/store/db_sqlite.c src/store/migrations.c src/store/search.c \
 	src/store/store.c src/store/store_experiments.c src/store/store_runs.c src/store/store_search.c \
-	src/store/store_metrics.c src/store/metric_chunk.c src/store/writer.c src/store/uri.c
+	src/store/store_metrics.c src/store/metric_chunk.c src/store/writer.c src/store/uri.c \
+	src/store/store_artifacts.c
 GOV_SRC := src/governance/audit.c
+ARTIFACT_SRC := src/artifact/path.c src/artifact/fs.c
 API_SRC := src/api/validate.c src/api/mlflow_tracking.c src/api/routes.c src/api/admin.c \
+	src/api/mlflow_artifacts.c \
 	src/api/log_batch_json.c
 HTTP_SRC := src/http/server.c src/http/metrics.c
 CMD_SRC := cmd/trellis.c cmd/cmd_server.c cmd/cmd_db.c cmd/cmd_audit.c
 
-LIB_SRC := $(CORE_SRC) $(STORE_SRC) $(GOV_SRC) $(API_SRC) $(HTTP_SRC)
+LIB_SRC := $(CORE_SRC) $(STORE_SRC) $(GOV_SRC) $(ARTIFACT_SRC) $(API_SRC) $(HTTP_SRC)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/%.o)
 
-UNIT_TESTS := test_core test_search test_validate test_store test_log_batch_json
+UNIT_TESTS := test_core test_search test_validate test_store test_log_batch_json test_artifact
 UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
 .PHONY: all test unit compat check clean format format-check bench fuzz

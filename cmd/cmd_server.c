@@ -6,6 +6,7 @@
  * commit the writer queue, exit 0.
  */
 #include "api/api.h"
+#include "artifact/artifact.h"
 #include "cmd.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -141,11 +142,6 @@ int cmd_server(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (mkdir(artifacts_dest, 0755) && errno != EEXIST) {
-		tr_log_error("cannot create --artifacts-destination '%s': %s", artifacts_dest,
-			     strerror(errno));
-		return 1;
-	}
 	struct tr_buf err = TR_BUF_INIT;
 	struct tr_store_opts sopts = {.artifact_root = artifact_root};
 	struct tr_api api = {.started_ms = tr_clock_now_ms()};
@@ -153,6 +149,10 @@ int cmd_server(int argc, char **argv)
 	int status = 1;
 	if (tr_store_open(store_uri, &sopts, &api.store, &err)) {
 		tr_log_error("cannot open store: %s", tr_buf_str(&err));
+		goto out;
+	}
+	if (tr_artifacts_open(artifacts_dest, &api.artifacts, &err)) {
+		tr_log_error("%s", tr_buf_str(&err));
 		goto out;
 	}
 	if (tr_http_start(&hopts, tr_api_dispatch, &api, &http, &err)) {
@@ -175,6 +175,7 @@ int cmd_server(int argc, char **argv)
 out:
 	tr_http_stop(http);
 	tr_store_close(api.store); /* drains and commits the writer queue */
+	tr_artifacts_close(api.artifacts);
 	tr_buf_release(&err);
 	if (status == 0)
 		tr_log_info("stopped");

@@ -15,8 +15,11 @@
 
 #include <jansson.h>
 
+struct tr_artifacts;
+
 struct tr_api {
 	struct tr_store *store;
+	struct tr_artifacts *artifacts; /* the artifact proxy's store */
 	int64_t started_ms;
 };
 
@@ -36,6 +39,9 @@ struct tr_route {
 
 /* The dispatcher given to tr_http_start(); CTX is a struct tr_api. */
 void tr_api_dispatch(void *ctx, struct tr_req *req);
+/* Handles the artifact proxy under /api/2.0/mlflow-artifacts/artifacts; false
+ * when PATH is not there. */
+bool tr_api_artifacts(struct tr_api *api, struct tr_req *req);
 /* Handles /health, /version, /metrics and /api/2.0/trellis/...; false when PATH is not one. */
 bool tr_api_admin(struct tr_api *api, struct tr_req *req);
 

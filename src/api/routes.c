@@ -38,6 +38,8 @@ static void lists_from_query(json_t *args)
 void tr_api_dispatch(void *ctx, struct tr_req *r)
 {
 	struct tr_api *api = ctx;
+	if (tr_api_artifacts(api, r))
+		return;
 	const char *suffix = mlflow_suffix(r->path);
 	const struct tr_route *route = NULL;
 	bool path_known = false;

@@ -154,6 +154,22 @@ void tr_req_text(struct tr_req *r, int status, const char *content_type, const c
 	r->state = ST_READY;
 }
 
+void tr_req_file(struct tr_req *r, int fd, uint64_t size, const char *content_type, bool attachment,
+		 bool sandbox)
+{
+	free(r->resp);
+	r->resp = NULL;
+	r->resp_len = 0;
+	r->status = 200;
+	r->resp_fd = fd;
+	r->resp_fd_size = size;
+	r->has_fd = true;
+	r->resp_type = content_type;
+	r->attachment = attachment;
+	r->sandbox = sandbox;
+	r->state = ST_READY;
+}
+
 void tr_req_json(struct tr_req *r, int status, json_t *body)
 {
 	free(r->resp);
@@ -211,9 +227,18 @@ void tr_req_submit(struct tr_req *r, struct tr_store *s, tr_write_fn apply, cons
 
 static enum MHD_Result queue(struct MHD_Connection *c, struct tr_req *r)
 {
-	struct MHD_Response *resp =
-	    MHD_create_response_from_buffer(r->resp_len, r->resp, MHD_RESPMEM_MUST_FREE);
-	r->resp = NULL;
+	struct MHD_Response *resp;
+	if (r->has_fd) {
+		resp = MHD_create_response_from_fd64(r->resp_fd_size, r->resp_fd);
+		r->has_fd = false; /* MHD closes it now */
+		if (r->attachment)
+			MHD_add_response_header(resp, "Content-Disposition", "attachment");
+		if (r->sandbox)
+			MHD_add_response_header(resp, "Content-Security-Policy", "sandbox");
+	} else {
+		resp = MHD_create_response_from_buffer(r->resp_len, r->resp, MHD_RESPMEM_MUST_FREE);
+		r->resp = NULL;
+	}
 	MHD_add_response_header(resp, "Content-Type", r->resp_type);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	if (r->origin_ok) {
@@ -412,6 +437,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	tr_log_access(r->method, r->path, status, us);
 	tr_http_metrics_observe(r->route, status, us);
 	json_decref(r->args);
+	if (r->has_fd)
+		close(r->resp_fd); /* answered with a file that was never queued */
 	tr_arena_free(r->arena);
 	tr_buf_release(&r->body);
 	tr_buf_release(&r->write.err);
@@ -419,6 +446,36 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	free(r);
 	*con_cls = NULL;
 	atomic_fetch_sub(&h->in_flight, 1);
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)(c | 32);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/*
+ * Percent-decoding of the URL path and query arguments, in place, as MHD's
+ * default does, except that "%00" stays as it is: a NUL would silently cut
+ * the C string (so "a%00b" would name "a"); kept literal, the artifact path
+ * check refuses it and anywhere else it is just text.
+ */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	char *w = s;
+	for (const char *r = s; *r; r++) {
+		int h, l;
+		if (*r == '%' && (h = hexval(r[1])) >= 0 && (l = hexval(r[2])) >= 0 && (h || l)) {
+			*w++ = (char)(h * 16 + l);
+			r += 2;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
 }
 
 static void log_mhd(void *cls, const char *fmt, va_list ap)
@@ -478,9 +535,9 @@ enum tr_err tr_http_start(const struct tr_http_opts *opts, tr_http_dispatch_fn d
 	h->d = MHD_start_daemon(
 	    flags, (uint16_t)opts->port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
 	    log_mhd, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, workers,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned)4096, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
+	    NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)120, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (!h->d) {

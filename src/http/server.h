@@ -51,6 +51,11 @@ struct tr_req {
 	const char *origin_ok; /* the Origin to echo in Access-Control-Allow-Origin */
 	uint64_t started_us;
 	struct tr_arena *arena; /* per-request allocations, see tr_req_arena() */
+	int resp_fd;		/* with has_fd: a file to send (closed by MHD) */
+	uint64_t resp_fd_size;
+	bool has_fd;
+	bool attachment; /* Content-Disposition: attachment */
+	bool sandbox;	 /* Content-Security-Policy: sandbox */
 	struct tr_write write;
 };
 
@@ -81,6 +86,11 @@ struct tr_arena *tr_req_arena(struct tr_req *r);
 /* Responses; exactly one per request. BODY is stolen. */
 void tr_req_json(struct tr_req *r, int status, json_t *body);
 void tr_req_text(struct tr_req *r, int status, const char *content_type, const char *text);
+/* Sends SIZE bytes of FD (taken over, closed after sending) as CONTENT_TYPE.
+ * ATTACHMENT adds Content-Disposition: attachment, SANDBOX a CSP sandbox,
+ * so stored HTML or SVG cannot run script in the server's origin. */
+void tr_req_file(struct tr_req *r, int fd, uint64_t size, const char *content_type, bool attachment,
+		 bool sandbox);
 /* MLflow's error body {"error_code","message"} with the table's HTTP status. */
 void tr_req_error(struct tr_req *r, enum tr_err code, const char *message);
 /* Hands a write to the store's writer; the response ({} or w->result, or the

@@ -77,6 +77,10 @@ static const char *const migrations[] = {
     "  creation_time, last_update_time) VALUES (0, 'Default', 'mlflow-artifacts:/0', 'active',"
     "  CAST(strftime('%s','now') AS INTEGER) * 1000, CAST(strftime('%s','now') AS INTEGER) * "
     "1000);",
+    /* 2: stored artifacts, with their size and SHA-256 digest */
+    "CREATE TABLE artifacts ("
+    "  path TEXT PRIMARY KEY, size BIGINT NOT NULL, sha256 TEXT NOT NULL,"
+    "  updated_ms BIGINT NOT NULL) WITHOUT ROWID;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

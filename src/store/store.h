@@ -33,7 +33,7 @@ struct tr_store;
 struct tr_store_tx;
 struct tr_write;
 
-#define TR_SCHEMA_VERSION 1
+#define TR_SCHEMA_VERSION 2
 
 struct tr_store_opts {
 	/* mlflow-artifacts: URI prefix that experiments' artifact locations start with */
@@ -155,6 +155,10 @@ enum tr_err tr_store_run_delete_tag(struct tr_store_tx *tx, struct tr_write *w, 
 enum tr_err tr_store_run_log_batch(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
 enum tr_err tr_store_run_log_inputs(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
 enum tr_err tr_store_run_log_model(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
+/* Records an artifact the caller stored: ARGS {"path", "size", "sha256"}; or,
+ * with {"path", "deleted": true}, forgets PATH and everything beneath it. */
+enum tr_err tr_store_artifact_record(struct tr_store_tx *tx, struct tr_write *w,
+				     struct tr_buf *err);
 /* Appends only the audit entry (a request rejected before it reached the store). */
 enum tr_err tr_store_reject(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
 

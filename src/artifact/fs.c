@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The filesystem artifact backend. One directory descriptor for the root;
+ * every lookup is openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+ * RESOLVE_NO_MAGICLINKS) relative to it, and folders are created one segment
+ * at a time from descriptors obtained that way, so no path component, symlink
+ * or race can lead outside the root. Writes go to a temporary file in the
+ * target folder, are fsynced, renamed over the name and the folder is fsynced.
+ */
+#include "artifact/artifact.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/ids.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define TMP_PREFIX ".trellis-upload-"
+
+struct fs_store {
+	struct tr_artifacts base;
+	int root;
+};
+
+static int beneath(int dirfd, const char *path, int flags, mode_t mode)
+{
+	struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC),
+			       .mode = (flags & O_CREAT) ? mode : 0,
+			       .resolve =
+				   RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+	return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+}
+
+static enum tr_err io_error(struct tr_buf *err, const char *what, const char *path)
+{
+	int e = errno;
+	if (e == ENOSPC || e == EDQUOT)
+		return tr_fail(err, TR_ERR_IO_ERROR, "no space left to store '%s'", path);
+	if (e == ENOENT || e == ENOTDIR)
+		return tr_fail(err, TR_ERR_RESOURCE_DOES_NOT_EXIST, "artifact '%s' does not exist",
+			       path);
+	if (e == EXDEV || e == ELOOP)
+		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+			       "Invalid path: '%s' leaves the artifact root", path);
+	return tr_fail(err, TR_ERR_IO_ERROR, "cannot %s artifact '%s': %s", what, path,
+		       strerror(e));
+}
+
+static enum tr_err fs_open(const char *root, struct tr_artifacts **out, struct tr_buf *err)
+{
+	if (mkdir(root, 0755) && errno != EEXIST)
+		return tr_fail(err, TR_ERR_IO_ERROR, "cannot create artifact root '%s': %s", root,
+			       strerror(errno));
+	int fd = open(root, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return tr_fail(err, TR_ERR_IO_ERROR, "cannot open artifact root '%s': %s", root,
+			       strerror(errno));
+	struct fs_store *s = tr_xcalloc(1, sizeof(*s));
+	s->base.ops = &tr_artifact_fs_ops;
+	s->root = fd;
+	*out = &s->base;
+	return TR_OK;
+}
+
+static void fs_close(struct tr_artifacts *a)
+{
+	struct fs_store *s = (struct fs_store *)a;
+	close(s->root);
+	free(s);
+}
+
+/* Opens (creating) the folder DIR beneath the root, one segment at a time. */
+static int open_dirs(struct fs_store *s, const char *dir)
+{
+	int fd = dup(s->root);
+	char *copy = tr_xstrdup(dir), *seg = copy;
+	while (fd >= 0 && *seg) {
+		char *slash = strchr(seg, '/');
+		if (slash)
+			*slash = '\0';
+		if (mkdirat(fd, seg, 0755) && errno != EEXIST) {
+			close(fd);
+			fd = -1;
+			break;
+		}
+		int next = beneath(fd, seg, O_DIRECTORY | O_RDONLY, 0);
+		close(fd);
+		fd = next;
+		seg = slash ? slash + 1 : seg + strlen(seg);
+	}
+	free(copy);
+	return fd;
+}
+
+static enum tr_err fs_put(struct tr_artifacts *a, const char *path, const void *data, size_t len,
+			  char sha256_hex[65], struct tr_buf *err)
+{
+	struct fs_store *s = (struct fs_store *)a;
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? tr_xstrndup(path, (size_t)(slash - path)) : tr_xstrdup("");
+	const char *base = slash ? slash + 1 : path;
+	enum tr_err rc = TR_OK;
+	char tmp[64], id[33];
+	int dfd = open_dirs(s, dir), fd = -1;
+	if (dfd < 0) {
+		rc = io_error(err, "create the folder of", path);
+		goto out;
+	}
+	tr_ids_run_id(id);
+	snprintf(tmp, sizeof(tmp), TMP_PREFIX "%s", id);
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		rc = io_error(err, "write", path);
+		goto out;
+	}
+	for (size_t off = 0; off < len;) {
+		ssize_t n = write(fd, (const char *)data + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = io_error(err, "write", path);
+			goto out;
+		}
+		off += (size_t)n;
+	}
+	if (fsync(fd) || renameat(dfd, tmp, dfd, base) || fsync(dfd)) {
+		rc = io_error(err, "write", path);
+		goto out;
+	}
+	unsigned char h[crypto_hash_sha256_BYTES];
+	crypto_hash_sha256(h, data, len);
+	tr_ids_hex(h, sizeof(h), sha256_hex);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (rc && dfd >= 0)
+		unlinkat(dfd, tmp, 0); /* nothing half-written stays visible */
+	if (dfd >= 0)
+		close(dfd);
+	free(dir);
+	return rc;
+}
+
+static enum tr_err fs_open_read(struct tr_artifacts *a, const char *path, int *fd, uint64_t *size,
+				struct tr_buf *err)
+{
+	struct fs_store *s = (struct fs_store *)a;
+	struct stat st;
+	int f = beneath(s->root, path, O_RDONLY, 0);
+	if (f < 0)
+		return io_error(err, "read", path);
+	if (fstat(f, &st) || !S_ISREG(st.st_mode)) {
+		close(f);
+		return tr_fail(err, TR_ERR_RESOURCE_DOES_NOT_EXIST, "artifact '%s' is not a file",
+			       path);
+	}
+	*fd = f;
+	*size = (uint64_t)st.st_size;
+	return TR_OK;
+}
+
+static int by_path(const void *x, const void *y)
+{
+	const char *a = json_string_value(json_object_get(*(json_t *const *)x, "path"));
+	const char *b = json_string_value(json_object_get(*(json_t *const *)y, "path"));
+	return strcmp(a, b);
+}
+
+static enum tr_err fs_list(struct tr_artifacts *a, const char *path, json_t **files,
+			   struct tr_buf *err)
+{
+	struct fs_store *s = (struct fs_store *)a;
+	*files = NULL;
+	int dfd = *path ? beneath(s->root, path, O_DIRECTORY | O_RDONLY, 0) : dup(s->root);
+	if (dfd < 0) {
+		if (errno != ENOENT && errno != ENOTDIR)
+			return io_error(err, "list", path);
+		*files = json_array(); /* a file or a missing path lists as empty, as MLflow's */
+		return TR_OK;
+	}
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return io_error(err, "list", path);
+	}
+	*files = json_array();
+	struct dirent *e;
+	size_t n = 0, cap = 0;
+	json_t **items = NULL;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+		    !strncmp(e->d_name, TMP_PREFIX, strlen(TMP_PREFIX)))
+			continue;
+		struct stat st;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW))
+			continue;
+		if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+			continue; /* symlinks and devices are not artifacts */
+		json_t *fi =
+		    json_pack("{s:s,s:b}", "path", e->d_name, "is_dir", S_ISDIR(st.st_mode));
+		if (!fi)
+			continue; /* a name that is not UTF-8 */
+		if (S_ISREG(st.st_mode))
+			json_object_set_new(fi, "file_size", json_integer((json_int_t)st.st_size));
+		if (n == cap) {
+			cap = cap ? 2 * cap : 32;
+			items = tr_xrealloc(items, cap * sizeof(*items));
+		}
+		items[n++] = fi;
+	}
+	closedir(d);
+	qsort(items, n, sizeof(*items), by_path);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(*files, items[i]);
+	free(items);
+	return TR_OK;
+}
+
+/* Removes NAME in folder DFD, recursing into folders without following links. */
+static int remove_at(int dfd, const char *name)
+{
+	struct stat st;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW))
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISDIR(st.st_mode))
+		return unlinkat(dfd, name, 0);
+	int sub = beneath(dfd, name, O_DIRECTORY | O_RDONLY, 0);
+	if (sub < 0)
+		return -1;
+	DIR *d = fdopendir(sub);
+	if (!d) {
+		close(sub);
+		return -1;
+	}
+	struct dirent *e;
+	int rc = 0;
+	while (!rc && (e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			rc = remove_at(dirfd(d), e->d_name);
+	closedir(d);
+	return rc ? rc : unlinkat(dfd, name, AT_REMOVEDIR);
+}
+
+static enum tr_err fs_remove(struct tr_artifacts *a, const char *path, struct tr_buf *err)
+{
+	struct fs_store *s = (struct fs_store *)a;
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? tr_xstrndup(path, (size_t)(slash - path)) : tr_xstrdup("");
+	int dfd = *dir ? beneath(s->root, dir, O_DIRECTORY | O_RDONLY, 0) : dup(s->root);
+	enum tr_err rc = TR_OK;
+	if (dfd < 0) {
+		if (errno != ENOENT && errno != ENOTDIR)
+			rc = io_error(err, "delete", path);
+	} else {
+		if (remove_at(dfd, slash ? slash + 1 : path))
+			rc = io_error(err, "delete", path);
+		close(dfd);
+	}
+	free(dir);
+	return rc;
+}
+
+const struct tr_artifact_ops tr_artifact_fs_ops = {
+    .name = "fs",
+    .open = fs_open,
+    .close = fs_close,
+    .put = fs_put,
+    .open_read = fs_open_read,
+    .list = fs_list,
+    .remove = fs_remove,
+};
+
+enum tr_err tr_artifacts_open(const char *root, struct tr_artifacts **out, struct tr_buf *err)
+{
+	return tr_artifact_fs_ops.open(root, out, err);
+}
+
+void tr_artifacts_close(struct tr_artifacts *a)
+{
+	if (a)
+		a->ops->close(a);
+}
+
+enum tr_err tr_artifacts_put(struct tr_artifacts *a, const char *path, const void *data, size_t len,
+			     char sha256_hex[65], struct tr_buf *err)
+{
+	enum tr_err rc = tr_artifact_path_check(path, 0, err);
+	return rc ? rc : a->ops->put(a, path, data, len, sha256_hex, err);
+}
+
+enum tr_err tr_artifacts_open_read(struct tr_artifacts *a, const char *path, int *fd,
+				   uint64_t *size, struct tr_buf *err)
+{
+	enum tr_err rc = tr_artifact_path_check(path, 0, err);
+	return rc ? rc : a->ops->open_read(a, path, fd, size, err);
+}
+
+enum tr_err tr_artifacts_list(struct tr_artifacts *a, const char *path, json_t **files,
+			      struct tr_buf *err)
+{
+	enum tr_err rc = tr_artifact_path_check(path, 1, err);
+	return rc ? rc : a->ops->list(a, path, files, err);
+}
+
+enum tr_err tr_artifacts_remove(struct tr_artifacts *a, const char *path, struct tr_buf *err)
+{
+	enum tr_err rc = tr_artifact_path_check(path, 0, err);
+	return rc ? rc : a->ops->remove(a, path, err);
+}

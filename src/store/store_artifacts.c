@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The artifacts table: every stored file's size and SHA-256 digest, which
+ * lineage and caching use to name content. Written through the group-commit
+ * writer, so each upload and delete is audited like any other write.
+ */
+#include "core/json.h"
+#include "store/store_internal.h"
+
+#include <string.h>
+
+enum tr_err tr_store_artifact_record(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err)
+{
+	const char *path, *sha;
+	int64_t size = 0;
+	bool has_size, deleted = false, has_deleted;
+	enum tr_err rc = tr_json_req_str(w->args, "path", &path, err);
+	if (!rc)
+		rc = tr_json_bool(w->args, "deleted", &deleted, &has_deleted, err);
+	if (rc)
+		return rc;
+	snprintf(w->resource, sizeof(w->resource), "artifact/%.140s", path);
+	if (deleted) {
+		/* the path itself and everything beneath it ("path/...") */
+		struct tr_buf prefix = TR_BUF_INIT;
+		tr_buf_appendf(&prefix, "%s/", path);
+		rc = tr_db_run(tx->db, err,
+			       "DELETE FROM artifacts WHERE path = ? OR substr(path, 1, ?) = ?",
+			       "tit", path, (int64_t)prefix.len, tr_buf_str(&prefix));
+		tr_buf_release(&prefix);
+		return rc;
+	}
+	rc = tr_json_req_str(w->args, "sha256", &sha, err);
+	if (!rc)
+		rc = tr_json_int64(w->args, "size", &size, &has_size, err);
+	if (rc)
+		return rc;
+	return tr_db_run(tx->db, err,
+			 "INSERT INTO artifacts (path, size, sha256, updated_ms) VALUES (?,?,?,?)"
+			 " ON CONFLICT (path) DO UPDATE SET size = excluded.size,"
+			 " sha256 = excluded.sha256, updated_ms = excluded.updated_ms",
+			 "titi", path, size, sha, tx->now_ms);
+}
