@@ -76,8 +76,123 @@ static void refuse_write(struct tr_api *api, struct tr_req *r, const char *actio
 	tr_req_submit(r, api->store, tr_store_reject, action, TR_AUDIT_DATA);
 }
 
+static const char *const mpu_prefixes[] = {"/api/2.0/mlflow-artifacts/mpu/",
+					   "/ajax-api/2.0/mlflow-artifacts/mpu/"};
+
+/* The proxy path of run RUN_ID's artifact root ("1/<run>/artifacts"), into OUT. */
+static enum tr_err run_root(struct tr_api *api, const char *run_id, struct tr_buf *out,
+			    struct tr_buf *err)
+{
+	json_t *run = NULL;
+	enum tr_err rc = tr_store_run_get(api->store, run_id, &run, err);
+	if (rc)
+		return rc;
+	const char *uri = json_string_value(
+	    json_object_get(json_object_get(json_object_get(run, "run"), "info"), "artifact_uri"));
+	static const char scheme[] = "mlflow-artifacts:/";
+	if (!uri || strncmp(uri, scheme, sizeof(scheme) - 1))
+		rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+			     "run '%s' keeps its artifacts outside this server ('%s')", run_id,
+			     uri ? uri : "");
+	else
+		tr_buf_appends(out, uri + sizeof(scheme) - 1);
+	json_decref(run);
+	return rc;
+}
+
+/* GET /get-artifact?run_id=&path= and .../mlflow/artifacts/list?run_id=&path=: the
+ * routes the MLflow UI and older clients use, addressed by run. */
+static bool legacy(struct tr_api *api, struct tr_req *r)
+{
+	bool download = !strcmp(r->path, "/get-artifact") ||
+			!strcmp(r->path, "/ajax-api/2.0/mlflow/get-artifact");
+	bool list = !strcmp(r->path, "/api/2.0/mlflow/artifacts/list") ||
+		    !strcmp(r->path, "/ajax-api/2.0/mlflow/artifacts/list");
+	if (!download && !list)
+		return false;
+	r->route = download ? "artifacts.get-artifact" : "artifacts.list-by-run";
+	struct tr_buf *err = &r->write.err, root = TR_BUF_INIT, full = TR_BUF_INIT;
+	const char *run_id = NULL, *p = NULL;
+	enum tr_err rc = r->write.reject;
+	if (!rc && strcmp(r->method, "GET"))
+		rc = tr_fail(err, TR_ERR_METHOD_NOT_ALLOWED, "only GET is allowed here");
+	if (!rc)
+		rc = tr_req_parse_args(r, err);
+	if (!rc)
+		rc = tr_json_str(r->args, "run_id", &run_id, err);
+	if (!rc && (!run_id || !*run_id))
+		rc = tr_json_str(r->args, "run_uuid", &run_id, err);
+	if (!rc && (!run_id || !*run_id))
+		rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+			     "Missing value for required parameter 'run_id'. See the API docs for "
+			     "more information about request parameters.");
+	if (!rc)
+		rc = tr_json_str(r->args, "path", &p, err);
+	if (!rc)
+		rc = tr_artifact_path_check(p ? p : "", list, err);
+	if (!rc)
+		rc = run_root(api, run_id, &root, err);
+	if (!rc) {
+		tr_buf_append(&full, root.data, root.len);
+		if (p && *p)
+			tr_buf_appendf(&full, "/%s", p);
+	}
+	if (!rc && download) {
+		int fd;
+		uint64_t size;
+		bool active;
+		rc = tr_artifacts_open_read(api->artifacts, tr_buf_str(&full), &fd, &size, err);
+		if (!rc) {
+			const char *type = content_type(tr_buf_str(&full), &active);
+			tr_req_file(r, fd, size, type, active, active);
+		}
+	} else if (!rc) {
+		json_t *files = NULL;
+		rc = tr_artifacts_list(api->artifacts, tr_buf_str(&full), &files, err);
+		if (!rc) {
+			/* here paths are relative to the run's artifact root */
+			size_t i;
+			json_t *f;
+			json_array_foreach(files, i, f)
+			{
+				const char *base = json_string_value(json_object_get(f, "path"));
+				struct tr_buf rel = TR_BUF_INIT;
+				tr_buf_appendf(&rel, "%s%s%s", p && *p ? p : "", p && *p ? "/" : "",
+					       base);
+				json_object_set_new(f, "path", json_string(tr_buf_str(&rel)));
+				tr_buf_release(&rel);
+			}
+			json_t *out = json_pack("{s:s+}", "root_uri", "mlflow-artifacts:/",
+						tr_buf_str(&root));
+			if (json_array_size(files))
+				json_object_set_new(out, "files", files);
+			else
+				json_decref(files);
+			tr_req_json(r, 200, out);
+		}
+	}
+	if (rc)
+		tr_req_error(r, rc, tr_buf_str(err));
+	tr_buf_release(&root);
+	tr_buf_release(&full);
+	return true;
+}
+
 bool tr_api_artifacts(struct tr_api *api, struct tr_req *r)
 {
+	for (size_t i = 0; i < sizeof(mpu_prefixes) / sizeof(mpu_prefixes[0]); i++) {
+		if (!strncmp(r->path, mpu_prefixes[i], strlen(mpu_prefixes[i]))) {
+			/* the folder backend has no multipart uploads: MLflow's answer for
+			 * a local store, on which the client falls back to a single PUT */
+			r->route = "artifacts.multipart";
+			tr_req_error(r, TR_ERR_NOT_IMPLEMENTED,
+				     "Multipart upload is not supported for the current artifact "
+				     "repository");
+			return true;
+		}
+	}
+	if (legacy(api, r))
+		return true;
 	const char *rest = NULL;
 	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]) && !rest; i++) {
 		size_t n = strlen(prefixes[i]);

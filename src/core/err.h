@@ -26,6 +26,7 @@ struct tr_buf;
 	X(ENDPOINT_NOT_FOUND, "ENDPOINT_NOT_FOUND", 404, "endpoint not found")                     \
 	X(METHOD_NOT_ALLOWED, "BAD_REQUEST", 405, "method not allowed")                            \
 	X(TOO_LARGE, "REQUEST_LIMIT_EXCEEDED", 413, "request too large")                           \
+	X(RANGE_NOT_SATISFIABLE, "INVALID_PARAMETER_VALUE", 416, "range not satisfiable")          \
 	X(INTERNAL_ERROR, "INTERNAL_ERROR", 500, "internal error")                                 \
 	X(IO_ERROR, "IO_ERROR", 500, "i/o error")                                                  \
 	X(DATA_LOSS, "DATA_LOSS", 500, "data loss")                                                \

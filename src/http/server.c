@@ -154,16 +154,78 @@ void tr_req_text(struct tr_req *r, int status, const char *content_type, const c
 	r->state = ST_READY;
 }
 
+const char *tr_req_header(struct tr_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+/*
+ * A single "Range: bytes=a-b" (or "a-", or "-n") against TOTAL bytes:
+ * 1 and the span when satisfiable, 0 when absent or not a single byte range
+ * (the whole file is sent), -1 when unsatisfiable (416).
+ */
+static int parse_range(const char *h, uint64_t total, uint64_t *off, uint64_t *len)
+{
+	if (!h || strncmp(h, "bytes=", 6) || strchr(h, ','))
+		return 0;
+	const char *p = h + 6, *dash = strchr(p, '-');
+	if (!dash)
+		return 0;
+	char *end;
+	if (dash == p) { /* suffix: the last N bytes */
+		unsigned long long n = strtoull(dash + 1, &end, 10);
+		if (*end || !dash[1] || n == 0)
+			return n == 0 && dash[1] && !*end ? -1 : 0;
+		*off = n >= total ? 0 : total - n;
+		*len = total - *off;
+		return total ? 1 : -1;
+	}
+	unsigned long long a = strtoull(p, &end, 10), b = total ? total - 1 : 0;
+	if (end != dash)
+		return 0;
+	if (dash[1]) {
+		b = strtoull(dash + 1, &end, 10);
+		if (*end)
+			return 0;
+	}
+	if (a >= total || b < a)
+		return -1;
+	if (b >= total)
+		b = total - 1;
+	*off = a;
+	*len = b - a + 1;
+	return 1;
+}
+
 void tr_req_file(struct tr_req *r, int fd, uint64_t size, const char *content_type, bool attachment,
 		 bool sandbox)
 {
+	uint64_t off = 0, len = size;
+	int range = parse_range(tr_req_header(r, "Range"), size, &off, &len);
+	if (range < 0) {
+		close(fd);
+		char total[48];
+		snprintf(total, sizeof(total), "bytes */%llu", (unsigned long long)size);
+		tr_req_error(r, TR_ERR_RANGE_NOT_SATISFIABLE,
+			     "the requested range is outside the file");
+		r->content_range = tr_arena_strdup(tr_req_arena(r), total);
+		return;
+	}
 	free(r->resp);
 	r->resp = NULL;
 	r->resp_len = 0;
-	r->status = 200;
+	r->status = range ? 206 : 200;
 	r->resp_fd = fd;
-	r->resp_fd_size = size;
+	r->resp_fd_size = len;
+	r->resp_fd_offset = off;
+	r->resp_fd_total = size;
 	r->has_fd = true;
+	if (range) {
+		char cr[96];
+		snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", (unsigned long long)off,
+			 (unsigned long long)(off + len - 1), (unsigned long long)size);
+		r->content_range = tr_arena_strdup(tr_req_arena(r), cr);
+	}
 	r->resp_type = content_type;
 	r->attachment = attachment;
 	r->sandbox = sandbox;
@@ -229,8 +291,10 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct tr_req *r)
 {
 	struct MHD_Response *resp;
 	if (r->has_fd) {
-		resp = MHD_create_response_from_fd64(r->resp_fd_size, r->resp_fd);
+		resp = MHD_create_response_from_fd_at_offset64(r->resp_fd_size, r->resp_fd,
+							       r->resp_fd_offset);
 		r->has_fd = false; /* MHD closes it now */
+		MHD_add_response_header(resp, "Accept-Ranges", "bytes");
 		if (r->attachment)
 			MHD_add_response_header(resp, "Content-Disposition", "attachment");
 		if (r->sandbox)
@@ -241,6 +305,8 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct tr_req *r)
 	}
 	MHD_add_response_header(resp, "Content-Type", r->resp_type);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (r->content_range)
+		MHD_add_response_header(resp, "Content-Range", r->content_range);
 	if (r->origin_ok) {
 		MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->origin_ok);
 		MHD_add_response_header(resp, "Vary", "Origin");

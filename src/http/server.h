@@ -53,9 +53,12 @@ struct tr_req {
 	struct tr_arena *arena; /* per-request allocations, see tr_req_arena() */
 	int resp_fd;		/* with has_fd: a file to send (closed by MHD) */
 	uint64_t resp_fd_size;
+	uint64_t resp_fd_offset;
+	uint64_t resp_fd_total; /* the whole file's size, for Content-Range */
 	bool has_fd;
-	bool attachment; /* Content-Disposition: attachment */
-	bool sandbox;	 /* Content-Security-Policy: sandbox */
+	bool attachment;	   /* Content-Disposition: attachment */
+	bool sandbox;		   /* Content-Security-Policy: sandbox */
+	const char *content_range; /* Content-Range header, in the request's arena */
 	struct tr_write write;
 };
 
@@ -91,6 +94,8 @@ void tr_req_text(struct tr_req *r, int status, const char *content_type, const c
  * so stored HTML or SVG cannot run script in the server's origin. */
 void tr_req_file(struct tr_req *r, int fd, uint64_t size, const char *content_type, bool attachment,
 		 bool sandbox);
+/* The request header NAME, or NULL. Borrowed for the request's lifetime. */
+const char *tr_req_header(struct tr_req *r, const char *name);
 /* MLflow's error body {"error_code","message"} with the table's HTTP status. */
 void tr_req_error(struct tr_req *r, enum tr_err code, const char *message);
 /* Hands a write to the store's writer; the response ({} or w->result, or the

@@ -161,3 +161,57 @@ def test_uploads_and_refusals_are_audited(server):
     # uploads are data-plane writes: summarised per commit, with the artifact as resource
     assert any(res.startswith("artifact/audit") and out == "ok" for res, out in rows), rows
     assert server.audit_verify().returncode == 0
+
+
+def test_range_requests(server):
+    base = server.url + ART
+    path = f"{uniq('range')}/blob.bin"
+    data = bytes(range(256)) * 10
+    assert requests.put(f"{base}/{path}", data=data).status_code == 200
+    r = requests.get(f"{base}/{path}", headers={"Range": "bytes=10-19"})
+    assert r.status_code == 206 and r.content == data[10:20]
+    assert r.headers["Content-Range"] == f"bytes 10-19/{len(data)}"
+    r = requests.get(f"{base}/{path}", headers={"Range": "bytes=2550-"})
+    assert r.status_code == 206 and r.content == data[2550:]
+    r = requests.get(f"{base}/{path}", headers={"Range": "bytes=-5"})
+    assert r.status_code == 206 and r.content == data[-5:]
+    r = requests.get(f"{base}/{path}", headers={"Range": "bytes=99999-"})
+    assert r.status_code == 416
+    assert r.headers["Content-Range"] == f"bytes */{len(data)}"
+    r = requests.get(f"{base}/{path}", headers={"Range": "bytes=0-1,5-6"})  # multiple: whole file
+    assert r.status_code == 200 and r.content == data
+
+
+def test_multipart_endpoints_send_the_client_to_a_single_put(server):
+    for op in ("create", "complete", "abort"):
+        r = requests.post(f"{server.url}/api/2.0/mlflow-artifacts/mpu/{op}/x/y.bin",
+                          json={"path": "/tmp/y.bin", "num_parts": 2})
+        assert r.status_code == 501
+        body = r.json()
+        assert body["error_code"] == "NOT_IMPLEMENTED"
+        assert body["message"].startswith("Multipart upload is not supported for the current artifact repository")
+
+
+def test_legacy_run_routes(mlflow_client, tmp_path, server):
+    import mlflow
+
+    run, uri = _run_uri(mlflow_client, "legacy")
+    mlflow.log_text("hi", "model/MLmodel")
+    mlflow.log_text("x", "top.txt")
+    mlflow.end_run()
+    rid = run.info.run_id
+    for prefix in ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow"):
+        r = requests.get(server.url + prefix + "/artifacts/list", params={"run_id": rid, "path": "model"})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["root_uri"] == uri
+        assert body["files"] == [{"path": "model/MLmodel", "is_dir": False, "file_size": 2}]
+        top = requests.get(server.url + prefix + "/artifacts/list", params={"run_uuid": rid}).json()
+        assert sorted(f["path"] for f in top["files"]) == ["model", "top.txt"]
+    r = requests.get(server.url + "/get-artifact", params={"run_uuid": rid, "path": "model/MLmodel"})
+    assert r.status_code == 200 and r.content == b"hi"
+    # CVE-2023-30172: get-artifact path traversal
+    r = requests.get(server.url + "/get-artifact", params={"run_uuid": rid, "path": "../../../../../../etc/passwd"})
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE")
+    assert_error(requests.get(server.url + "/get-artifact", params={"run_id": "nope", "path": "a"}), 404,
+                 "RESOURCE_DOES_NOT_EXIST")
