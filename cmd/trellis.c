@@ -12,7 +12,8 @@ static void usage(FILE *out)
 		"commands:\n"
 		"  server    serve the MLflow-compatible tracking API (default 127.0.0.1:5000)\n"
 		"  db        upgrade|check the store schema\n"
-		"  audit     verify the tamper-evident audit log\n\n"
+		"  audit     verify the tamper-evident audit log\n"
+		"  backup    copy the store and the artifacts consistently to a folder\n\n"
 		"  trellis --version        print the version\n"
 		"  trellis <command> --help describe a command's options\n");
 }
@@ -38,6 +39,8 @@ int main(int argc, char **argv)
 		return cmd_db(argc - 1, argv + 1);
 	if (!strcmp(c, "audit"))
 		return cmd_audit(argc - 1, argv + 1);
+	if (!strcmp(c, "backup"))
+		return cmd_backup(argc - 1, argv + 1);
 	fprintf(stderr, "trellis: unknown command '%s'\n\n", c);
 	usage(stderr);
 	return 2;

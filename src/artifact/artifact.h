@@ -30,6 +30,8 @@ struct tr_artifact_ops {
 	enum tr_err (*list)(struct tr_artifacts *a, const char *path, json_t **files,
 			    struct tr_buf *err);
 	enum tr_err (*remove)(struct tr_artifacts *a, const char *path, struct tr_buf *err);
+	enum tr_err (*copy_to)(struct tr_artifacts *a, const char *dest, uint64_t *files,
+			       uint64_t *bytes, struct tr_buf *err);
 };
 
 struct tr_artifacts {
@@ -69,6 +71,12 @@ enum tr_err tr_artifacts_list(struct tr_artifacts *a, const char *path, json_t *
 			      struct tr_buf *err) __attribute__((warn_unused_result));
 /* Removes the file or folder (recursively) at PATH; a missing path is fine. */
 enum tr_err tr_artifacts_remove(struct tr_artifacts *a, const char *path, struct tr_buf *err)
+    __attribute__((warn_unused_result));
+
+/* Copies every stored file to the folder DEST (created; must not exist yet),
+ * fsyncing as it goes; counts in *FILES and *BYTES. For `trellis backup`. */
+enum tr_err tr_artifacts_copy_to(struct tr_artifacts *a, const char *dest, uint64_t *files,
+				 uint64_t *bytes, struct tr_buf *err)
     __attribute__((warn_unused_result));
 
 #endif

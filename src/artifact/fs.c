@@ -268,6 +268,91 @@ static enum tr_err fs_remove(struct tr_artifacts *a, const char *path, struct tr
 	return rc;
 }
 
+/* Copies the tree under folder SRC into the new folder DST (both descriptors
+ * stay the caller's); links and special files are not followed or copied. */
+static int copy_tree(int src, int dst, uint64_t *files, uint64_t *bytes)
+{
+	int sfd = dup(src);
+	DIR *d = sfd >= 0 ? fdopendir(sfd) : NULL;
+	if (!d) {
+		if (sfd >= 0)
+			close(sfd);
+		return -1;
+	}
+	struct dirent *e;
+	int rc = 0;
+	char buf[65536];
+	while (!rc && (e = readdir(d))) {
+		struct stat st;
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+		    !strncmp(e->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) ||
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW))
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			int in = beneath(dirfd(d), e->d_name, O_DIRECTORY | O_RDONLY, 0), out = -1;
+			if (in < 0 || mkdirat(dst, e->d_name, 0755) ||
+			    (out = openat(dst, e->d_name, O_DIRECTORY | O_RDONLY | O_NOFOLLOW)) < 0)
+				rc = -1;
+			if (!rc)
+				rc = copy_tree(in, out, files, bytes);
+			if (!rc)
+				rc = fsync(out);
+			if (in >= 0)
+				close(in);
+			if (out >= 0)
+				close(out);
+		} else if (S_ISREG(st.st_mode)) {
+			int in = beneath(dirfd(d), e->d_name, O_RDONLY, 0);
+			int out =
+			    openat(dst, e->d_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
+			ssize_t n = 0;
+			if (in < 0 || out < 0)
+				rc = -1;
+			while (!rc && (n = read(in, buf, sizeof(buf))) > 0) {
+				for (ssize_t off = 0; off < n;) {
+					ssize_t w = write(out, buf + off, (size_t)(n - off));
+					if (w <= 0) {
+						rc = -1;
+						break;
+					}
+					off += w;
+				}
+				*bytes += (uint64_t)n;
+			}
+			if (!rc && (n < 0 || fsync(out)))
+				rc = -1;
+			if (!rc)
+				(*files)++;
+			if (in >= 0)
+				close(in);
+			if (out >= 0)
+				close(out);
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+static enum tr_err fs_copy_to(struct tr_artifacts *a, const char *dest, uint64_t *files,
+			      uint64_t *bytes, struct tr_buf *err)
+{
+	struct fs_store *s = (struct fs_store *)a;
+	*files = *bytes = 0;
+	if (mkdir(dest, 0755))
+		return tr_fail(err, TR_ERR_IO_ERROR, "cannot create '%s': %s", dest,
+			       strerror(errno));
+	int out = open(dest, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (out < 0)
+		return tr_fail(err, TR_ERR_IO_ERROR, "cannot open '%s': %s", dest, strerror(errno));
+	int rc = copy_tree(s->root, out, files, bytes);
+	if (!rc)
+		rc = fsync(out);
+	close(out);
+	return rc ? tr_fail(err, TR_ERR_IO_ERROR, "copying artifacts to '%s' failed: %s", dest,
+			    strerror(errno))
+		  : TR_OK;
+}
+
 const struct tr_artifact_ops tr_artifact_fs_ops = {
     .name = "fs",
     .open = fs_open,
@@ -276,6 +361,7 @@ const struct tr_artifact_ops tr_artifact_fs_ops = {
     .open_read = fs_open_read,
     .list = fs_list,
     .remove = fs_remove,
+    .copy_to = fs_copy_to,
 };
 
 enum tr_err tr_artifacts_open(const char *root, struct tr_artifacts **out, struct tr_buf *err)
@@ -314,4 +400,10 @@ enum tr_err tr_artifacts_remove(struct tr_artifacts *a, const char *path, struct
 {
 	enum tr_err rc = tr_artifact_path_check(path, 0, err);
 	return rc ? rc : a->ops->remove(a, path, err);
+}
+
+enum tr_err tr_artifacts_copy_to(struct tr_artifacts *a, const char *dest, uint64_t *files,
+				 uint64_t *bytes, struct tr_buf *err)
+{
+	return a->ops->copy_to(a, dest, files, bytes, err);
 }

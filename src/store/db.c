@@ -133,3 +133,8 @@ enum tr_err tr_db_run(struct tr_db *db, struct tr_buf *err, const char *sql, con
 	tr_db_done(db, st);
 	return rc;
 }
+
+enum tr_err tr_db_backup(struct tr_db *db, const char *path, struct tr_buf *err)
+{
+	return db->ops->backup(db, path, err);
+}

@@ -50,6 +50,8 @@ struct tr_db_ops {
 	bool (*col_is_null)(struct tr_db_stmt *st, int col);
 	const void *(*col_blob)(struct tr_db_stmt *st, int col, size_t *len);
 	int64_t (*changes)(struct tr_db *db);
+	/* A consistent copy of the whole database into a new file at PATH. */
+	enum tr_err (*backup)(struct tr_db *db, const char *path, struct tr_buf *err);
 };
 
 extern const struct tr_db_ops tr_db_sqlite_ops;
@@ -82,6 +84,11 @@ bool tr_db_col_is_null(struct tr_db *db, struct tr_db_stmt *st, int col);
 /* Borrowed; valid until the next step, reset or done on ST. */
 const void *tr_db_col_blob(struct tr_db *db, struct tr_db_stmt *st, int col, size_t *len);
 int64_t tr_db_changes(struct tr_db *db);
+
+/* Copies the database consistently (a snapshot, while others keep writing) to
+ * a new file at PATH. */
+enum tr_err tr_db_backup(struct tr_db *db, const char *path, struct tr_buf *err)
+    __attribute__((warn_unused_result));
 
 /* Runs SQL with no result rows; binds given as a printf-like type string:
  * 't' text, 'i' int64, 'd' double, 'n' null. E.g. tr_db_run(db, err, sql, "ti", s, n). */

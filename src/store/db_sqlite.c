@@ -266,6 +266,42 @@ static int64_t sq_changes(struct tr_db *base)
 	return sqlite3_changes64(((struct sqlite_conn *)base)->db);
 }
 
+/* The online backup API: copies page by page, restarting if another
+ * connection writes meanwhile, so the copy is one consistent snapshot. */
+static enum tr_err sq_backup(struct tr_db *base, const char *path, struct tr_buf *err)
+{
+	struct sqlite_conn *c = (struct sqlite_conn *)base;
+	sqlite3 *dst = NULL;
+	int rc = sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	if (rc != SQLITE_OK) {
+		enum tr_err e = tr_fail(err, TR_ERR_IO_ERROR, "cannot create '%s': %s", path,
+					dst ? sqlite3_errmsg(dst) : "out of memory");
+		sqlite3_close_v2(dst);
+		return e;
+	}
+	sqlite3_backup *b = sqlite3_backup_init(dst, "main", c->db, "main");
+	if (!b) {
+		enum tr_err e =
+		    tr_fail(err, TR_ERR_IO_ERROR, "backup failed: %s", sqlite3_errmsg(dst));
+		sqlite3_close_v2(dst);
+		return e;
+	}
+	do {
+		rc = sqlite3_backup_step(b, 256);
+		if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+			sqlite3_sleep(20);
+	} while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+	sqlite3_backup_finish(b);
+	enum tr_err e = TR_OK;
+	if (rc != SQLITE_DONE)
+		e = tr_fail(err, TR_ERR_IO_ERROR, "backup failed: %s", sqlite3_errstr(rc));
+	else if (sqlite3_exec(dst, "PRAGMA journal_mode=WAL; PRAGMA wal_checkpoint(TRUNCATE);",
+			      NULL, NULL, NULL) != SQLITE_OK)
+		e = tr_fail(err, TR_ERR_IO_ERROR, "backup failed: %s", sqlite3_errmsg(dst));
+	sqlite3_close_v2(dst);
+	return e;
+}
+
 const struct tr_db_ops tr_db_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -286,4 +322,5 @@ const struct tr_db_ops tr_db_sqlite_ops = {
     .col_is_null = sq_col_is_null,
     .col_blob = sq_col_blob,
     .changes = sq_changes,
+    .backup = sq_backup,
 };

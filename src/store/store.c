@@ -106,6 +106,17 @@ enum tr_err tr_store_schema_version(const char *uri, int *out, struct tr_buf *er
 	return rc;
 }
 
+enum tr_err tr_store_backup(struct tr_store *s, const char *path, struct tr_buf *err)
+{
+	struct tr_db *db;
+	enum tr_err rc = store_reader_get(s, &db, err);
+	if (rc)
+		return rc;
+	rc = tr_db_backup(db, path, err);
+	store_reader_put(s, db);
+	return rc;
+}
+
 void tr_store_stats(struct tr_store *s, uint64_t *batches, uint64_t *writes)
 {
 	pthread_mutex_lock(&s->q_lock);

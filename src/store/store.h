@@ -59,6 +59,9 @@ void tr_store_close(struct tr_store *s);
 /* The schema version found in the store at URI (-1 for an empty store). */
 enum tr_err tr_store_schema_version(const char *uri, int *out, struct tr_buf *err)
     __attribute__((warn_unused_result));
+/* Writes a consistent copy of the store to a new SQLite file at PATH. */
+enum tr_err tr_store_backup(struct tr_store *s, const char *path, struct tr_buf *err)
+    __attribute__((warn_unused_result));
 /* Counters for /metrics: committed write batches and writes. Thread-safe. */
 void tr_store_stats(struct tr_store *s, uint64_t *batches, uint64_t *writes);
 
