@@ -38,7 +38,7 @@ API_SRC := src/api/validate.c src/api/mlflow_tracking.c src/api/routes.c src/api
 	src/api/mlflow_artifacts.c \
 	src/api/log_batch_json.c
 HTTP_SRC := src/http/server.c src/http/metrics.c
-CMD_SRC := cmd/trellis.c cmd/cmd_server.c cmd/cmd_db.c cmd/cmd_audit.c cmd/cmd_backup.c
+CMD_SRC := cmd/trellis.c cmd/cmd_server.c cmd/cmd_db.c cmd/cmd_audit.c cmd/cmd_backup.c cmd/cmd_gc.c
 
 LIB_SRC := $(CORE_SRC) $(STORE_SRC) $(GOV_SRC) $(ARTIFACT_SRC) $(API_SRC) $(HTTP_SRC)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)

@@ -13,7 +13,8 @@ static void usage(FILE *out)
 		"  server    serve the MLflow-compatible tracking API (default 127.0.0.1:5000)\n"
 		"  db        upgrade|check the store schema\n"
 		"  audit     verify the tamper-evident audit log\n"
-		"  backup    copy the store and the artifacts consistently to a folder\n\n"
+		"  backup    copy the store and the artifacts consistently to a folder\n"
+		"  gc        remove the data and artifacts of runs deleted long ago\n\n"
 		"  trellis --version        print the version\n"
 		"  trellis <command> --help describe a command's options\n");
 }
@@ -41,6 +42,8 @@ int main(int argc, char **argv)
 		return cmd_audit(argc - 1, argv + 1);
 	if (!strcmp(c, "backup"))
 		return cmd_backup(argc - 1, argv + 1);
+	if (!strcmp(c, "gc"))
+		return cmd_gc(argc - 1, argv + 1);
 	fprintf(stderr, "trellis: unknown command '%s'\n\n", c);
 	usage(stderr);
 	return 2;

@@ -162,6 +162,9 @@ enum tr_err tr_store_run_log_model(struct tr_store_tx *tx, struct tr_write *w, s
  * with {"path", "deleted": true}, forgets PATH and everything beneath it. */
 enum tr_err tr_store_artifact_record(struct tr_store_tx *tx, struct tr_write *w,
 				     struct tr_buf *err);
+/* Removes a deleted run for good: its params, tags, metrics, inputs, artifact
+ * records and the run itself (ARGS {"run_id"}); INVALID_STATE unless deleted. */
+enum tr_err tr_store_run_purge(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
 /* Appends only the audit entry (a request rejected before it reached the store). */
 enum tr_err tr_store_reject(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
 
@@ -185,6 +188,11 @@ enum tr_err tr_store_metric_history(struct tr_store *s, json_t *args, json_t **o
 enum tr_err tr_store_metric_history_bulk_interval(struct tr_store *s, json_t *args, json_t **out,
 						  struct tr_buf *err)
     __attribute__((warn_unused_result));
+
+/* Runs deleted at or before CUTOFF_MS, oldest first: a new array of
+ * {run_id, artifact_uri, deleted_time, artifact_files, artifact_bytes}. */
+enum tr_err tr_store_runs_deleted_before(struct tr_store *s, int64_t cutoff_ms, json_t **out,
+					 struct tr_buf *err) __attribute__((warn_unused_result));
 
 /* ---- audit ----------------------------------------------------------- */
 

@@ -813,3 +813,84 @@ enum tr_err tr_store_run_log_model(struct tr_store_tx *tx, struct tr_write *w, s
 	json_decref(model);
 	return rc;
 }
+
+/* ---- garbage collection ---- */
+
+enum tr_err tr_store_runs_deleted_before(struct tr_store *s, int64_t cutoff_ms, json_t **out,
+					 struct tr_buf *err)
+{
+	struct tr_db *db;
+	struct tr_db_stmt *st;
+	enum tr_err rc = store_reader_get(s, &db, err);
+	if (rc)
+		return rc;
+	rc = tr_db_prepare(
+	    db,
+	    "SELECT r.run_uuid, r.artifact_uri, r.deleted_time,"
+	    " (SELECT count(*) FROM artifacts a WHERE substr(a.path, 1, length(r.artifact_uri) - "
+	    "17)"
+	    "   = substr(r.artifact_uri, 19) || '/'),"
+	    " (SELECT coalesce(sum(a.size), 0) FROM artifacts a WHERE"
+	    "   substr(a.path, 1, length(r.artifact_uri) - 17) = substr(r.artifact_uri, 19) || '/')"
+	    " FROM runs r WHERE r.lifecycle_stage = 'deleted' AND r.deleted_time IS NOT NULL"
+	    " AND r.deleted_time <= ? ORDER BY r.deleted_time",
+	    &st, err);
+	if (rc) {
+		store_reader_put(s, db);
+		return rc;
+	}
+	tr_db_bind_int64(db, st, 1, cutoff_ms);
+	json_t *list = json_array();
+	bool row = true;
+	while (!rc) {
+		rc = tr_db_step(db, st, &row, err);
+		if (rc || !row)
+			break;
+		json_t *r = json_object();
+		tr_json_put_str(r, "run_id", tr_db_col_text(db, st, 0));
+		tr_json_put_str(r, "artifact_uri", tr_db_col_text(db, st, 1));
+		tr_json_put_int(r, "deleted_time", tr_db_col_int64(db, st, 2));
+		tr_json_put_int(r, "artifact_files", tr_db_col_int64(db, st, 3));
+		tr_json_put_int(r, "artifact_bytes", tr_db_col_int64(db, st, 4));
+		json_array_append_new(list, r);
+	}
+	tr_db_done(db, st);
+	store_reader_put(s, db);
+	if (rc) {
+		json_decref(list);
+		return rc;
+	}
+	*out = list;
+	return TR_OK;
+}
+
+enum tr_err tr_store_run_purge(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err)
+{
+	const char *run_id;
+	char stage[16];
+	enum tr_err rc = store_args_run_id(w->args, &run_id, err);
+	if (rc)
+		return rc;
+	snprintf(w->resource, sizeof(w->resource), "run/%.150s", run_id);
+	rc = run_stage(tx->db, run_id, stage, NULL, err);
+	if (!rc && strcmp(stage, "deleted"))
+		return tr_fail(err, TR_ERR_INVALID_STATE, "run '%s' is not deleted", run_id);
+	static const char *const sql[] = {
+	    "DELETE FROM params WHERE run_uuid = ?",
+	    "DELETE FROM tags WHERE run_uuid = ?",
+	    "DELETE FROM latest_metrics WHERE run_uuid = ?",
+	    "DELETE FROM metric_chunks WHERE run_uuid = ?",
+	    "DELETE FROM input_tags WHERE input_uuid IN (SELECT input_uuid FROM inputs WHERE"
+	    " destination_type = 'RUN' AND destination_id = ?)",
+	    "DELETE FROM inputs WHERE destination_type = 'RUN' AND destination_id = ?",
+	    "DELETE FROM artifacts WHERE substr(path, 1, length((SELECT artifact_uri FROM runs "
+	    "WHERE"
+	    " run_uuid = ?1)) - 17) = substr((SELECT artifact_uri FROM runs WHERE run_uuid = ?1), "
+	    "19)"
+	    " || '/'",
+	    "DELETE FROM runs WHERE run_uuid = ?",
+	};
+	for (size_t i = 0; !rc && i < sizeof(sql) / sizeof(sql[0]); i++)
+		rc = tr_db_run(tx->db, err, sql[i], "t", run_id);
+	return rc;
+}
