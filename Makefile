@@ -78,7 +78,8 @@ compat: $(BUILD)/trellis
 FUZZ_SECONDS ?= 10
 FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -g -O1 -Isrc -include src/core/banned.h -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all $(shell pkg-config --cflags $(PKGS))
-FUZZ_CORE := src/core/alloc.c src/core/arena.c src/core/buf.c src/core/err.c src/core/json.c
+FUZZ_CORE := src/core/alloc.c src/core/arena.c src/core/buf.c src/core/err.c src/core/json.c \
+	src/core/ids.c
 FUZZ_TARGETS := search log_batch validate
 fuzz_search_SRC := src/store/search.c
 fuzz_log_batch_SRC := src/api/log_batch_json.c src/api/validate.c
@@ -87,7 +88,7 @@ fuzz_validate_SRC := src/api/validate.c
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_CORE) src/store/search.c src/api/log_batch_json.c src/api/validate.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_CORE) $($(notdir $@)_SRC) \
-		$(shell pkg-config --libs jansson yajl) -lm
+		$(shell pkg-config --libs jansson yajl libsodium) -lm
 
 fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -15,6 +15,7 @@
  * "would resolve to" message names the same path MLflow would.
  */
 #include "api/validate.h"
+#include "core/ids.h"
 #include "core/buf.h"
 
 #include <inttypes.h>
@@ -647,17 +648,6 @@ const char *tr_view_type_name(int view_type)
 
 static const char ARTIFACTS_SCHEME[] = "mlflow-artifacts:";
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* One round of percent-decoding of B in place (malformed escapes stay as
  * they are, as urllib.parse.unquote leaves them). True if B changed. */
 static bool percent_decode(struct tr_buf *b)
@@ -668,8 +658,8 @@ static bool percent_decode(struct tr_buf *b)
 	while (r < b->len) {
 		int h = -1, l = -1;
 		if (b->data[r] == '%' && r + 2 < b->len) {
-			h = hexval(b->data[r + 1]);
-			l = hexval(b->data[r + 2]);
+			h = tr_hex_digit(b->data[r + 1]);
+			l = tr_hex_digit(b->data[r + 2]);
 		}
 		if (h >= 0 && l >= 0) {
 			b->data[w++] = (char)(h * 16 + l);

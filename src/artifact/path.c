@@ -5,6 +5,7 @@
  * hide behind any number of encodings (MLflow's CVE-2023-6831 and friends).
  */
 #include "artifact/artifact.h"
+#include "core/ids.h"
 #include "core/buf.h"
 
 #include <string.h>
@@ -13,17 +14,6 @@
 #define MAX_SEGMENT	  255
 #define MAX_DECODE_ROUNDS 10
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes S into OUT (same size or shorter); true when anything changed. */
 static int decode_once(const char *s, char *out)
 {
@@ -31,7 +21,8 @@ static int decode_once(const char *s, char *out)
 	size_t o = 0;
 	for (size_t i = 0; s[i]; i++) {
 		int h, l;
-		if (s[i] == '%' && (h = hexval(s[i + 1])) >= 0 && (l = hexval(s[i + 2])) >= 0) {
+		if (s[i] == '%' && (h = tr_hex_digit(s[i + 1])) >= 0 &&
+		    (l = tr_hex_digit(s[i + 2])) >= 0) {
 			out[o++] = (char)(h * 16 + l);
 			i += 2;
 			changed = 1;
@@ -102,7 +93,8 @@ enum tr_err tr_artifact_path_check(const char *path, int allow_root, struct tr_b
 		size_t blen = strlen(b);
 		size_t full = 0;
 		for (size_t i = 0; a[i]; i++, full++)
-			if (a[i] == '%' && hexval(a[i + 1]) >= 0 && hexval(a[i + 2]) >= 0)
+			if (a[i] == '%' && tr_hex_digit(a[i + 1]) >= 0 &&
+			    tr_hex_digit(a[i + 2]) >= 0)
 				i += 2;
 		rc = check_form(b, blen, full, allow_root, err);
 		memcpy(a, b, blen + 1);

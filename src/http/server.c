@@ -8,6 +8,7 @@
  * to queue the response. Workers never block on the database writer.
  */
 #include "http/server.h"
+#include "core/ids.h"
 #include "core/alloc.h"
 #include "core/arena.h"
 #include "core/clock.h"
@@ -514,14 +515,6 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	atomic_fetch_sub(&h->in_flight, 1);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)(c | 32);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /*
  * Percent-decoding of the URL path and query arguments, in place, as MHD's
  * default does, except that "%00" stays as it is: a NUL would silently cut
@@ -533,7 +526,8 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
 	char *w = s;
 	for (const char *r = s; *r; r++) {
 		int h, l;
-		if (*r == '%' && (h = hexval(r[1])) >= 0 && (l = hexval(r[2])) >= 0 && (h || l)) {
+		if (*r == '%' && (h = tr_hex_digit(r[1])) >= 0 && (l = tr_hex_digit(r[2])) >= 0 &&
+		    (h || l)) {
 			*w++ = (char)(h * 16 + l);
 			r += 2;
 		} else {
