@@ -190,9 +190,7 @@ static bool exp_active(json_t *exp)
 static enum tr_err validate_exp_tag(json_t *tag, const char **k, const char **v, struct tr_buf *err)
 {
 	enum tr_err rc = store_kv_parse(tag, "tag", k, v, err);
-	if (!rc)
-		rc = tr_validate_value_len("tag", *k, *v, TR_MAX_EXP_TAG_VALUE, err);
-	return rc;
+	return rc ? rc : tr_validate_experiment_tag(*k, *v, err);
 }
 
 enum tr_err tr_store_experiment_create(struct tr_store_tx *tx, struct tr_write *w,
@@ -212,15 +210,6 @@ enum tr_err tr_store_experiment_create(struct tr_store_tx *tx, struct tr_write *
 	if (rc)
 		goto out;
 	snprintf(w->resource, sizeof(w->resource), "experiment-name/%.140s", name);
-	size_t i;
-	json_t *t;
-	json_array_foreach(tags, i, t)
-	{
-		const char *k, *v;
-		rc = validate_exp_tag(t, &k, &v, err);
-		if (rc)
-			goto out;
-	}
 	struct tr_db_stmt *st;
 	bool row;
 	rc = tr_db_prepare(tx->db, "SELECT COALESCE(MAX(experiment_id), 0) + 1 FROM experiments",
@@ -248,6 +237,9 @@ enum tr_err tr_store_experiment_create(struct tr_store_tx *tx, struct tr_write *
 		rc = tr_fail(err, rc, "Experiment(name=%s) already exists.", name);
 	if (rc)
 		goto out;
+	/* a bad tag fails the whole write: the writer rolls its savepoint back */
+	size_t i;
+	json_t *t;
 	json_array_foreach(tags, i, t)
 	{
 		const char *k, *v;

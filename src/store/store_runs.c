@@ -615,8 +615,14 @@ enum tr_err tr_store_run_log_batch(struct tr_store_tx *tx, struct tr_write *w, s
 	w->n_tags = (uint32_t)b->n_tags;
 	enum tr_err rc = tr_validate_batch_sizes(b->n_metrics, b->n_params, b->n_tags, err);
 	/* validate everything before writing anything */
-	for (size_t i = 0; !rc && i < b->n_metrics; i++)
-		rc = store_metric_check(&b->metrics[i], err);
+	for (size_t i = 0; !rc && i < b->n_metrics; i++) {
+		const struct tr_metric *m = &b->metrics[i];
+		/* series arrive key by key: check a name once per run of equal keys */
+		if (i && !strcmp(m->key, b->metrics[i - 1].key))
+			rc = tr_validate_metric_timestamp(m->timestamp, m->key, err);
+		else
+			rc = store_metric_check(m, err);
+	}
 	for (size_t i = 0; !rc && i < b->n_params; i++) {
 		rc = tr_validate_key("param", b->params[i].key, err);
 		for (size_t j = 0; !rc && j < i; j++)
@@ -661,16 +667,7 @@ static enum tr_err dataset_input(struct tr_store_tx *tx, const char *run_id, int
 	if (!rc)
 		rc = tr_json_str(ds, "profile", &profile, err);
 	if (!rc)
-		rc = tr_validate_value_len("dataset", "name", name, TR_MAX_DATASET_NAME, err);
-	if (!rc)
-		rc = tr_validate_value_len("dataset", "digest", digest, TR_MAX_DATASET_DIGEST, err);
-	if (!rc)
-		rc = tr_validate_value_len("dataset", "source", source, TR_MAX_DATASET_SOURCE, err);
-	if (!rc && schema)
-		rc = tr_validate_value_len("dataset", "schema", schema, TR_MAX_DATASET_SCHEMA, err);
-	if (!rc && profile)
-		rc = tr_validate_value_len("dataset", "profile", profile, TR_MAX_DATASET_PROFILE,
-					   err);
+		rc = tr_validate_dataset(name, digest, stype, source, schema, profile, err);
 	if (rc)
 		return rc;
 	char ds_id[33], in_id[33];
@@ -721,10 +718,7 @@ static enum tr_err dataset_input(struct tr_store_tx *tx, const char *run_id, int
 		if (!rc)
 			rc = tr_json_req_str(t, "value", &v, err);
 		if (!rc)
-			rc =
-			    tr_validate_value_len("input tag", "key", k, TR_MAX_INPUT_TAG_KEY, err);
-		if (!rc)
-			rc = tr_validate_value_len("input tag", k, v, TR_MAX_INPUT_TAG_VALUE, err);
+			rc = tr_validate_input_tag(k, v, err);
 		if (!rc)
 			rc = tr_db_run(
 			    tx->db, err,
