@@ -30,7 +30,13 @@
 
 struct tr_buf;
 
-enum tr_search_target { TR_SEARCH_RUNS, TR_SEARCH_EXPERIMENTS };
+enum tr_search_target {
+	TR_SEARCH_RUNS,
+	TR_SEARCH_EXPERIMENTS,
+	TR_SEARCH_REGISTERED_MODELS,
+	TR_SEARCH_MODEL_VERSIONS,
+	TR_SEARCH_LOGGED_MODELS
+};
 
 /* Limits on one compilation; exceeding one is TR_ERR_INVALID_PARAMETER_VALUE. */
 #define TR_SEARCH_MAX_DEPTH	  100	/* nested parentheses in a filter */

@@ -127,6 +127,14 @@ static void add_input_tag(struct tr_db *db, struct tr_db_stmt *st, json_t *input
 	push(json_object_get(inputs, tr_db_col_text(db, st, 0)), "tags", kv_row(db, st));
 }
 
+static void add_output(struct tr_db *db, struct tr_db_stmt *st, json_t *by_id)
+{
+	json_t *run = json_object_get(by_id, tr_db_col_text(db, st, 0));
+	push(json_object_get(run, "outputs"), "model_outputs",
+	     json_pack("{s:s,s:I}", "model_id", tr_db_col_text(db, st, 1), "step",
+		       (json_int_t)tr_db_col_int64(db, st, 2)));
+}
+
 #define FILL_CHUNK 250 /* ids per IN list: well under every driver's bind limit */
 
 /* Runs one IN query per chunk of IDS. */
@@ -172,6 +180,10 @@ enum tr_err store_runs_fill(struct tr_db *db, json_t *runs, struct tr_buf *err)
 	if (!rc)
 		rc = fill_kind(db, "SELECT run_uuid, key, value FROM tags WHERE", "run_uuid",
 			       "run_uuid, key", ids, n, add_tag, by_id, err);
+	if (!rc)
+		rc = fill_kind(db, "SELECT run_uuid, model_id, step FROM run_outputs WHERE",
+			       "run_uuid", "run_uuid, step, model_id", ids, n, add_output, by_id,
+			       err);
 	if (!rc)
 		rc = fill_kind(
 		    db,
@@ -597,6 +609,8 @@ enum tr_err tr_store_run_log_metric(struct tr_store_tx *tx, struct tr_write *w, 
 		rc = store_metric_parse(w->args, &m, err);
 	if (!rc)
 		rc = store_metrics_insert(tx->db, run_id, &m, 1, err);
+	if (!rc)
+		rc = store_logged_model_metrics(tx, run_id, &m, 1, err);
 	w->n_metrics = 1;
 	return rc;
 }
@@ -644,6 +658,8 @@ enum tr_err tr_store_run_log_batch(struct tr_store_tx *tx, struct tr_write *w, s
 		rc = put_tag(tx, b->run_id, b->tags[i].key, b->tags[i].value, err);
 	if (!rc && b->n_metrics)
 		rc = store_metrics_insert(tx->db, b->run_id, b->metrics, b->n_metrics, err);
+	if (!rc && b->n_metrics)
+		rc = store_logged_model_metrics(tx, b->run_id, b->metrics, b->n_metrics, err);
 	return rc;
 }
 
