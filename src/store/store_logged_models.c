@@ -317,7 +317,7 @@ enum tr_err tr_store_logged_model_create(struct tr_store_tx *tx, struct tr_write
 		       "INSERT INTO logged_models (model_id, experiment_id, name, "
 		       "artifact_location, creation_timestamp, last_updated_timestamp, status, "
 		       "model_type, source_run_id) VALUES (?,?,?,?,?,?,'LOGGED_MODEL_PENDING',?,?)",
-		       "tititiitt", id, (int64_t)strtoll(exp_id, NULL, 10), name, tr_buf_str(&loc),
+		       "tittiitt", id, (int64_t)strtoll(exp_id, NULL, 10), name, tr_buf_str(&loc),
 		       tx->now_ms, tx->now_ms, model_type ? model_type : "", run_id ? run_id : "");
 	tr_buf_release(&loc);
 	if (!rc)
