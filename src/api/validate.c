@@ -394,13 +394,15 @@ enum tr_err tr_validate_model_name(const char *name, struct tr_buf *err)
 		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
 			       "Registered model name cannot be empty.");
 	if (!tr_utf8_valid(name, &n) || n > TR_MAX_MODEL_NAME)
-		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
-			       "Registered model name must be valid UTF-8 of at most %d characters.",
-			       TR_MAX_MODEL_NAME);
+		return tr_fail(
+		    err, TR_ERR_INVALID_PARAMETER_VALUE,
+		    "Registered model name must be valid UTF-8 of at most %d characters.",
+		    TR_MAX_MODEL_NAME);
 	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
 		if (*p < 0x20 || *p == 0x7f)
-			return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
-				       "Registered model name must not contain control characters.");
+			return tr_fail(
+			    err, TR_ERR_INVALID_PARAMETER_VALUE,
+			    "Registered model name must not contain control characters.");
 	return TR_OK;
 }
 

@@ -60,8 +60,7 @@ static enum tr_err kv_into(struct tr_db *db, const char *sql, const char *id, js
 }
 
 /* The metrics logged with this model id (the latest point per key and dataset). */
-static enum tr_err model_metrics(struct tr_db *db, const char *id, json_t *list,
-				 struct tr_buf *err)
+static enum tr_err model_metrics(struct tr_db *db, const char *id, json_t *list, struct tr_buf *err)
 {
 	struct tr_db_stmt *st;
 	enum tr_err rc = tr_db_prepare(
@@ -96,14 +95,14 @@ static enum tr_err model_metrics(struct tr_db *db, const char *id, json_t *list,
 }
 
 /* The model versions registered from this model: [{name, version}]. */
-static enum tr_err registrations(struct tr_db *db, const char *id, json_t *list,
-				 struct tr_buf *err)
+static enum tr_err registrations(struct tr_db *db, const char *id, json_t *list, struct tr_buf *err)
 {
 	struct tr_db_stmt *st;
-	enum tr_err rc = tr_db_prepare(db,
-				       "SELECT name, version FROM model_versions WHERE model_id = ? "
-				       "AND current_stage <> 'Deleted_Internal' ORDER BY name, version",
-				       &st, err);
+	enum tr_err rc =
+	    tr_db_prepare(db,
+			  "SELECT name, version FROM model_versions WHERE model_id = ? "
+			  "AND current_stage <> 'Deleted_Internal' ORDER BY name, version",
+			  &st, err);
 	if (rc)
 		return rc;
 	tr_db_bind_text(db, st, 1, id);
@@ -114,8 +113,8 @@ static enum tr_err registrations(struct tr_db *db, const char *id, json_t *list,
 			break;
 		char ver[24];
 		snprintf(ver, sizeof(ver), "%lld", (long long)tr_db_col_int64(db, st, 1));
-		json_array_append_new(list, json_pack("{s:s,s:s}", "name", tr_db_col_text(db, st, 0),
-						      "version", ver));
+		json_array_append_new(list, json_pack("{s:s,s:s}", "name",
+						      tr_db_col_text(db, st, 0), "version", ver));
 	}
 	tr_db_done(db, st);
 	return rc;
@@ -128,12 +127,12 @@ static json_t *lm_from_row(struct tr_db *db, struct tr_db_stmt *st, struct tr_bu
 	char exp[24];
 	snprintf(exp, sizeof(exp), "%lld", (long long)tr_db_col_int64(db, st, 1));
 	char *id = tr_xstrdup(tr_db_col_text(db, st, 0));
-	json_t *info = json_pack(
-	    "{s:s,s:s,s:s,s:s,s:I,s:I,s:s}", "model_id", id, "experiment_id", exp, "name",
-	    tr_db_col_text(db, st, 2), "artifact_uri", tr_db_col_text(db, st, 3),
-	    "creation_timestamp_ms", (json_int_t)tr_db_col_int64(db, st, 4),
-	    "last_updated_timestamp_ms", (json_int_t)tr_db_col_int64(db, st, 5), "status",
-	    tr_db_col_text(db, st, 6));
+	json_t *info =
+	    json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:s}", "model_id", id, "experiment_id", exp, "name",
+		      tr_db_col_text(db, st, 2), "artifact_uri", tr_db_col_text(db, st, 3),
+		      "creation_timestamp_ms", (json_int_t)tr_db_col_int64(db, st, 4),
+		      "last_updated_timestamp_ms", (json_int_t)tr_db_col_int64(db, st, 5), "status",
+		      tr_db_col_text(db, st, 6));
 	static const struct {
 		int col;
 		const char *key;
@@ -158,14 +157,16 @@ static enum tr_err lm_fill(struct tr_db *db, json_t *model, struct tr_buf *err)
 {
 	json_t *info = json_object_get(model, "info"), *data = json_object_get(model, "data");
 	const char *id = json_string_value(json_object_get(info, "model_id"));
-	enum tr_err rc = kv_into(db, "SELECT key, value FROM logged_model_tags WHERE model_id = ? "
-				     "ORDER BY key",
+	enum tr_err rc = kv_into(db,
+				 "SELECT key, value FROM logged_model_tags WHERE model_id = ? "
+				 "ORDER BY key",
 				 id, json_object_get(info, "tags"), err);
 	if (!rc)
 		rc = registrations(db, id, json_object_get(info, "registrations"), err);
 	if (!rc)
-		rc = kv_into(db, "SELECT key, value FROM logged_model_params WHERE model_id = ? "
-				 "ORDER BY key",
+		rc = kv_into(db,
+			     "SELECT key, value FROM logged_model_params WHERE model_id = ? "
+			     "ORDER BY key",
 			     id, json_object_get(data, "params"), err);
 	if (!rc)
 		rc = model_metrics(db, id, json_object_get(data, "metrics"), err);
@@ -176,10 +177,11 @@ static enum tr_err lm_load(struct tr_db *db, const char *id, json_t **out, struc
 {
 	struct tr_db_stmt *st;
 	bool row;
-	enum tr_err rc = tr_db_prepare(db,
-				       "SELECT " LM_COLS " FROM logged_models lm WHERE lm.model_id = ? "
-				       "AND lm.lifecycle_stage = 'active'",
-				       &st, err);
+	enum tr_err rc =
+	    tr_db_prepare(db,
+			  "SELECT " LM_COLS " FROM logged_models lm WHERE lm.model_id = ? "
+			  "AND lm.lifecycle_stage = 'active'",
+			  &st, err);
 	if (rc)
 		return rc;
 	tr_db_bind_text(db, st, 1, id);
@@ -433,8 +435,7 @@ enum tr_err tr_store_logged_model_log_params(struct tr_store_tx *tx, struct tr_w
 	return rc;
 }
 
-enum tr_err tr_store_run_log_outputs(struct tr_store_tx *tx, struct tr_write *w,
-				     struct tr_buf *err)
+enum tr_err tr_store_run_log_outputs(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err)
 {
 	const char *run_id;
 	json_t *models = NULL;
@@ -462,11 +463,12 @@ enum tr_err tr_store_run_log_outputs(struct tr_store_tx *tx, struct tr_write *w,
 		if (!rc)
 			rc = lm_load(tx->db, id, NULL, err);
 		if (!rc)
-			rc = tr_db_run(tx->db, err,
-				       "INSERT INTO run_outputs (run_uuid, model_id, step) VALUES "
-				       "(?,?,?) ON CONFLICT (run_uuid, model_id) DO UPDATE SET step "
-				       "= excluded.step",
-				       "tti", run_id, id, step);
+			rc =
+			    tr_db_run(tx->db, err,
+				      "INSERT INTO run_outputs (run_uuid, model_id, step) VALUES "
+				      "(?,?,?) ON CONFLICT (run_uuid, model_id) DO UPDATE SET step "
+				      "= excluded.step",
+				      "tti", run_id, id, step);
 		if (rc)
 			break;
 	}
@@ -483,16 +485,16 @@ enum tr_err store_logged_model_metrics(struct tr_store_tx *tx, const char *run_i
 		if (!m->model_id || !*m->model_id)
 			continue;
 		bool nan = isnan(m->value);
-		rc = tr_db_run(tx->db, err,
-			       "INSERT INTO logged_model_metrics (model_id, key, value, is_nan, "
-			       "timestamp, step, run_id, dataset_name, dataset_digest) SELECT "
-			       "?,?,?,?,?,?,?,?,? WHERE EXISTS (SELECT 1 FROM logged_models WHERE "
-			       "model_id = ?) ON CONFLICT DO UPDATE SET value = excluded.value, "
-			       "is_nan = excluded.is_nan",
-			       "tdiiitttt", m->model_id, m->key, nan ? 0.0 : m->value, (int64_t)nan,
-			       m->timestamp, m->step, run_id,
-			       m->dataset_name ? m->dataset_name : "",
-			       m->dataset_digest ? m->dataset_digest : "", m->model_id);
+		rc =
+		    tr_db_run(tx->db, err,
+			      "INSERT INTO logged_model_metrics (model_id, key, value, is_nan, "
+			      "timestamp, step, run_id, dataset_name, dataset_digest) SELECT "
+			      "?,?,?,?,?,?,?,?,? WHERE EXISTS (SELECT 1 FROM logged_models WHERE "
+			      "model_id = ?) ON CONFLICT DO UPDATE SET value = excluded.value, "
+			      "is_nan = excluded.is_nan",
+			      "tdiiitttt", m->model_id, m->key, nan ? 0.0 : m->value, (int64_t)nan,
+			      m->timestamp, m->step, run_id, m->dataset_name ? m->dataset_name : "",
+			      m->dataset_digest ? m->dataset_digest : "", m->model_id);
 	}
 	return rc;
 }

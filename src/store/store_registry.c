@@ -93,12 +93,11 @@ static json_t *mv_from_row(struct tr_db *db, struct tr_db_stmt *st)
 {
 	char ver[24];
 	snprintf(ver, sizeof(ver), "%lld", (long long)tr_db_col_int64(db, st, 1));
-	json_t *mv = json_pack("{s:s,s:s,s:I,s:I,s:s,s:s,s:s}", "name", tr_db_col_text(db, st, 0),
-			       "version", ver, "creation_timestamp",
-			       (json_int_t)tr_db_col_int64(db, st, 2), "last_updated_timestamp",
-			       (json_int_t)tr_db_col_int64(db, st, 3), "current_stage",
-			       tr_db_col_text(db, st, 6), "source", tr_db_col_text(db, st, 7),
-			       "status", tr_db_col_text(db, st, 11));
+	json_t *mv = json_pack(
+	    "{s:s,s:s,s:I,s:I,s:s,s:s,s:s}", "name", tr_db_col_text(db, st, 0), "version", ver,
+	    "creation_timestamp", (json_int_t)tr_db_col_int64(db, st, 2), "last_updated_timestamp",
+	    (json_int_t)tr_db_col_int64(db, st, 3), "current_stage", tr_db_col_text(db, st, 6),
+	    "source", tr_db_col_text(db, st, 7), "status", tr_db_col_text(db, st, 11));
 	put_nonempty(mv, "description", tr_db_col_text(db, st, 4));
 	put_nonempty(mv, "user_id", tr_db_col_text(db, st, 5));
 	put_nonempty(mv, "run_id", tr_db_col_text(db, st, 8));
@@ -151,11 +150,11 @@ static enum tr_err mv_load(struct tr_db *db, const char *name, int64_t version, 
 {
 	struct tr_db_stmt *st;
 	bool row;
-	enum tr_err rc = tr_db_prepare(db,
-				       "SELECT " MV_COLS " FROM model_versions mv WHERE mv.name = ? "
-				       "AND mv.version = ? AND mv.current_stage <> '" DELETED_STAGE
-				       "'",
-				       &st, err);
+	enum tr_err rc =
+	    tr_db_prepare(db,
+			  "SELECT " MV_COLS " FROM model_versions mv WHERE mv.name = ? "
+			  "AND mv.version = ? AND mv.current_stage <> '" DELETED_STAGE "'",
+			  &st, err);
 	if (rc)
 		return rc;
 	tr_db_bind_text(db, st, 1, name);
@@ -254,9 +253,9 @@ static enum tr_err rm_fill(struct tr_db *db, json_t *rm, struct tr_buf *err)
 		json_object_set_new(rm, "latest_versions", latest);
 	else
 		json_decref(latest);
-	json_t *tags = kv_list(
-	    db, "SELECT key, value FROM registered_model_tags WHERE name = ? ORDER BY key", name, 0,
-	    false, &rc, err);
+	json_t *tags =
+	    kv_list(db, "SELECT key, value FROM registered_model_tags WHERE name = ? ORDER BY key",
+		    name, 0, false, &rc, err);
 	json_object_set_new(rm, "tags", tags);
 	if (rc)
 		return rc;
@@ -276,8 +275,9 @@ static enum tr_err rm_fill(struct tr_db *db, json_t *rm, struct tr_buf *err)
 			break;
 		char ver[24];
 		snprintf(ver, sizeof(ver), "%lld", (long long)tr_db_col_int64(db, st, 1));
-		json_array_append_new(aliases, json_pack("{s:s,s:s}", "alias",
-							 tr_db_col_text(db, st, 0), "version", ver));
+		json_array_append_new(
+		    aliases,
+		    json_pack("{s:s,s:s}", "alias", tr_db_col_text(db, st, 0), "version", ver));
 	}
 	tr_db_done(db, st);
 	json_object_set_new(rm, "aliases", aliases);
@@ -367,8 +367,7 @@ enum tr_err tr_store_model_version_get(struct tr_store *s, json_t *args, json_t 
 	WITH_READER(s, err, mv_get(db, args, out, err));
 }
 
-static enum tr_err mv_download_uri(struct tr_db *db, json_t *args, json_t **out,
-				   struct tr_buf *err)
+static enum tr_err mv_download_uri(struct tr_db *db, json_t *args, json_t **out, struct tr_buf *err)
 {
 	const char *name;
 	int64_t version;
@@ -403,8 +402,8 @@ static enum tr_err rm_latest(struct tr_db *db, json_t *args, json_t **out, struc
 	json_t *x;
 	json_array_foreach(stages, i, x)
 	{
-		const char *c = json_is_string(x) ? tr_model_stage_canonical(json_string_value(x))
-						  : NULL;
+		const char *c =
+		    json_is_string(x) ? tr_model_stage_canonical(json_string_value(x)) : NULL;
 		if (!rc && !c)
 			rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
 				     "Invalid Model Version stage: %.64s. Value must be one of "
@@ -538,14 +537,14 @@ enum tr_err tr_store_registered_model_create(struct tr_store_tx *tx, struct tr_w
 			       "tiit", name, tx->now_ms, tx->now_ms, desc ? desc : "");
 	size_t i;
 	json_t *t;
-	json_array_foreach(tags, i, t) if (!rc) rc = tr_db_run(
-	    tx->db, err,
-	    "INSERT INTO registered_model_tags (name, key, value) VALUES (?,?,?)"
-	    " ON CONFLICT (name, key) DO UPDATE SET value = excluded.value",
-	    "ttt", name, json_string_value(json_object_get(t, "key")),
-	    json_is_string(json_object_get(t, "value"))
-		? json_string_value(json_object_get(t, "value"))
-		: "");
+	json_array_foreach(tags, i, t) if (!rc) rc =
+	    tr_db_run(tx->db, err,
+		      "INSERT INTO registered_model_tags (name, key, value) VALUES (?,?,?)"
+		      " ON CONFLICT (name, key) DO UPDATE SET value = excluded.value",
+		      "ttt", name, json_string_value(json_object_get(t, "key")),
+		      json_is_string(json_object_get(t, "value"))
+			  ? json_string_value(json_object_get(t, "value"))
+			  : "");
 	if (!rc)
 		rc = rm_load(tx->db, name, &rm, err);
 	if (!rc)
@@ -799,8 +798,8 @@ static enum tr_err bad_source(struct tr_buf *err, const char *source, const char
 }
 
 /* mlflow-artifacts:/<path>: a safe path that names stored files. */
-static enum tr_err resolve_artifacts_uri(struct tr_db *db, const char *source,
-					 struct resolved *out, struct tr_buf *err)
+static enum tr_err resolve_artifacts_uri(struct tr_db *db, const char *source, struct resolved *out,
+					 struct tr_buf *err)
 {
 	const char *path = source + strlen("mlflow-artifacts:/");
 	if (*path == '/')
@@ -867,11 +866,12 @@ static enum tr_err resolve_runs_uri(struct tr_db *db, const char *source, struct
 		out->storage = tr_xstrdup(tr_buf_str(&loc));
 		out->run_id = tr_xstrdup(run_id);
 	} else if (!rc && *sub) {
-		rc = logged_model_find(db,
-				       "SELECT model_id, artifact_location, source_run_id FROM "
-				       "logged_models WHERE name = ? AND source_run_id = ? AND "
-				       "lifecycle_stage = 'active' ORDER BY creation_timestamp DESC",
-				       sub, run_id, out, &yes, err);
+		rc =
+		    logged_model_find(db,
+				      "SELECT model_id, artifact_location, source_run_id FROM "
+				      "logged_models WHERE name = ? AND source_run_id = ? AND "
+				      "lifecycle_stage = 'active' ORDER BY creation_timestamp DESC",
+				      sub, run_id, out, &yes, err);
 		if (!rc && !yes)
 			rc = bad_source(err, source,
 					"the run has no artifacts or logged model at that path");
@@ -908,10 +908,9 @@ static enum tr_err resolve_models_uri(struct tr_db *db, const char *source, stru
 	if (tr_validate_model_version(slash + 1, &version, &why))
 		rc = bad_source(err, source, "the version must be a number");
 	else
-		rc = mv_load(db, name, version, &mv, &out->storage, &why) ? bad_source(
-									       err, source,
-									       "no such model version")
-									 : TR_OK;
+		rc = mv_load(db, name, version, &mv, &out->storage, &why)
+			 ? bad_source(err, source, "no such model version")
+			 : TR_OK;
 	if (!rc) {
 		const char *run = json_string_value(json_object_get(mv, "run_id"));
 		const char *mid = json_string_value(json_object_get(mv, "model_id"));
@@ -991,9 +990,9 @@ enum tr_err tr_store_model_version_create(struct tr_store_tx *tx, struct tr_writ
 	if (!rc) {
 		struct tr_db_stmt *st;
 		bool row;
-		rc = tr_db_prepare(tx->db,
-				   "SELECT coalesce(max(version), 0) FROM model_versions WHERE name = ?",
-				   &st, err);
+		rc = tr_db_prepare(
+		    tx->db, "SELECT coalesce(max(version), 0) FROM model_versions WHERE name = ?",
+		    &st, err);
 		if (!rc) {
 			tr_db_bind_text(tx->db, st, 1, name);
 			rc = tr_db_step(tx->db, st, &row, err);
@@ -1002,26 +1001,28 @@ enum tr_err tr_store_model_version_create(struct tr_store_tx *tx, struct tr_writ
 		}
 	}
 	const char *final_run = run_id && *run_id ? run_id : res.run_id ? res.run_id : "";
-	const char *final_model = model_id && *model_id ? model_id : res.model_id ? res.model_id : "";
+	const char *final_model = model_id && *model_id ? model_id
+				  : res.model_id	? res.model_id
+							: "";
 	if (!rc)
 		rc = tr_db_run(tx->db, err,
 			       "INSERT INTO model_versions (name, version, creation_time, "
 			       "last_updated_time, description, current_stage, source, "
 			       "storage_location, run_id, run_link, model_id, status) VALUES "
 			       "(?,?,?,?,?,'None',?,?,?,?,?,'READY')",
-			       "tiiitttttt", name, version, tx->now_ms, tx->now_ms, desc ? desc : "",
-			       source, res.storage, final_run, run_link ? run_link : "",
-			       final_model);
+			       "tiiitttttt", name, version, tx->now_ms, tx->now_ms,
+			       desc ? desc : "", source, res.storage, final_run,
+			       run_link ? run_link : "", final_model);
 	size_t i;
 	json_t *t;
-	json_array_foreach(tags, i, t) if (!rc) rc = tr_db_run(
-	    tx->db, err,
-	    "INSERT INTO model_version_tags (name, version, key, value) VALUES (?,?,?,?)"
-	    " ON CONFLICT (name, version, key) DO UPDATE SET value = excluded.value",
-	    "titt", name, version, json_string_value(json_object_get(t, "key")),
-	    json_is_string(json_object_get(t, "value"))
-		? json_string_value(json_object_get(t, "value"))
-		: "");
+	json_array_foreach(tags, i, t) if (!rc) rc =
+	    tr_db_run(tx->db, err,
+		      "INSERT INTO model_version_tags (name, version, key, value) VALUES (?,?,?,?)"
+		      " ON CONFLICT (name, version, key) DO UPDATE SET value = excluded.value",
+		      "titt", name, version, json_string_value(json_object_get(t, "key")),
+		      json_is_string(json_object_get(t, "value"))
+			  ? json_string_value(json_object_get(t, "value"))
+			  : "");
 	if (!rc)
 		rc = touch_model(tx, name, err);
 	if (!rc) {
@@ -1096,12 +1097,13 @@ enum tr_err tr_store_model_version_delete(struct tr_store_tx *tx, struct tr_writ
 			       "iti", tx->now_ms, name, version);
 	if (!rc)
 		rc = tr_db_run(tx->db, err,
-			       "DELETE FROM model_version_tags WHERE name = ? AND version = ?", "ti",
-			       name, version);
-	if (!rc)
-		rc = tr_db_run(tx->db, err,
-			       "DELETE FROM registered_model_aliases WHERE name = ? AND version = ?",
+			       "DELETE FROM model_version_tags WHERE name = ? AND version = ?",
 			       "ti", name, version);
+	if (!rc)
+		rc =
+		    tr_db_run(tx->db, err,
+			      "DELETE FROM registered_model_aliases WHERE name = ? AND version = ?",
+			      "ti", name, version);
 	if (!rc)
 		rc = touch_model(tx, name, err);
 	return rc;
@@ -1152,7 +1154,8 @@ enum tr_err tr_store_model_version_transition_stage(struct tr_store_tx *tx, stru
 	if (!rc)
 		rc = tr_json_req_str(w->args, "stage", &stage_in, err);
 	if (!rc)
-		rc = tr_json_bool(w->args, "archive_existing_versions", &archive, &has_archive, err);
+		rc =
+		    tr_json_bool(w->args, "archive_existing_versions", &archive, &has_archive, err);
 	if (rc)
 		return rc;
 	stage = tr_model_stage_canonical(stage_in);
@@ -1215,14 +1218,14 @@ static enum tr_err registry_search(struct tr_db *db, const struct store_search *
 			*more = true;
 			break;
 		}
-		json_array_append_new(list, versions ? mv_from_row(db, st)
-						     : rm_from_row(db, st, err));
+		json_array_append_new(list,
+				      versions ? mv_from_row(db, st) : rm_from_row(db, st, err));
 	}
 	tr_db_done(db, st);
 	size_t i;
 	json_t *x;
-	json_array_foreach(list, i, x) if (!rc) rc = versions ? mv_fill(db, x, err)
-							      : rm_fill(db, x, err);
+	json_array_foreach(list, i, x) if (!rc) rc =
+	    versions ? mv_fill(db, x, err) : rm_fill(db, x, err);
 	return rc;
 }
 

@@ -826,6 +826,13 @@ enum tr_err tr_store_run_log_model(struct tr_store_tx *tx, struct tr_write *w, s
 
 /* ---- garbage collection ---- */
 
+/* A model version (alias mv) that needs run r: made from it, or stored in
+ * its artifacts. Such runs are never purged. */
+#define MV_USES_RUN                                                                                \
+	"mv.current_stage <> 'Deleted_Internal' AND (mv.run_id = r.run_uuid OR "                   \
+	"mv.storage_location = r.artifact_uri OR substr(mv.storage_location, 1, "                  \
+	"length(r.artifact_uri) + 1) = r.artifact_uri || '/')"
+
 enum tr_err tr_store_runs_deleted_before(struct tr_store *s, int64_t cutoff_ms, json_t **out,
 					 struct tr_buf *err)
 {
@@ -841,7 +848,10 @@ enum tr_err tr_store_runs_deleted_before(struct tr_store *s, int64_t cutoff_ms, 
 	    "17)"
 	    "   = substr(r.artifact_uri, 19) || '/'),"
 	    " (SELECT coalesce(sum(a.size), 0) FROM artifacts a WHERE"
-	    "   substr(a.path, 1, length(r.artifact_uri) - 17) = substr(r.artifact_uri, 19) || '/')"
+	    "   substr(a.path, 1, length(r.artifact_uri) - 17) = substr(r.artifact_uri, 19) || "
+	    "'/'),"
+	    " (SELECT mv.name || '/' || mv.version FROM model_versions mv WHERE " MV_USES_RUN
+	    " LIMIT 1)"
 	    " FROM runs r WHERE r.lifecycle_stage = 'deleted' AND r.deleted_time IS NOT NULL"
 	    " AND r.deleted_time <= ? ORDER BY r.deleted_time",
 	    &st, err);
@@ -862,6 +872,8 @@ enum tr_err tr_store_runs_deleted_before(struct tr_store *s, int64_t cutoff_ms, 
 		tr_json_put_int(r, "deleted_time", tr_db_col_int64(db, st, 2));
 		tr_json_put_int(r, "artifact_files", tr_db_col_int64(db, st, 3));
 		tr_json_put_int(r, "artifact_bytes", tr_db_col_int64(db, st, 4));
+		if (!tr_db_col_is_null(db, st, 5))
+			tr_json_put_str(r, "model_version", tr_db_col_text(db, st, 5));
 		json_array_append_new(list, r);
 	}
 	tr_db_done(db, st);
@@ -885,6 +897,25 @@ enum tr_err tr_store_run_purge(struct tr_store_tx *tx, struct tr_write *w, struc
 	rc = run_stage(tx->db, run_id, stage, NULL, err);
 	if (!rc && strcmp(stage, "deleted"))
 		return tr_fail(err, TR_ERR_INVALID_STATE, "run '%s' is not deleted", run_id);
+	if (!rc) {
+		struct tr_db_stmt *st;
+		bool row = false;
+		rc = tr_db_prepare(
+		    tx->db,
+		    "SELECT mv.name, mv.version FROM runs r JOIN model_versions mv ON "
+		    " " MV_USES_RUN " WHERE r.run_uuid = ? LIMIT 1",
+		    &st, err);
+		if (!rc) {
+			tr_db_bind_text(tx->db, st, 1, run_id);
+			rc = tr_db_step(tx->db, st, &row, err);
+			if (!rc && row)
+				rc = tr_fail(err, TR_ERR_INVALID_STATE,
+					     "run '%s' is kept: model version %s/%lld uses it",
+					     run_id, tr_db_col_text(tx->db, st, 0),
+					     (long long)tr_db_col_int64(tx->db, st, 1));
+			tr_db_done(tx->db, st);
+		}
+	}
 	static const char *const sql[] = {
 	    "DELETE FROM params WHERE run_uuid = ?",
 	    "DELETE FROM tags WHERE run_uuid = ?",
