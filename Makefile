@@ -44,7 +44,7 @@ LIB_SRC := $(CORE_SRC) $(STORE_SRC) $(GOV_SRC) $(ARTIFACT_SRC) $(API_SRC) $(HTTP
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/%.o)
 
-UNIT_TESTS := test_core test_search test_validate test_store test_log_batch_json test_artifact
+UNIT_TESTS := test_core test_search test_validate test_store test_registry test_log_batch_json test_artifact
 UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
 .PHONY: all test unit compat check clean format format-check bench fuzz
