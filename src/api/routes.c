@@ -35,6 +35,11 @@ static void lists_from_query(json_t *args)
 	}
 }
 
+void tr_api_claim(void *ctx, struct tr_req *r)
+{
+	tr_api_artifacts_claim(ctx, r);
+}
+
 void tr_api_dispatch(void *ctx, struct tr_req *r)
 {
 	struct tr_api *api = ctx;
