@@ -5,13 +5,19 @@
  * Paths are checked by tr_artifact_path_check() and resolved beneath the
  * artifact root by the backend; every upload and delete is recorded (size and
  * SHA-256) and audited through the store's writer, and answered after commit.
- * Downloads are served with nosniff, and active content (HTML, SVG, XML,
+ * Uploads are streamed: the claim hook takes a PUT's body when its headers
+ * arrive, decides the path (refused paths are refused before any byte is
+ * written), and each piece goes straight into the artifact store's writer, so
+ * memory stays flat whatever the file's size; only --max-artifact-bytes bounds
+ * it. Downloads are served with nosniff, and active content (HTML, SVG, XML,
  * JavaScript) as an attachment under a CSP sandbox.
  */
 #include "api/api.h"
 #include "artifact/artifact.h"
+#include "core/arena.h"
 #include "core/json.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -74,6 +80,103 @@ static void refuse_write(struct tr_api *api, struct tr_req *r, const char *actio
 {
 	r->write.reject = rc;
 	tr_req_submit(r, api->store, tr_store_reject, action, TR_AUDIT_DATA);
+}
+
+/* PATH's part after the artifact proxy prefix ("" for the list route, else
+ * "/<path>"), or NULL when PATH is not under it. */
+static const char *proxy_rest(const char *path)
+{
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		size_t n = strlen(prefixes[i]);
+		if (!strncmp(path, prefixes[i], n) && (path[n] == '/' || path[n] == '\0'))
+			return path + n;
+	}
+	return NULL;
+}
+
+/* An upload in progress: a PUT's body streamed into the artifact store. */
+struct upload {
+	struct tr_api *api;
+	const char *path;	      /* borrowed from the request */
+	struct tr_artifact_writer *w; /* NULL once committed or dropped */
+	enum tr_err rc;		      /* a refusal decided at the headers, or a failed write */
+};
+
+static void upload_drop(struct upload *u)
+{
+	tr_artifact_writer_abort(u->w);
+	u->w = NULL;
+}
+
+static enum tr_err upload_write(struct tr_req *r, const void *data, size_t len)
+{
+	struct upload *u = r->sink_ctx;
+	uint64_t max = u->api->max_artifact_bytes;
+	if (!u->rc && max && u->w->size + len > max)
+		u->rc = tr_fail(&r->write.err, TR_ERR_TOO_LARGE,
+				"artifact '%s' is larger than --max-artifact-bytes (%llu bytes)",
+				u->path, (unsigned long long)max);
+	if (!u->rc)
+		u->rc = tr_artifact_writer_write(u->w, data, len, &r->write.err);
+	if (u->rc)
+		upload_drop(u); /* free the space now; the rest of the body is dropped */
+	return u->rc;
+}
+
+static void upload_done(struct tr_req *r, enum tr_err rc)
+{
+	struct upload *u = r->sink_ctx;
+	uint64_t size = 0;
+	char sha[65];
+	if (!rc)
+		rc = u->rc;
+	if (!rc) {
+		rc = tr_artifact_writer_commit(u->w, &size, sha, &r->write.err);
+		u->w = NULL;
+	}
+	upload_drop(u);
+	if (rc) {
+		refuse_write(u->api, r, "artifacts.upload", rc);
+		return;
+	}
+	record(
+	    u->api, r, "artifacts.upload",
+	    json_pack("{s:s,s:I,s:s}", "path", u->path, "size", (json_int_t)size, "sha256", sha));
+}
+
+static void upload_abort(struct tr_req *r)
+{
+	upload_drop(r->sink_ctx);
+}
+
+static const struct tr_body_sink upload_sink = {
+    .write = upload_write,
+    .done = upload_done,
+    .abort = upload_abort,
+};
+
+void tr_api_artifacts_claim(struct tr_api *api, struct tr_req *r)
+{
+	const char *rest = proxy_rest(r->path);
+	if (strcmp(r->method, "PUT") || !rest || !*rest)
+		return;
+	r->route = "artifacts.upload";
+	struct upload *u = tr_arena_alloc(tr_req_arena(r), sizeof(*u));
+	*u = (struct upload){.api = api, .path = rest + 1};
+	const char *cl = tr_req_header(r, "Content-Length");
+	uint64_t max = api->max_artifact_bytes;
+	if (max && cl && strtoull(cl, NULL, 10) > max) {
+		/* answer now: the client need not send what would be refused */
+		tr_fail(&r->write.err, TR_ERR_TOO_LARGE,
+			"artifact '%s' is larger than --max-artifact-bytes (%llu bytes)", u->path,
+			(unsigned long long)max);
+		refuse_write(api, r, "artifacts.upload", TR_ERR_TOO_LARGE);
+		return;
+	}
+	/* the path is decided here, before any byte; a refusal is answered once
+	 * the body has been read, so that the client sees it */
+	u->rc = tr_artifacts_put_begin(api->artifacts, u->path, &u->w, &r->write.err);
+	tr_req_stream_body(r, &upload_sink, u);
 }
 
 static const char *const mpu_prefixes[] = {"/api/2.0/mlflow-artifacts/mpu/",
@@ -193,12 +296,7 @@ bool tr_api_artifacts(struct tr_api *api, struct tr_req *r)
 	}
 	if (legacy(api, r))
 		return true;
-	const char *rest = NULL;
-	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]) && !rest; i++) {
-		size_t n = strlen(prefixes[i]);
-		if (!strncmp(r->path, prefixes[i], n) && (r->path[n] == '/' || r->path[n] == '\0'))
-			rest = r->path + n;
-	}
+	const char *rest = proxy_rest(r->path);
 	if (!rest)
 		return false;
 	bool is_get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
@@ -254,7 +352,7 @@ bool tr_api_artifacts(struct tr_api *api, struct tr_req *r)
 		tr_req_file(r, fd, size, type, active, active);
 		return true;
 	}
-	if (is_put) {
+	if (is_put) { /* only when the claim hook did not take the body */
 		char sha[65];
 		rc = tr_artifacts_put(api->artifacts, path, r->body.data ? r->body.data : "",
 				      r->body.len, sha, err);
