@@ -203,17 +203,104 @@ static enum tr_err run_root(struct tr_api *api, const char *run_id, struct tr_bu
 	return rc;
 }
 
-/* GET /get-artifact?run_id=&path= and .../mlflow/artifacts/list?run_id=&path=: the
- * routes the MLflow UI and older clients use, addressed by run. */
+/* The proxy path of model version (name, version)'s files, into OUT. */
+static enum tr_err model_version_root(struct tr_api *api, json_t *args, struct tr_buf *out,
+				      struct tr_buf *err)
+{
+	json_t *res = NULL;
+	enum tr_err rc = tr_store_model_version_download_uri(api->store, args, &res, err);
+	if (rc)
+		return rc;
+	const char *uri = json_string_value(json_object_get(res, "artifact_uri"));
+	static const char scheme[] = "mlflow-artifacts:/";
+	if (!uri || strncmp(uri, scheme, sizeof(scheme) - 1))
+		rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+			     "the model version keeps its files outside this server");
+	else
+		tr_buf_appends(out, uri + sizeof(scheme) - 1);
+	json_decref(res);
+	return rc;
+}
+
+/* The proxy path of logged model ID's files, into OUT. */
+static enum tr_err logged_model_root(struct tr_api *api, const char *id, struct tr_buf *out,
+				     struct tr_buf *err)
+{
+	json_t *args = json_pack("{s:s}", "model_id", id), *res = NULL;
+	enum tr_err rc = tr_store_logged_model_get(api->store, args, &res, err);
+	json_decref(args);
+	if (rc)
+		return rc;
+	const char *uri = json_string_value(json_object_get(
+	    json_object_get(json_object_get(res, "model"), "info"), "artifact_uri"));
+	static const char scheme[] = "mlflow-artifacts:/";
+	if (!uri || strncmp(uri, scheme, sizeof(scheme) - 1))
+		rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+			     "the logged model keeps its files outside this server");
+	else
+		tr_buf_appends(out, uri + sizeof(scheme) - 1);
+	json_decref(res);
+	return rc;
+}
+
+/* GET /api/2.0/mlflow/logged-models/<id>/artifacts/directories
+ * ?artifact_directory_path=: a logged model's files, paths relative to its
+ * artifact root. Sets *ID to the id segment (in the request's arena) when
+ * PATH is that route. */
+static bool logged_model_listing(struct tr_req *r, const char **id)
+{
+	static const char *const bases[] = {"/api/2.0/mlflow/logged-models/",
+					    "/ajax-api/2.0/mlflow/logged-models/"};
+	static const char tail[] = "/artifacts/directories";
+	for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
+		size_t n = strlen(bases[i]);
+		if (strncmp(r->path, bases[i], n))
+			continue;
+		const char *start = r->path + n, *slash = strchr(start, '/');
+		if (!slash || slash == start || strcmp(slash, tail))
+			return false;
+		char *v = tr_arena_alloc(tr_req_arena(r), (size_t)(slash - start) + 1);
+		memcpy(v, start, (size_t)(slash - start));
+		v[slash - start] = 0;
+		*id = v;
+		return true;
+	}
+	return false;
+}
+
+static bool path_is(const char *path, const char *suffix)
+{
+	static const char *const bases[] = {"", "/ajax-api/2.0/mlflow", "/api/2.0/mlflow"};
+	for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
+		size_t n = strlen(bases[i]);
+		if (!strncmp(path, bases[i], n) && !strcmp(path + n, suffix))
+			return true;
+	}
+	return false;
+}
+
+/* The routes the MLflow UI, older clients and published attacks use, addressed
+ * by run or by model version rather than by proxy path:
+ *   GET /get-artifact?run_id=&path=                    (and /ajax-api/2.0/mlflow/...)
+ *   GET /api/2.0/mlflow/artifacts/list?run_id=&path=   (and /ajax-api)
+ *   GET /model-versions/get-artifact?name=&version=&path= (and /ajax-api/2.0/mlflow/...)
+ * with the same path rules as the proxy. */
 static bool legacy(struct tr_api *api, struct tr_req *r)
 {
-	bool download = !strcmp(r->path, "/get-artifact") ||
-			!strcmp(r->path, "/ajax-api/2.0/mlflow/get-artifact");
-	bool list = !strcmp(r->path, "/api/2.0/mlflow/artifacts/list") ||
-		    !strcmp(r->path, "/ajax-api/2.0/mlflow/artifacts/list");
+	bool by_version =
+	    path_is(r->path, "/model-versions/get-artifact") && strncmp(r->path, "/api/", 5);
+	bool download =
+	    by_version || (path_is(r->path, "/get-artifact") && strncmp(r->path, "/api/", 5));
+	const char *model_id = NULL;
+	bool by_model = !download && logged_model_listing(r, &model_id);
+	bool list = by_model || (!download && strcmp(r->path, "/artifacts/list") &&
+				 path_is(r->path, "/artifacts/list"));
 	if (!download && !list)
 		return false;
-	r->route = download ? "artifacts.get-artifact" : "artifacts.list-by-run";
+	r->route = by_model	? "logged-models.list-artifacts"
+		   : by_version ? "model-versions.get-artifact"
+		   : download	? "artifacts.get-artifact"
+				: "artifacts.list-by-run";
 	struct tr_buf *err = &r->write.err, root = TR_BUF_INIT, full = TR_BUF_INIT;
 	const char *run_id = NULL, *p = NULL;
 	enum tr_err rc = r->write.reject;
@@ -221,20 +308,23 @@ static bool legacy(struct tr_api *api, struct tr_req *r)
 		rc = tr_fail(err, TR_ERR_METHOD_NOT_ALLOWED, "only GET is allowed here");
 	if (!rc)
 		rc = tr_req_parse_args(r, err);
-	if (!rc)
+	if (!rc && !by_version && !by_model) {
 		rc = tr_json_str(r->args, "run_id", &run_id, err);
-	if (!rc && (!run_id || !*run_id))
-		rc = tr_json_str(r->args, "run_uuid", &run_id, err);
-	if (!rc && (!run_id || !*run_id))
-		rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
-			     "Missing value for required parameter 'run_id'. See the API docs for "
-			     "more information about request parameters.");
+		if (!rc && (!run_id || !*run_id))
+			rc = tr_json_str(r->args, "run_uuid", &run_id, err);
+		if (!rc && (!run_id || !*run_id))
+			rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+				     "Missing value for required parameter 'run_id'. See the API "
+				     "docs for more information about request parameters.");
+	}
 	if (!rc)
-		rc = tr_json_str(r->args, "path", &p, err);
+		rc = tr_json_str(r->args, by_model ? "artifact_directory_path" : "path", &p, err);
 	if (!rc)
 		rc = tr_artifact_path_check(p ? p : "", list, err);
 	if (!rc)
-		rc = run_root(api, run_id, &root, err);
+		rc = by_model	  ? logged_model_root(api, model_id, &root, err)
+		     : by_version ? model_version_root(api, r->args, &root, err)
+				  : run_root(api, run_id, &root, err);
 	if (!rc) {
 		tr_buf_append(&full, root.data, root.len);
 		if (p && *p)

@@ -835,9 +835,8 @@ static enum tr_err artifacts_owner(struct tr_db *db, const char *path, struct re
 		resolved_release(&lm);
 	} else {
 		struct tr_db_stmt *st;
-		rc = tr_db_prepare(db,
-				   "SELECT 1 FROM runs WHERE run_uuid = ? AND artifact_uri = ?", &st,
-				   err);
+		rc = tr_db_prepare(db, "SELECT 1 FROM runs WHERE run_uuid = ? AND artifact_uri = ?",
+				   &st, err);
 		if (!rc) {
 			tr_db_bind_text(db, st, 1, id);
 			tr_db_bind_text(db, st, 2, tr_buf_str(&root));
@@ -1009,10 +1008,11 @@ static enum tr_err prompt_placeholder(struct tr_db *db, const char *name, const 
 	if (strcmp(source, "dummy-source") && strcmp(source, "prompt-template"))
 		return TR_OK;
 	struct tr_db_stmt *st;
-	enum tr_err rc = tr_db_prepare(db,
-				       "SELECT 1 FROM registered_model_tags WHERE name = ? AND key = "
-				       "'mlflow.prompt.is_prompt' AND lower(value) = 'true'",
-				       &st, err);
+	enum tr_err rc =
+	    tr_db_prepare(db,
+			  "SELECT 1 FROM registered_model_tags WHERE name = ? AND key = "
+			  "'mlflow.prompt.is_prompt' AND lower(value) = 'true'",
+			  &st, err);
 	if (rc)
 		return rc;
 	tr_db_bind_text(db, st, 1, name);
