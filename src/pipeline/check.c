@@ -24,6 +24,7 @@
 struct ck {
 	struct tr_pipeline_spec *s;
 	struct tr_diags *d;
+	const char *task; /* "task", or "step" in Trellis YAML */
 };
 
 static void err(struct ck *c, int line, int col, const char *fmt, ...)
@@ -530,10 +531,13 @@ static void check_dag(struct ck *c, struct tr_pipeline_dag *d)
 			const struct tr_pipeline_ref *r = &t->after[j];
 			const struct tr_pipeline_task *p = sibling(d, r->name);
 			if (!p)
-				err(c, r->line, r->col, "task '%s' depends on unknown task '%s'",
-				    t->name, r->name);
+				err(c, r->line, r->col, "%s '%s' %s unknown %s '%s'", c->task,
+				    t->name,
+				    c->s->format == TR_PIPELINE_KFP ? "depends on" : "needs",
+				    c->task, r->name);
 			else if (p == t)
-				err(c, r->line, r->col, "task '%s' depends on itself", t->name);
+				err(c, r->line, r->col, "%s '%s' depends on itself", c->task,
+				    t->name);
 			else
 				add_dep(c, t, p->index);
 		}
@@ -552,7 +556,7 @@ static void check_dag(struct ck *c, struct tr_pipeline_dag *d)
 
 void tr_pipeline_check(struct tr_pipeline_spec *s, struct tr_diags *diags)
 {
-	struct ck c = {s, diags};
+	struct ck c = {s, diags, s->format == TR_PIPELINE_KFP ? "task" : "step"};
 	for (size_t i = 0; i < s->n_components; i++)
 		check_executor(&c, s->components[i]);
 	for (size_t i = 0; i < s->n_components; i++)

@@ -189,6 +189,7 @@ enum tr_err tr_pipeline_load_buf(const char *buf, size_t len,
 	size_t ndocs;
 	enum tr_err rc = TR_ERR_INVALID_PARAMETER_VALUE;
 	struct tr_pipeline_spec *s = NULL;
+	size_t before = diags->errors; /* the reader reports duplicate keys and goes on */
 	if (!tr_yaml_load_buf(buf, len, &ylim, yarena, &docs, &ndocs, diags))
 		goto out;
 	if (!ndocs || docs[0]->kind != TR_YAML_MAP) {
@@ -200,7 +201,6 @@ enum tr_err tr_pipeline_load_buf(const char *buf, size_t len,
 		   tr_yaml_get(docs[0], "deploymentSpec");
 	s = tr_pipeline_spec_new(kfp ? TR_PIPELINE_KFP : TR_PIPELINE_TRELLIS);
 	s->max_tasks = limits->max_tasks;
-	size_t before = diags->errors;
 	if (kfp) {
 		tr_pipeline_load_kfp(s, docs, ndocs, diags);
 	} else if (ndocs > 1) {

@@ -738,8 +738,9 @@ static void load_when(struct tl *l, struct step *st, const struct tr_yaml_node *
 	struct tr_cel *expr;
 	struct tr_pipeline_task *t = st->task;
 	if (tr_cel_parse(l->s->arena, text, &expr, &pos, &e)) {
-		/* a single-line scalar: point at the character */
-		int col = w->col + (int)pos + (w->plain ? 0 : 1);
+		/* a single-line scalar: point at the character (the node's column is
+		 * where its text starts, also when it is quoted) */
+		int col = w->col + (int)pos;
 		tr_diags_add(l->d, TR_DIAG_ERROR, w->line, strchr(text, '\n') ? w->col : col,
 			     "step '%s': bad 'when' expression: %s", st->name, tr_buf_str(&e));
 		tr_buf_release(&e);
@@ -747,7 +748,10 @@ static void load_when(struct tl *l, struct step *st, const struct tr_yaml_node *
 	}
 	tr_buf_release(&e);
 	struct when_ctx x = {l, st, w};
+	size_t errors = l->d->errors;
 	tr_cel_each_path(expr, when_path, &x);
+	if (l->d->errors != errors)
+		return; /* reported; the checks need not repeat it */
 	t->condition = expr;
 	t->condition_text = text;
 	t->cond_line = w->line;
@@ -764,6 +768,9 @@ static void load_foreach(struct tl *l, struct step *st, const struct tr_yaml_nod
 	it->item_input = ITEM_INPUT;
 	t->iter_line = f->line;
 	t->iter_col = f->col;
+	/* declared first, so that a bad foreach reports itself and nothing else */
+	struct tr_pipeline_io like = {.type = TR_PARAM_STRING};
+	declare(l, st->loop_comp, &like, ITEM_INPUT, f);
 	enum tr_param_type item = TR_PARAM_STRING;
 	if (f->kind == TR_YAML_SEQ) {
 		it->raw_items = tr_pipeline_keep(l->s, tr_yaml_to_json(f));
@@ -794,15 +801,15 @@ static void load_foreach(struct tl *l, struct step *st, const struct tr_yaml_nod
 		}
 		it->items_input = "pipelinechannel--items";
 		wire_source(bind(l, t, it->items_input, false, f), &sp.r);
-		struct tr_pipeline_io like = {.type = TR_PARAM_LIST};
-		declare(l, st->loop_comp, &like, it->items_input, f);
+		struct tr_pipeline_io list = {.type = TR_PARAM_LIST};
+		declare(l, st->loop_comp, &list, it->items_input, f);
 	} else {
 		error_at(l, f, "'foreach' must be a list or a reference");
 		return;
 	}
 	l->item_type = item;
-	struct tr_pipeline_io like = {.type = item};
-	declare(l, st->loop_comp, &like, ITEM_INPUT, f);
+	((struct tr_pipeline_io *)tr_pipeline_component_input_find(st->loop_comp, ITEM_INPUT))
+	    ->type = item;
 }
 
 /* ---- steps ---- */
@@ -984,6 +991,8 @@ void tr_pipeline_load_trellis(struct tr_pipeline_spec *s, struct tr_yaml_node *d
 	}
 	if (!tr_fields_map(diags, steps, "steps"))
 		return;
+	if (!steps->n)
+		error_at(&l, steps, "the pipeline has no steps");
 	if (steps->n > s->max_tasks) {
 		error_at(&l, steps, "too many steps: %zu (limit %zu per run)", steps->n,
 			 s->max_tasks);

@@ -232,8 +232,8 @@ static void collect_parser_errors(struct reader *r, struct fy_diag *diag)
 	while ((de = fy_diag_errors_iterate(diag, &it)) != NULL) {
 		if (de->type < FYET_ERROR)
 			continue;
-		tr_diags_add(r->diags, TR_DIAG_ERROR, de->line + 1, de->column + 1, "yaml: %s",
-			     de->msg);
+		/* libfyaml's collected errors are 1-based already */
+		tr_diags_add(r->diags, TR_DIAG_ERROR, de->line, de->column, "yaml: %s", de->msg);
 		any = true;
 	}
 	if (!any)
