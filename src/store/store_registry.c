@@ -945,7 +945,7 @@ static enum tr_err resolve_source(struct tr_db *db, const char *source, struct r
 enum tr_err tr_store_model_version_create(struct tr_store_tx *tx, struct tr_write *w,
 					  struct tr_buf *err)
 {
-	const char *name, *source, *run_id, *run_link, *desc, *model_id;
+	const char *name, *source, *run_id = NULL, *run_link = NULL, *desc = NULL, *model_id = NULL;
 	json_t *tags = NULL, *mv = NULL;
 	struct resolved res = {0};
 	int64_t version = 0;
