@@ -554,6 +554,32 @@ static void check_dag(struct ck *c, struct tr_pipeline_dag *d)
 	order(c, d);
 }
 
+/* A DAG component must not run itself, directly or through others: the
+ * scheduler and the drawing walk nested DAGs by recursion. Returns false
+ * when a cycle was reported. */
+static bool check_nesting(struct ck *c, struct tr_pipeline_component *comp, int depth)
+{
+	if (comp->visit == 2 || !comp->dag)
+		return true;
+	comp->visit = 1;
+	bool ok = true;
+	for (size_t i = 0; i < comp->dag->n_tasks && ok; i++) {
+		struct tr_pipeline_task *t = comp->dag->tasks[i];
+		struct tr_pipeline_component *callee = t->component;
+		if (!callee || !callee->dag)
+			continue;
+		if (callee->visit == 1 || depth > 64) {
+			err(c, t->line, t->col, "task '%s' runs component '%s', which contains it",
+			    t->name, callee->name);
+			ok = false;
+		} else {
+			ok = check_nesting(c, callee, depth + 1);
+		}
+	}
+	comp->visit = 2;
+	return ok;
+}
+
 void tr_pipeline_check(struct tr_pipeline_spec *s, struct tr_diags *diags)
 {
 	struct ck c = {s, diags, s->format == TR_PIPELINE_KFP ? "task" : "step"};
@@ -562,4 +588,7 @@ void tr_pipeline_check(struct tr_pipeline_spec *s, struct tr_diags *diags)
 	for (size_t i = 0; i < s->n_components; i++)
 		if (s->components[i]->dag)
 			check_dag(&c, s->components[i]->dag);
+	for (size_t i = 0; i < s->n_components; i++)
+		if (!check_nesting(&c, s->components[i], 0))
+			break;
 }

@@ -62,7 +62,12 @@ void tr_diags_format(struct tr_diags *d, struct tr_buf *out)
 	}
 	for (size_t i = 0; i < d->n; i++) {
 		const struct tr_diag *x = &d->v[i];
-		tr_buf_appendf(out, "%s:%d:%d: %s: %s\n", d->file ? d->file : "<input>", x->line,
-			       x->col, x->level == TR_DIAG_ERROR ? "error" : "warning", x->msg);
+		const char *file = d->file ? d->file : "<input>";
+		const char *level = x->level == TR_DIAG_ERROR ? "error" : "warning";
+		if (x->line > 0)
+			tr_buf_appendf(out, "%s:%d:%d: %s: %s\n", file, x->line, x->col, level,
+				       x->msg);
+		else /* about the whole file: too large, unreadable, too many tasks */
+			tr_buf_appendf(out, "%s: %s: %s\n", file, level, x->msg);
 	}
 }

@@ -39,7 +39,7 @@ void tr_diags_release(struct tr_diags *d);
 void tr_diags_add(struct tr_diags *d, enum tr_diag_level level, int line, int col, const char *fmt,
 		  ...) __attribute__((format(printf, 5, 6)));
 /* Sorts by position (stable) and appends one line per diagnostic to OUT:
- * "FILE:LINE:COL: error: MSG\n". */
+ * "FILE:LINE:COL: error: MSG\n", or "FILE: error: MSG\n" without a position. */
 void tr_diags_format(struct tr_diags *d, struct tr_buf *out);
 
 #endif

@@ -184,13 +184,14 @@ enum tr_err tr_pipeline_load_buf(const char *buf, size_t len,
 	*out = NULL;
 	struct tr_yaml_limits ylim = {limits->max_bytes, limits->max_depth, limits->max_aliases,
 				      limits->max_nodes, 2};
-	struct tr_arena *yarena = tr_arena_new(); /* one arena per YAML parse */
+	/* The YAML tree lives in the spec's arena: the model's names and texts
+	 * point into it, so the parse and the spec share one lifetime. */
+	struct tr_pipeline_spec *s = tr_pipeline_spec_new(TR_PIPELINE_KFP);
 	struct tr_yaml_node **docs;
 	size_t ndocs;
 	enum tr_err rc = TR_ERR_INVALID_PARAMETER_VALUE;
-	struct tr_pipeline_spec *s = NULL;
 	size_t before = diags->errors; /* the reader reports duplicate keys and goes on */
-	if (!tr_yaml_load_buf(buf, len, &ylim, yarena, &docs, &ndocs, diags))
+	if (!tr_yaml_load_buf(buf, len, &ylim, s->arena, &docs, &ndocs, diags))
 		goto out;
 	if (!ndocs || docs[0]->kind != TR_YAML_MAP) {
 		tr_diags_add(diags, TR_DIAG_ERROR, ndocs ? docs[0]->line : 1,
@@ -199,7 +200,7 @@ enum tr_err tr_pipeline_load_buf(const char *buf, size_t len,
 	}
 	bool kfp = tr_yaml_get(docs[0], "pipelineInfo") || tr_yaml_get(docs[0], "root") ||
 		   tr_yaml_get(docs[0], "deploymentSpec");
-	s = tr_pipeline_spec_new(kfp ? TR_PIPELINE_KFP : TR_PIPELINE_TRELLIS);
+	s->format = kfp ? TR_PIPELINE_KFP : TR_PIPELINE_TRELLIS;
 	s->max_tasks = limits->max_tasks;
 	if (kfp) {
 		tr_pipeline_load_kfp(s, docs, ndocs, diags);
@@ -222,7 +223,6 @@ enum tr_err tr_pipeline_load_buf(const char *buf, size_t len,
 	}
 out:
 	tr_pipeline_spec_free(s);
-	tr_arena_free(yarena);
 	return rc;
 }
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The concrete pipeline model, shared by the files that build and check it
- * (spec.c, kfp_ir.c, trellis_yaml.c, check.c, graph.c). Everything lives in
- * the spec's arena except the JSON values, which the spec holds one reference
+ * (spec.c, kfp_ir.c, trellis_yaml.c, check.c). Everything lives in the
+ * spec's arena, the YAML tree it was read from included (names and texts
+ * point into it), except the JSON values, which the spec holds one reference
  * to each (spec->owned) and releases when it is freed.
  */
 #ifndef TR_PIPELINE_SPEC_IMPL_H
@@ -37,6 +38,7 @@ struct tr_pipeline_component {
 	struct tr_pipeline_executor *executor;
 	struct tr_pipeline_dag *dag;
 	int line, col;
+	int visit; /* check.c: 0 new, 1 on the walk, 2 done */
 };
 
 struct tr_pipeline_dag {

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <libfyaml.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +45,10 @@ struct reader {
 	struct tr_yaml_node **docs;
 	size_t ndocs;
 	bool failed;
+	/* libfyaml's first error, taken from its diagnostic output */
+	bool fy_error;
+	int fy_line, fy_col;
+	char fy_msg[200];
 };
 
 static void fail_at(struct reader *r, const struct fy_mark *m, const char *msg)
@@ -224,19 +229,38 @@ static void on_event(struct reader *r, struct fy_event *e)
 	}
 }
 
-static void collect_parser_errors(struct reader *r, struct fy_diag *diag)
+/* libfyaml formats each diagnostic as "INPUT:LINE:COL: error: MSG" (1-based)
+ * followed by source lines. Its collected-errors list leaks in the Debian
+ * version (0.7.12), so the first error is read from this output instead. */
+static void on_fy_output(struct fy_diag *diag, void *user, const char *buf, size_t len)
 {
-	void *it = NULL;
-	struct fy_diag_error *de;
-	bool any = false;
-	while ((de = fy_diag_errors_iterate(diag, &it)) != NULL) {
-		if (de->type < FYET_ERROR)
-			continue;
-		/* libfyaml's collected errors are 1-based already */
-		tr_diags_add(r->diags, TR_DIAG_ERROR, de->line, de->column, "yaml: %s", de->msg);
-		any = true;
-	}
-	if (!any)
+	struct reader *r = user;
+	char text[512];
+	snprintf(text, sizeof(text), "%.*s", (int)len, buf);
+	char *e = strstr(text, ": error: ");
+	if (r->fy_error || !e)
+		return;
+	*e = '\0';
+	char *msg = e + strlen(": error: ");
+	msg[strcspn(msg, "\n")] = '\0';
+	char *c = strrchr(text, ':');
+	if (!c)
+		return;
+	*c = '\0';
+	char *l = strrchr(text, ':');
+	if (!l)
+		return;
+	r->fy_line = (int)strtol(l + 1, NULL, 10);
+	r->fy_col = (int)strtol(c + 1, NULL, 10);
+	snprintf(r->fy_msg, sizeof(r->fy_msg), "%s", msg);
+	r->fy_error = true;
+}
+
+static void report_parser_error(struct reader *r)
+{
+	if (r->fy_error)
+		tr_diags_add(r->diags, TR_DIAG_ERROR, r->fy_line, r->fy_col, "yaml: %s", r->fy_msg);
+	else
 		tr_diags_add(r->diags, TR_DIAG_ERROR, 0, 0, "yaml: malformed document");
 	r->failed = true;
 }
@@ -257,14 +281,15 @@ bool tr_yaml_load_buf(const char *buf, size_t len, const struct tr_yaml_limits *
 	struct fy_diag_cfg dcfg;
 	fy_diag_cfg_default(&dcfg);
 	dcfg.fp = NULL;
-	dcfg.output_fn = NULL;
+	dcfg.output_fn = on_fy_output;
+	dcfg.user = &r;
 	dcfg.level = FYET_ERROR;
+	dcfg.colorize = false;
+	dcfg.show_position = true;
 	struct fy_diag *diag = fy_diag_create(&dcfg);
 	if (!diag)
 		abort();
-	fy_diag_set_collect_errors(diag, true);
-	struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_JSON_NONE,
-				   .diag = diag};
+	struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET | FYPCF_JSON_NONE, .diag = diag};
 	struct fy_parser *p = fy_parser_create(&cfg);
 	if (!p)
 		abort();
@@ -278,7 +303,7 @@ bool tr_yaml_load_buf(const char *buf, size_t len, const struct tr_yaml_limits *
 		fy_parser_event_free(p, e);
 	}
 	if (!r.failed && fy_parser_get_stream_error(p))
-		collect_parser_errors(&r, diag);
+		report_parser_error(&r);
 	for (int i = 0; i < r.depth; i++)
 		free(r.stack[i].items);
 	free(r.stack);

@@ -367,6 +367,24 @@ static void kfp_schema_versions(void **state)
 	free(text);
 }
 
+static void kfp_recursion(void **state)
+{
+	/* a DAG that contains itself would make every walk over nested DAGs loop */
+	char *msg = load_bad("components:\n"
+			     "  comp-a:\n    dag:\n      tasks:\n        b:\n"
+			     "          componentRef: {name: comp-b}\n"
+			     "  comp-b:\n    dag:\n      tasks:\n        a:\n"
+			     "          componentRef: {name: comp-a}\n"
+			     "pipelineInfo: {name: rec}\n"
+			     "root:\n  dag:\n    tasks:\n      a:\n"
+			     "        componentRef: {name: comp-a}\n"
+			     "schemaVersion: 2.1.0\n",
+			     NULL);
+	assert_string_equal(
+	    msg, "t.yaml:10:9: error: task 'a' runs component 'comp-a', which contains it\n");
+	free(msg);
+}
+
 /* ---- golden validation errors ---- */
 
 static void golden(const char *name)
@@ -780,6 +798,7 @@ int main(void)
 	    cmocka_unit_test(kfp_nested_exit_retry),
 	    cmocka_unit_test(kfp_containers_importer_platform),
 	    cmocka_unit_test(kfp_schema_versions),
+	    cmocka_unit_test(kfp_recursion),
 	    cmocka_unit_test(golden_errors),
 	    cmocka_unit_test(limits),
 	    cmocka_unit_test(cel_eval_cases),
