@@ -31,11 +31,11 @@ CORE_SRC := src/core/alloc.c src/core/arena.c src/core/buf.c src/core/clock.c sr
 STORE_SRC := src/store/db.c src/store/db_sqlite.c src/store/migrations.c src/store/search.c \
 	src/store/store.c src/store/store_experiments.c src/store/store_runs.c src/store/store_search.c \
 	src/store/store_metrics.c src/store/metric_chunk.c src/store/writer.c src/store/uri.c \
-	src/store/store_artifacts.c
+	src/store/store_artifacts.c src/store/store_registry.c src/store/store_logged_models.c
 GOV_SRC := src/governance/audit.c
 ARTIFACT_SRC := src/artifact/path.c src/artifact/fs.c
 API_SRC := src/api/validate.c src/api/mlflow_tracking.c src/api/routes.c src/api/admin.c \
-	src/api/mlflow_artifacts.c \
+	src/api/mlflow_artifacts.c src/api/mlflow_registry.c \
 	src/api/log_batch_json.c
 HTTP_SRC := src/http/server.c src/http/metrics.c
 CMD_SRC := cmd/trellis.c cmd/cmd_server.c cmd/cmd_db.c cmd/cmd_audit.c cmd/cmd_backup.c cmd/cmd_gc.c
@@ -44,7 +44,7 @@ LIB_SRC := $(CORE_SRC) $(STORE_SRC) $(GOV_SRC) $(ARTIFACT_SRC) $(API_SRC) $(HTTP
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/%.o)
 
-UNIT_TESTS := test_core test_search test_validate test_store test_log_batch_json test_artifact
+UNIT_TESTS := test_core test_search test_validate test_store test_registry test_log_batch_json test_artifact
 UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
 .PHONY: all test unit compat check clean format format-check bench fuzz

@@ -86,22 +86,26 @@ int cmd_gc(int argc, char **argv)
 	    tr_store_runs_deleted_before(s, tr_clock_now_ms() - age_ms, &runs, &err))
 		goto out;
 	uint64_t files = 0, bytes = 0;
-	size_t i;
+	size_t i, n_removed = 0;
 	json_t *r;
 	json_array_foreach(runs, i, r)
 	{
 		const char *id = json_string_value(json_object_get(r, "run_id"));
 		const char *auri = json_string_value(json_object_get(r, "artifact_uri"));
-		files += (uint64_t)json_integer_value(json_object_get(r, "artifact_files"));
-		bytes += (uint64_t)json_integer_value(json_object_get(r, "artifact_bytes"));
+		const char *mv = json_string_value(json_object_get(r, "model_version"));
+		if (mv) { /* a registered model needs it: never removed */
+			printf("keeping run %s: model version %s uses it\n", id, mv);
+			continue;
+		}
 		printf("%s run %s (deleted at %lld ms)\n", yes ? "removing" : "would remove", id,
 		       (long long)json_integer_value(json_object_get(r, "deleted_time")));
+		n_removed++;
+		files += (uint64_t)json_integer_value(json_object_get(r, "artifact_files"));
+		bytes += (uint64_t)json_integer_value(json_object_get(r, "artifact_bytes"));
 		if (!yes)
 			continue;
-		static const char scheme[] = "mlflow-artifacts:/";
-		if (auri && !strncmp(auri, scheme, sizeof(scheme) - 1) &&
-		    tr_artifacts_remove(a, auri + sizeof(scheme) - 1, &err))
-			goto out;
+		/* the records first: the purge re-checks, in its transaction, that no
+		 * model version came to use the run meanwhile */
 		struct tr_write w = {0};
 		w.apply = tr_store_run_purge;
 		w.args = json_pack("{s:s}", "run_id", id);
@@ -109,15 +113,26 @@ int cmd_gc(int argc, char **argv)
 		w.actor = "trellis gc";
 		w.audit_class = TR_AUDIT_CONTROL;
 		enum tr_err rc = tr_store_write_sync(s, &w);
-		if (rc)
+		if (rc == TR_ERR_INVALID_STATE) {
+			printf("keeping run %s: %s\n", id, tr_buf_str(&w.err));
+			n_removed--;
+			files -= (uint64_t)json_integer_value(json_object_get(r, "artifact_files"));
+			bytes -= (uint64_t)json_integer_value(json_object_get(r, "artifact_bytes"));
+			rc = TR_OK;
+		} else if (!rc) {
+			static const char scheme[] = "mlflow-artifacts:/";
+			if (auri && !strncmp(auri, scheme, sizeof(scheme) - 1))
+				rc = tr_artifacts_remove(a, auri + sizeof(scheme) - 1, &err);
+		} else {
 			tr_buf_append(&err, w.err.data ? w.err.data : "", w.err.len);
+		}
 		tr_write_release(&w);
 		json_decref(w.args);
 		if (rc)
 			goto out;
 	}
 	printf("%s %zu deleted runs, %llu artifact files, %llu bytes\n",
-	       yes ? "freed:" : "dry run (use --yes to remove):", json_array_size(runs),
+	       yes ? "freed:" : "dry run (use --yes to remove):", n_removed,
 	       (unsigned long long)files, (unsigned long long)bytes);
 	code = 0;
 out:

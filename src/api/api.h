@@ -48,6 +48,9 @@ bool tr_api_admin(struct tr_api *api, struct tr_req *req);
 /* The MLflow tracking route table (mlflow_tracking.c). */
 extern const struct tr_route tr_mlflow_tracking_routes[];
 extern const size_t tr_mlflow_tracking_n_routes;
+/* The model registry and logged-model route table (mlflow_registry.c). */
+extern const struct tr_route tr_mlflow_registry_routes[];
+extern const size_t tr_mlflow_registry_n_routes;
 
 /* The MLflow server version /version reports: below 3.4, so clients do not
  * switch on OTLP span export, which Trellis does not serve yet. */

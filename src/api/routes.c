@@ -35,6 +35,64 @@ static void lists_from_query(json_t *args)
 	}
 }
 
+/* Matches PATTERN against PATH segment by segment; "{id}" and "{key}" match
+ * one non-empty segment, copied (in the request's arena) to *ID / *KEY. */
+static bool route_match(struct tr_req *r, const char *pattern, const char *path, const char **id,
+			const char **key)
+{
+	while (*pattern && *path) {
+		if (*pattern == '{') {
+			const char *close = strchr(pattern, '}');
+			size_t n = strcspn(path, "/");
+			if (!close || !n)
+				return false;
+			char *v = tr_arena_alloc(tr_req_arena(r), n + 1);
+			memcpy(v, path, n);
+			v[n] = 0;
+			if (!strncmp(pattern, "{id}", 4))
+				*id = v;
+			else
+				*key = v;
+			pattern = close + 1;
+			path += n;
+			continue;
+		}
+		if (*pattern++ != *path++)
+			return false;
+	}
+	return !*pattern && !*path;
+}
+
+static const struct {
+	const struct tr_route *routes;
+	const size_t *n;
+} tables[] = {
+    {tr_mlflow_tracking_routes, &tr_mlflow_tracking_n_routes},
+    {tr_mlflow_registry_routes, &tr_mlflow_registry_n_routes},
+};
+
+/* The route for (method, SUFFIX); *PATH_KNOWN when another method has it. */
+static const struct tr_route *find_route(struct tr_req *r, const char *suffix, bool *path_known,
+					 const char **id, const char **key)
+{
+	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
+		for (size_t i = 0; i < *tables[t].n; i++) {
+			const struct tr_route *x = &tables[t].routes[i];
+			const char *mid = NULL, *mkey = NULL;
+			if (strchr(x->path, '{') ? !route_match(r, x->path, suffix, &mid, &mkey)
+						 : strcmp(x->path, suffix) != 0)
+				continue;
+			*path_known = true;
+			if (!strcmp(x->method, r->method)) {
+				*id = mid;
+				*key = mkey;
+				return x;
+			}
+		}
+	}
+	return NULL;
+}
+
 void tr_api_dispatch(void *ctx, struct tr_req *r)
 {
 	struct tr_api *api = ctx;
@@ -42,19 +100,11 @@ void tr_api_dispatch(void *ctx, struct tr_req *r)
 		return;
 	const char *suffix = mlflow_suffix(r->path);
 	const struct tr_route *route = NULL;
+	const char *path_id = NULL, *path_key = NULL;
 	bool path_known = false;
-	if (suffix) {
-		for (size_t i = 0; i < tr_mlflow_tracking_n_routes; i++) {
-			const struct tr_route *x = &tr_mlflow_tracking_routes[i];
-			if (strcmp(x->path, suffix))
-				continue;
-			path_known = true;
-			if (!strcmp(x->method, r->method)) {
-				route = x;
-				break;
-			}
-		}
-	}
+	/* exact paths first, so "/logged-models/search" is not taken for an id */
+	if (suffix)
+		route = find_route(r, suffix, &path_known, &path_id, &path_key);
 	if (route)
 		r->route = route->action;
 	/* the arguments: a LogBatch streamed into structs, or one JSON object */
@@ -67,6 +117,11 @@ void tr_api_dispatch(void *ctx, struct tr_req *r)
 		r->write.reject = tr_req_parse_args(r, &r->write.err);
 		if (!r->write.reject && r->args_from_query)
 			lists_from_query(r->args);
+		/* ids in the URL path win over the body's */
+		if (!r->write.reject && path_id)
+			json_object_set_new(r->args, "model_id", json_string(path_id));
+		if (!r->write.reject && path_key)
+			json_object_set_new(r->args, "tag_key", json_string(path_key));
 	}
 	if (r->write.reject) {
 		if (route && route->write) {

@@ -17,6 +17,7 @@
 #include "api/validate.h"
 #include "core/ids.h"
 #include "core/buf.h"
+#include <strings.h>
 
 #include <inttypes.h>
 #include <string.h>
@@ -382,6 +383,82 @@ enum tr_err tr_validate_experiment_tag(const char *key, const char *value, struc
 	if (rc)
 		return rc;
 	return tr_validate_value_len("Tag value", key, value, TR_MAX_EXP_TAG_VALUE, err);
+}
+
+/* ---- model registry -------------------------------------------------- */
+
+enum tr_err tr_validate_model_name(const char *name, struct tr_buf *err)
+{
+	size_t n;
+	if (!name || !*name)
+		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+			       "Registered model name cannot be empty.");
+	if (!tr_utf8_valid(name, &n) || n > TR_MAX_MODEL_NAME)
+		return tr_fail(
+		    err, TR_ERR_INVALID_PARAMETER_VALUE,
+		    "Registered model name must be valid UTF-8 of at most %d characters.",
+		    TR_MAX_MODEL_NAME);
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return tr_fail(
+			    err, TR_ERR_INVALID_PARAMETER_VALUE,
+			    "Registered model name must not contain control characters.");
+	return TR_OK;
+}
+
+enum tr_err tr_validate_model_tag(const char *key, const char *value, struct tr_buf *err)
+{
+	enum tr_err rc = tr_validate_key("tag", key, err);
+	if (rc)
+		return rc;
+	return tr_validate_value_len("Tag value", key, value, TR_MAX_MODEL_TAG_VALUE, err);
+}
+
+enum tr_err tr_validate_model_alias(const char *alias, struct tr_buf *err)
+{
+	if (!alias || !*alias)
+		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE, "Alias name cannot be empty.");
+	size_t n = strlen(alias);
+	bool ok = n <= TR_MAX_ALIAS_LEN;
+	for (size_t i = 0; ok && i < n; i++) {
+		unsigned char c = (unsigned char)alias[i];
+		ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		     c == '_' || c == '-';
+	}
+	if (!ok)
+		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+			       "Invalid alias name '%.64s'. Names may only contain alphanumerics, "
+			       "underscores (_) and dashes (-), at most %d characters.",
+			       alias, TR_MAX_ALIAS_LEN);
+	bool v_digits = n >= 2 && (alias[0] == 'v' || alias[0] == 'V');
+	for (size_t i = 1; v_digits && i < n; i++)
+		v_digits = alias[i] >= '0' && alias[i] <= '9';
+	if (!strcasecmp(alias, "latest") || v_digits)
+		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+			       "'%s' alias name (case insensitive) is reserved.", alias);
+	return TR_OK;
+}
+
+enum tr_err tr_validate_model_version(const char *s, int64_t *out, struct tr_buf *err)
+{
+	bool ok = s && *s && strlen(s) <= 18;
+	for (const char *p = s; ok && *p; p++)
+		ok = *p >= '0' && *p <= '9';
+	if (ok)
+		*out = strtoll(s, NULL, 10);
+	if (!ok || *out < 1)
+		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+			       "Parameter 'version' must be an integer, got '%.64s'.", s ? s : "");
+	return TR_OK;
+}
+
+const char *tr_model_stage_canonical(const char *s)
+{
+	static const char *const stages[] = {"None", "Staging", "Production", "Archived"};
+	for (size_t i = 0; s && i < sizeof(stages) / sizeof(stages[0]); i++)
+		if (!strcasecmp(s, stages[i]))
+			return stages[i];
+	return NULL;
 }
 
 /* ---- log-batch ------------------------------------------------------- */

@@ -44,6 +44,7 @@ struct tr_buf;
 #define TR_MAX_MODEL_TAG_KEY	     250
 #define TR_MAX_MODEL_TAG_VALUE	     100000
 #define TR_MAX_ALIAS_LEN	     255
+#define TR_MAX_MODEL_NAME	     256
 #define TR_MAX_TRACE_TAG_KEY	     250
 #define TR_MAX_TRACE_TAG_VALUE	     8000
 #define TR_MAX_RUN_ID_LEN	     256
@@ -149,6 +150,31 @@ enum tr_err tr_validate_run_tag(const char *key, const char *value, size_t *keep
  * refused (no truncation for experiment tags). */
 enum tr_err tr_validate_experiment_tag(const char *key, const char *value, struct tr_buf *err)
     __attribute__((warn_unused_result));
+
+/* ---- model registry ---------------------------------------------------- */
+
+/* A registered model name: 1..256 code points of UTF-8 without control
+ * characters ("Registered model name cannot be empty."). */
+enum tr_err tr_validate_model_name(const char *name, struct tr_buf *err)
+    __attribute__((warn_unused_result));
+
+/* A registered-model or model-version tag: tag key rules and a value of at
+ * most TR_MAX_MODEL_TAG_VALUE code points (refused, not truncated). */
+enum tr_err tr_validate_model_tag(const char *key, const char *value, struct tr_buf *err)
+    __attribute__((warn_unused_result));
+
+/* An alias: `^[\w\-]*$` (ASCII word characters and '-'), 1..255 long, and
+ * not one of the names MLflow reserves: "latest" in any case, "v<digits>". */
+enum tr_err tr_validate_model_alias(const char *alias, struct tr_buf *err)
+    __attribute__((warn_unused_result));
+
+/* A model version number given as a string ("3") or integer; *OUT >= 1. */
+enum tr_err tr_validate_model_version(const char *s, int64_t *out /* OUT */, struct tr_buf *err)
+    __attribute__((warn_unused_result));
+
+/* The canonical stage name ("None", "Staging", "Production", "Archived") for
+ * S in any case, or NULL. */
+const char *tr_model_stage_canonical(const char *s);
 
 /* ---- log-batch -------------------------------------------------------- */
 

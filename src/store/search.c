@@ -6,7 +6,8 @@
  * directly on the characters, into an AST of AND/OR nodes over validated
  * clauses (entity, key, comparator, value); the AST is then printed as SQL.
  * order_by clauses are parsed with the same identifier reader and printed
- * straight away.
+ * straight away. Each search target is one row of `targets`: its attributes,
+ * its key-value tables as SQL, and its order_by defaults and tie-breakers.
  *
  * Invariants:
  *  - user text never reaches the SQL text: every key and literal becomes a
@@ -74,7 +75,9 @@ static const char *const cmp_text[CMP__COUNT] = {
 #define CMPS_NULL   (BIT(CMP_IS_NULL) | BIT(CMP_IS_NOT_NULL))
 
 enum col_type { COL_STRING, COL_NUMBER };
-enum col_flags { COL_FILTER = 1, COL_ORDER = 2, COL_LIST = 4 };
+/* COL_LIST: takes IN lists; COL_LOWER_IDS: list values with upper case are
+ * dropped (MLflow mints lowercase run ids); COL_INT: integer literals only. */
+enum col_flags { COL_FILTER = 1, COL_ORDER = 2, COL_LIST = 4, COL_LOWER_IDS = 8, COL_INT = 16 };
 
 /* An attribute (or dataset field) as the user spells it and its SQL column. */
 struct column {
@@ -85,7 +88,7 @@ struct column {
 };
 
 static const struct column run_columns[] = {
-    {"run_id", "r.run_uuid", COL_STRING, COL_FILTER | COL_ORDER | COL_LIST},
+    {"run_id", "r.run_uuid", COL_STRING, COL_FILTER | COL_ORDER | COL_LIST | COL_LOWER_IDS},
     {"run_name", "r.name", COL_STRING, COL_FILTER | COL_ORDER},
     {"run name", "r.name", COL_STRING, COL_FILTER | COL_ORDER},
     {"Run name", "r.name", COL_STRING, COL_FILTER | COL_ORDER},
@@ -119,16 +122,148 @@ static const struct column experiment_columns[] = {
     {NULL, NULL, COL_STRING, 0},
 };
 
-/* Entity prefixes, and the meaning of each. */
+/* Registered models: "timestamp" and "last_updated_timestamp" are one key. */
+static const struct column registered_model_columns[] = {
+    {"name", "rm.name", COL_STRING, COL_FILTER | COL_ORDER},
+    {"timestamp", "rm.last_updated_time", COL_NUMBER, COL_ORDER},
+    {"last_updated_timestamp", "rm.last_updated_time", COL_NUMBER, COL_ORDER},
+    {"creation_timestamp", "rm.creation_time", COL_NUMBER, COL_ORDER},
+    {NULL, NULL, COL_STRING, 0},
+};
+
+static const struct column model_version_columns[] = {
+    {"name", "mv.name", COL_STRING, COL_FILTER | COL_ORDER},
+    {"run_id", "mv.run_id", COL_STRING, COL_FILTER | COL_LIST | COL_LOWER_IDS},
+    {"source_path", "mv.source", COL_STRING, COL_FILTER},
+    {"version_number", "mv.version", COL_NUMBER, COL_FILTER | COL_ORDER | COL_INT},
+    {"creation_timestamp", "mv.creation_time", COL_NUMBER, COL_ORDER},
+    {"last_updated_timestamp", "mv.last_updated_time", COL_NUMBER, COL_ORDER},
+    {NULL, NULL, COL_STRING, 0},
+};
+
+#define LM_STRING (COL_FILTER | COL_ORDER | COL_LIST)
+static const struct column logged_model_columns[] = {
+    {"name", "lm.name", COL_STRING, LM_STRING},
+    {"model_id", "lm.model_id", COL_STRING, LM_STRING},
+    {"model_type", "lm.model_type", COL_STRING, LM_STRING},
+    {"status", "lm.status", COL_STRING, LM_STRING},
+    {"source_run_id", "lm.source_run_id", COL_STRING, LM_STRING},
+    {"creation_timestamp", "lm.creation_timestamp", COL_NUMBER, COL_FILTER | COL_ORDER},
+    {"creation_time", "lm.creation_timestamp", COL_NUMBER, COL_FILTER | COL_ORDER},
+    {"last_updated_timestamp", "lm.last_updated_timestamp", COL_NUMBER, COL_FILTER | COL_ORDER},
+    {"last_updated_time", "lm.last_updated_timestamp", COL_NUMBER, COL_FILTER | COL_ORDER},
+    {NULL, NULL, COL_STRING, 0},
+};
+
+#define T_RUNS (1u << TR_SEARCH_RUNS)
+#define T_EXP  (1u << TR_SEARCH_EXPERIMENTS)
+#define T_RM   (1u << TR_SEARCH_REGISTERED_MODELS)
+#define T_MV   (1u << TR_SEARCH_MODEL_VERSIONS)
+#define T_LM   (1u << TR_SEARCH_LOGGED_MODELS)
+
+/* Entity prefixes, the meaning of each, and the searches that know it. */
 static const struct {
 	const char *name;
 	enum entity ent;
+	unsigned targets;
 } entities[] = {
-    {"metric", ENT_METRIC},   {"metrics", ENT_METRIC},	 {"param", ENT_PARAM},
-    {"params", ENT_PARAM},    {"parameter", ENT_PARAM},	 {"parameters", ENT_PARAM},
-    {"tag", ENT_TAG},	      {"tags", ENT_TAG},	 {"attribute", ENT_ATTR},
-    {"attributes", ENT_ATTR}, {"attr", ENT_ATTR},	 {"run", ENT_ATTR},
-    {"dataset", ENT_DATASET}, {"datasets", ENT_DATASET},
+    {"metric", ENT_METRIC, T_RUNS | T_LM},
+    {"metrics", ENT_METRIC, T_RUNS | T_LM},
+    {"param", ENT_PARAM, T_RUNS | T_LM},
+    {"params", ENT_PARAM, T_RUNS | T_LM},
+    {"parameter", ENT_PARAM, T_RUNS | T_LM},
+    {"parameters", ENT_PARAM, T_RUNS | T_LM},
+    {"tag", ENT_TAG, T_RUNS | T_EXP | T_RM | T_MV | T_LM},
+    {"tags", ENT_TAG, T_RUNS | T_EXP | T_RM | T_MV | T_LM},
+    {"attribute", ENT_ATTR, T_RUNS | T_EXP | T_RM | T_MV | T_LM},
+    {"attributes", ENT_ATTR, T_RUNS | T_RM | T_MV | T_LM},
+    {"attr", ENT_ATTR, T_RUNS | T_RM | T_MV | T_LM},
+    {"run", ENT_ATTR, T_RUNS},
+    {"dataset", ENT_DATASET, T_RUNS},
+    {"datasets", ENT_DATASET, T_RUNS},
+};
+
+/*
+ * One search target: its attributes and the SQL of its key-value tables,
+ * each "table alias WHERE <correlation with the target's row>" (NULL when the
+ * target has no such table), to which " AND x.key = ?" is appended.
+ */
+struct target {
+	const char *noun; /* for messages: "ordering <noun>" */
+	const struct column *columns;
+	const char *metrics, *params, *tags;
+	/* Appended to a metrics subquery to pick the latest row of a key; NULL
+	 * when the table holds one row per key already (latest_metrics). */
+	const char *latest;
+	unsigned order_entities;   /* BIT(ENT_...) allowed in order_by */
+	bool nulls_last;	   /* attributes may be NULL: order them last */
+	bool prompt_rule;	   /* a missing PROMPT_TAG counts as 'false' */
+	const char *default_order; /* without order_by; NULL: the tie-breakers */
+	/* Tie-breakers appended in turn unless order_by used COL (NULL: always). */
+	struct {
+		const char *col, *sql;
+	} tiebreak[2];
+};
+
+/* Registered models and versions without this tag are ordinary models, and
+ * MLflow >= 2.21 clients add "tag.`mlflow.prompt.is_prompt` != 'true'" to
+ * every registered-model search. */
+#define PROMPT_TAG "mlflow.prompt.is_prompt"
+
+static const struct target targets[] = {
+    [TR_SEARCH_RUNS] =
+	{
+	    .noun = "runs",
+	    .columns = run_columns,
+	    .metrics = "latest_metrics m WHERE m.run_uuid = r.run_uuid",
+	    .params = "params p WHERE p.run_uuid = r.run_uuid",
+	    .tags = "tags t WHERE t.run_uuid = r.run_uuid",
+	    .order_entities = BIT(ENT_ATTR) | BIT(ENT_METRIC) | BIT(ENT_PARAM) | BIT(ENT_TAG),
+	    .nulls_last = true,
+	    .tiebreak = {{"r.start_time", "r.start_time DESC"}, {NULL, "r.run_uuid ASC"}},
+	},
+    [TR_SEARCH_EXPERIMENTS] =
+	{
+	    .noun = "experiments",
+	    .columns = experiment_columns,
+	    .tags = "experiment_tags t WHERE t.experiment_id = e.experiment_id",
+	    .order_entities = BIT(ENT_ATTR),
+	    .default_order = "e.creation_time DESC, e.experiment_id ASC",
+	    /* MLflow's (sqlalchemy_store._get_search_experiments_order_by_clauses) */
+	    .tiebreak = {{"e.experiment_id", "e.experiment_id DESC"}},
+	},
+    [TR_SEARCH_REGISTERED_MODELS] =
+	{
+	    .noun = "registered models",
+	    .columns = registered_model_columns,
+	    .tags = "registered_model_tags t WHERE t.name = rm.name",
+	    .order_entities = BIT(ENT_ATTR),
+	    .prompt_rule = true,
+	    .tiebreak = {{"rm.name", "rm.name ASC"}},
+	},
+    [TR_SEARCH_MODEL_VERSIONS] =
+	{
+	    .noun = "model versions",
+	    .columns = model_version_columns,
+	    .tags = "model_version_tags t WHERE t.name = mv.name AND t.version = mv.version",
+	    .order_entities = BIT(ENT_ATTR),
+	    .prompt_rule = true,
+	    .default_order = "mv.last_updated_time DESC, mv.name ASC, mv.version DESC",
+	    .tiebreak = {{"mv.name", "mv.name ASC"}, {"mv.version", "mv.version DESC"}},
+	},
+    [TR_SEARCH_LOGGED_MODELS] =
+	{
+	    .noun = "logged models",
+	    .columns = logged_model_columns,
+	    .metrics = "logged_model_metrics m WHERE m.model_id = lm.model_id",
+	    .params = "logged_model_params p WHERE p.model_id = lm.model_id",
+	    .tags = "logged_model_tags t WHERE t.model_id = lm.model_id",
+	    /* the primary key's order: no sort */
+	    .latest = " ORDER BY m.step DESC, m.timestamp DESC LIMIT 1",
+	    .order_entities = BIT(ENT_ATTR) | BIT(ENT_METRIC),
+	    .tiebreak = {{"lm.creation_timestamp", "lm.creation_timestamp DESC"},
+			 {"lm.model_id", "lm.model_id ASC"}},
+	},
 };
 
 /* ---- AST ----------------------------------------------------------------- */
@@ -386,41 +521,32 @@ static const struct column *find_column(const struct column *table, const char *
 
 static enum tr_err resolve_entity(struct parser *p, struct ident *id, bool dq_entity)
 {
+	unsigned me = 1u << p->target;
 	if (!id->entity_name) {
 		id->ent = ENT_ATTR;
 		return TR_OK;
 	}
-	if (!dq_entity) {
-		for (size_t i = 0; i < sizeof(entities) / sizeof(entities[0]); i++) {
-			if (strcmp(entities[i].name, id->entity_name) != 0)
-				continue;
+	for (size_t i = 0; i < sizeof(entities) / sizeof(entities[0]) && !dq_entity; i++) {
+		if ((entities[i].targets & me) && strcmp(entities[i].name, id->entity_name) == 0) {
 			id->ent = entities[i].ent;
-			if (p->target == TR_SEARCH_RUNS)
-				return TR_OK;
-			/* MLflow's experiment search knows only these prefixes. */
-			if (strcmp(id->entity_name, "attribute") == 0 ||
-			    strcmp(id->entity_name, "tag") == 0 ||
-			    strcmp(id->entity_name, "tags") == 0)
-				return TR_OK;
-			break;
+			return TR_OK;
 		}
 	}
-	if (p->target == TR_SEARCH_EXPERIMENTS)
-		return semantic_error(p,
-				      "Invalid entity type '%s'. Valid values are 'attribute', "
-				      "'tag', 'tags'",
-				      shorten(p, id->entity_name));
-	return semantic_error(p,
-			      "Invalid entity type '%s'. Valid values are 'metric', 'metrics', "
-			      "'param', 'params', 'parameter', 'parameters', 'tag', 'tags', "
-			      "'attribute', 'attributes', 'attr', 'run', 'dataset', 'datasets'",
-			      shorten(p, id->entity_name));
+	struct tr_buf b = TR_BUF_INIT;
+	for (size_t i = 0; i < sizeof(entities) / sizeof(entities[0]); i++) {
+		if (entities[i].targets & me)
+			tr_buf_appendf(&b, "%s'%s'", b.len ? ", " : "", entities[i].name);
+	}
+	const char *valid = tr_arena_strdup(p->arena, tr_buf_str(&b));
+	tr_buf_release(&b);
+	return semantic_error(p, "Invalid entity type '%s'. Valid values are %s",
+			      shorten(p, id->entity_name), valid);
 }
 
 static enum tr_err resolve_column(struct parser *p, struct ident *id)
 {
 	unsigned flag = p->order_by ? COL_ORDER : COL_FILTER;
-	const struct column *table;
+	const struct target *t = &targets[p->target];
 	if (id->ent == ENT_DATASET) {
 		if (p->order_by)
 			return semantic_error(p,
@@ -435,25 +561,25 @@ static enum tr_err resolve_column(struct parser *p, struct ident *id)
 		return TR_OK;
 	}
 	if (id->ent != ENT_ATTR) {
-		if (p->order_by && p->target == TR_SEARCH_EXPERIMENTS)
+		if (p->order_by && !(t->order_entities & BIT(id->ent)))
 			return semantic_error(
-			    p,
-			    "Invalid order_by clause '%s': only attributes can be "
-			    "used for ordering experiments",
-			    excerpt(p, 0, p->len));
+			    p, "Invalid order_by clause '%s': only %s can be used for ordering %s",
+			    excerpt(p, 0, p->len),
+			    t->order_entities & BIT(ENT_METRIC) ? "attributes and metrics"
+								: "attributes",
+			    t->noun);
 		return TR_OK;
 	}
-	table = p->target == TR_SEARCH_RUNS ? run_columns : experiment_columns;
-	id->col = find_column(table, id->key, flag);
+	id->col = find_column(t->columns, id->key, flag);
 	if (!id->col) {
 		if (p->order_by)
 			return semantic_error(p,
 					      "Invalid order_by clause '%s': invalid attribute key "
 					      "'%s' specified. Valid keys are %s",
 					      excerpt(p, 0, p->len), shorten(p, id->key),
-					      column_list(p, table, flag));
+					      column_list(p, t->columns, flag));
 		return semantic_error(p, "Invalid attribute key '%s' specified. Valid keys are %s",
-				      shorten(p, id->key), column_list(p, table, flag));
+				      shorten(p, id->key), column_list(p, t->columns, flag));
 	}
 	return TR_OK;
 }
@@ -764,9 +890,16 @@ static enum tr_err check_clause(struct parser *p, struct clause *cl)
 			allowed |= CMPS_LIST;
 		break;
 	}
-	if (cl->v.kind == VAL_LIST && id->ent == ENT_ATTR && !(id->col->flags & COL_LIST))
-		return semantic_error(p, "Only the 'run_id' attribute supports comparison with a "
-					 "list of quoted string values");
+	if (cl->v.kind == VAL_LIST && id->ent == ENT_ATTR && !(id->col->flags & COL_LIST)) {
+		/* without list attributes, the comparator check below says it best */
+		const char *lists = column_list(p, targets[p->target].columns, COL_LIST);
+		if (*lists)
+			return semantic_error(p,
+					      "Only the %s attribute%s comparison with a list of "
+					      "quoted string values",
+					      lists,
+					      strchr(lists, ',') ? "s support" : " supports");
+	}
 	if (!(allowed & BIT(cl->op)))
 		return semantic_error(p, "Invalid comparator '%s' not one of %s for %s '%s'",
 				      cmp_text[cl->op], cmp_list(p, allowed), entity_label(id->ent),
@@ -799,6 +932,10 @@ static enum tr_err check_clause(struct parser *p, struct clause *cl)
 				      "Found %s",
 				      id->key, found);
 	}
+	if (numeric && id->ent == ENT_ATTR && (id->col->flags & COL_INT) && !v->is_int)
+		return semantic_error(
+		    p, "Expected an integer value for numeric attribute: %s. Found %s", id->key,
+		    found);
 	if (!numeric && v->kind != VAL_STRING)
 		return semantic_error(p,
 				      "Expected a quoted string value for %s (e.g. 'my-value'). "
@@ -846,7 +983,7 @@ static enum tr_err parse_clause(struct parser *p, struct node **out /* OUT */)
 	rc = check_clause(p, cl);
 	if (rc)
 		return rc;
-	if (cl->v.kind == VAL_LIST && cl->id.ent == ENT_ATTR)
+	if (cl->v.kind == VAL_LIST && cl->id.ent == ENT_ATTR && (cl->id.col->flags & COL_LOWER_IDS))
 		drop_upper_case_ids(&cl->v);
 	*out = n;
 	return TR_OK;
@@ -1060,39 +1197,58 @@ static void emit_condition(struct compiler *c, const char *expr, const struct cl
 	}
 }
 
+/* The key-value table of entity E for the target, and its alias letter. */
+static const char *kv_table(const struct target *t, enum entity e, char *alias /* OUT */)
+{
+	*alias = e == ENT_METRIC ? 'm' : e == ENT_PARAM ? 'p' : 't';
+	return e == ENT_METRIC ? t->metrics : e == ENT_PARAM ? t->params : t->tags;
+}
+
 static void emit_clause(struct compiler *c, const struct clause *cl)
 {
 	const struct ident *id = &cl->id;
+	const struct target *t = &targets[c->target];
 	bool null_test = cl->op == CMP_IS_NULL || cl->op == CMP_IS_NOT_NULL;
+	char a;
+	const char *from;
 
 	switch (id->ent) {
 	case ENT_METRIC:
-		put(c, cl->op == CMP_IS_NULL ? "NOT EXISTS" : "EXISTS");
-		put(c, " (SELECT 1 FROM latest_metrics m WHERE m.run_uuid = r.run_uuid AND "
-		       "m.key = ?");
-		bind_text(c, id->key);
-		if (!null_test) {
-			put(c, " AND m.is_nan = 0 AND ");
-			emit_condition(c, "m.value", cl);
-		}
-		put(c, ")");
-		return;
 	case ENT_PARAM:
 	case ENT_TAG:
+		from = kv_table(t, id->ent, &a);
+		if (!null_test && id->ent == ENT_TAG && t->prompt_rule &&
+		    strcmp(id->key, PROMPT_TAG) == 0) {
+			/* the key's bind comes first: it is inside the expression */
+			bind_text(c, id->key);
+			emit_condition(
+			    c,
+			    tr_arena_sprintf(
+				c->arena,
+				"COALESCE((SELECT t.value FROM %s AND t.key = ?), 'false')", from),
+			    cl);
+			return;
+		}
+		if (!null_test && id->ent == ENT_METRIC && t->latest) {
+			bind_text(c, id->key);
+			emit_condition(c,
+				       tr_arena_sprintf(c->arena,
+							"(SELECT CASE WHEN m.is_nan = 1 THEN NULL "
+							"ELSE m.value END FROM %s AND m.key = ?%s)",
+							from, t->latest),
+				       cl);
+			return;
+		}
 		put(c, cl->op == CMP_IS_NULL ? "NOT EXISTS" : "EXISTS");
-		if (c->target == TR_SEARCH_EXPERIMENTS)
-			put(c, " (SELECT 1 FROM experiment_tags t WHERE t.experiment_id = "
-			       "e.experiment_id AND t.key = ?");
-		else if (id->ent == ENT_PARAM)
-			put(c, " (SELECT 1 FROM params p WHERE p.run_uuid = r.run_uuid AND "
-			       "p.key = ?");
-		else
-			put(c,
-			    " (SELECT 1 FROM tags t WHERE t.run_uuid = r.run_uuid AND t.key = ?");
+		tr_buf_appendf(&c->sql, " (SELECT 1 FROM %s AND %c.key = ?", from, a);
 		bind_text(c, id->key);
 		if (!null_test) {
-			put(c, " AND ");
-			emit_condition(c, id->ent == ENT_PARAM ? "p.value" : "t.value", cl);
+			put(c, id->ent == ENT_METRIC ? " AND m.is_nan = 0 AND " : " AND ");
+			emit_condition(c,
+				       id->ent == ENT_METRIC  ? "m.value"
+				       : id->ent == ENT_PARAM ? "p.value"
+							      : "t.value",
+				       cl);
 		}
 		put(c, ")");
 		return;
@@ -1204,41 +1360,42 @@ static enum tr_err parse_order_clause(struct parser *p, struct ident *id /* OUT 
 
 static void emit_order_key(struct compiler *c, const struct ident *id, bool asc)
 {
-	const char *dir = asc ? " ASC" : " DESC";
-	if (c->target == TR_SEARCH_EXPERIMENTS) {
-		tr_buf_appendf(&c->sql, "%s%s", id->col->sql, dir);
-		return;
-	}
+	const struct target *t = &targets[c->target];
+	const char *latest = t->latest ? t->latest : "";
+	char a;
+	const char *from;
+
 	switch (id->ent) {
 	case ENT_METRIC:
 		/* real values (0), then NaN (1), then missing (2), in both directions */
-		put(c, "COALESCE((SELECT CASE WHEN m.is_nan = 1 THEN 1 ELSE 0 END FROM "
-		       "latest_metrics m WHERE m.run_uuid = r.run_uuid AND m.key = ?), 2), "
-		       "(SELECT m.value FROM latest_metrics m WHERE m.run_uuid = r.run_uuid AND "
-		       "m.key = ?)");
+		from = kv_table(t, id->ent, &a);
+		tr_buf_appendf(
+		    &c->sql,
+		    "COALESCE((SELECT CASE WHEN m.is_nan = 1 THEN 1 ELSE 0 END FROM %s AND "
+		    "m.key = ?%s), 2), (SELECT m.value FROM %s AND m.key = ?%s)",
+		    from, latest, from, latest);
 		bind_text(c, id->key);
 		bind_text(c, id->key);
 		break;
 	case ENT_PARAM:
-		put(c, "CASE WHEN (SELECT p.value FROM params p WHERE p.run_uuid = r.run_uuid AND "
-		       "p.key = ?) IS NULL THEN 1 ELSE 0 END, (SELECT p.value FROM params p WHERE "
-		       "p.run_uuid = r.run_uuid AND p.key = ?)");
-		bind_text(c, id->key);
-		bind_text(c, id->key);
-		break;
 	case ENT_TAG:
-		put(c, "CASE WHEN (SELECT t.value FROM tags t WHERE t.run_uuid = r.run_uuid AND "
-		       "t.key = ?) IS NULL THEN 1 ELSE 0 END, (SELECT t.value FROM tags t WHERE "
-		       "t.run_uuid = r.run_uuid AND t.key = ?)");
+		from = kv_table(t, id->ent, &a);
+		tr_buf_appendf(
+		    &c->sql,
+		    "CASE WHEN (SELECT %c.value FROM %s AND %c.key = ?) IS NULL THEN 1 ELSE "
+		    "0 END, (SELECT %c.value FROM %s AND %c.key = ?)",
+		    a, from, a, a, from, a);
 		bind_text(c, id->key);
 		bind_text(c, id->key);
 		break;
 	default:
-		tr_buf_appendf(&c->sql, "CASE WHEN %s IS NULL THEN 1 ELSE 0 END, %s", id->col->sql,
-			       id->col->sql);
+		if (t->nulls_last)
+			tr_buf_appendf(&c->sql, "CASE WHEN %s IS NULL THEN 1 ELSE 0 END, ",
+				       id->col->sql);
+		put(c, id->col->sql);
 		break;
 	}
-	put(c, dir);
+	put(c, asc ? " ASC" : " DESC");
 }
 
 /* Emits the ORDER BY list. With SKIP_FIRST the first key is checked but not
@@ -1249,10 +1406,7 @@ static enum tr_err compile_order_by(struct compiler *c, const char *const *order
 				    struct tr_buf *err)
 {
 	enum tr_err rc;
-	bool runs = c->target == TR_SEARCH_RUNS;
-	const char *time_col = runs ? "r.start_time" : "e.creation_time";
-	const char *id_col = runs ? "r.run_uuid" : "e.experiment_id";
-	bool time_used = false, id_used = false;
+	const struct target *t = &targets[c->target];
 
 	if (n_order > TR_SEARCH_MAX_ORDER_BY)
 		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
@@ -1281,11 +1435,7 @@ static enum tr_err compile_order_by(struct compiler *c, const char *const *order
 					       "`order_by` contains duplicate fields: '%s'",
 					       excerpt(&p, 0, p.len));
 		}
-		if (id.ent == ENT_ATTR) {
-			time_used |= strcmp(id.col->sql, time_col) == 0;
-			id_used |= strcmp(id.col->sql, id_col) == 0;
-		}
-		if (i == 0 && lead && runs && id.ent == ENT_METRIC) {
+		if (i == 0 && lead && c->target == TR_SEARCH_RUNS && id.ent == ENT_METRIC) {
 			*lead = id;
 			*lead_asc = asc;
 		}
@@ -1295,16 +1445,22 @@ static enum tr_err compile_order_by(struct compiler *c, const char *const *order
 			put(c, ", ");
 		emit_order_key(c, &id, asc);
 	}
-	if (runs) {
-		if (!time_used)
-			put(c, c->sql.len ? ", r.start_time DESC" : "r.start_time DESC");
-		put(c, c->sql.len ? ", r.run_uuid ASC" : "r.run_uuid ASC");
-	} else if (n_order == 0) {
-		put(c, "e.creation_time DESC, e.experiment_id ASC");
-	} else if (!id_used) {
-		/* MLflow's tie-breaker (sqlalchemy_store._get_search_experiments_order_by_clauses)
-		 */
-		put(c, ", e.experiment_id DESC");
+	if (n_order == 0 && t->default_order) {
+		put(c, t->default_order);
+		return TR_OK;
+	}
+	for (size_t k = 0; k < sizeof(t->tiebreak) / sizeof(t->tiebreak[0]); k++) {
+		bool used = false;
+		if (!t->tiebreak[k].sql)
+			break;
+		for (size_t j = 0; j < n_order && t->tiebreak[k].col; j++)
+			used |=
+			    seen[j].ent == ENT_ATTR && strcmp(seen[j].key, t->tiebreak[k].col) == 0;
+		if (used)
+			continue;
+		if (c->sql.len)
+			put(c, ", ");
+		put(c, t->tiebreak[k].sql);
 	}
 	return TR_OK;
 }
@@ -1393,6 +1549,8 @@ enum tr_err tr_search_compile(enum tr_search_target target, const char *filter,
 	struct node *root = NULL;
 
 	memset(out, 0, sizeof(*out));
+	if ((size_t)target >= sizeof(targets) / sizeof(targets[0]))
+		return tr_fail(err, TR_ERR_INTERNAL_ERROR, "unknown search target %d", (int)target);
 	c.arena = tr_arena_new();
 
 	struct parser p = {

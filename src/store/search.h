@@ -18,6 +18,19 @@
  *   experiments e(experiment_id, name, artifact_location, lifecycle_stage,
  *          creation_time, last_update_time)
  *   experiment_tags(experiment_id, key, value)
+ *   registered_models rm(name, creation_time, last_updated_time, description, user_id)
+ *   registered_model_tags(name, key, value)
+ *   model_versions mv(name, version, creation_time, last_updated_time, source, run_id,
+ *          current_stage, ...)
+ *   model_version_tags(name, version, key, value)
+ *   logged_models lm(model_id, experiment_id, name, creation_timestamp,
+ *          last_updated_timestamp, status, lifecycle_stage, model_type, source_run_id)
+ *   logged_model_params(model_id, key, value)  logged_model_tags(model_id, key, value)
+ *   logged_model_metrics(model_id, key, value, is_nan, timestamp, step, ...)
+ *
+ * The caller's FROM clause must give the target's table the alias shown
+ * (r, e, rm, mv, lm) and add its own conditions: lifecycle stage, experiment
+ * ids, and for model versions current_stage != 'Deleted_Internal'.
  */
 #ifndef TR_STORE_SEARCH_H
 #define TR_STORE_SEARCH_H
@@ -30,7 +43,13 @@
 
 struct tr_buf;
 
-enum tr_search_target { TR_SEARCH_RUNS, TR_SEARCH_EXPERIMENTS };
+enum tr_search_target {
+	TR_SEARCH_RUNS,
+	TR_SEARCH_EXPERIMENTS,
+	TR_SEARCH_REGISTERED_MODELS, /* alias rm */
+	TR_SEARCH_MODEL_VERSIONS,    /* alias mv */
+	TR_SEARCH_LOGGED_MODELS,     /* alias lm */
+};
 
 /* Limits on one compilation; exceeding one is TR_ERR_INVALID_PARAMETER_VALUE. */
 #define TR_SEARCH_MAX_DEPTH	  100	/* nested parentheses in a filter */
@@ -49,8 +68,8 @@ struct tr_bind {
 };
 
 /*
- * A compiled query. WHERE is a boolean SQL expression over alias r (runs) or
- * e (experiments), "1=1" for an empty filter, self-contained (a top-level OR
+ * A compiled query. WHERE is a boolean SQL expression over the target's alias
+ * (see above), "1=1" for an empty filter, self-contained (a top-level OR
  * is parenthesised) so that the caller may AND it with its own conditions;
  * ORDER_BY is the full ORDER BY
  * list including MLflow's tie-breakers, without the ORDER BY keyword. Binds

@@ -224,6 +224,13 @@ enum tr_err tr_store_audit_verify(struct tr_store *s, int64_t *count, int64_t *b
 enum tr_err store_search_parse(json_t *args, enum tr_search_target target, const char *view_key,
 			       struct store_search *out, struct tr_buf *err)
 {
+	return store_search_parse_limits(args, target, view_key, 1000, 50000, out, err);
+}
+
+enum tr_err store_search_parse_limits(json_t *args, enum tr_search_target target,
+				      const char *view_key, int64_t def_max, int64_t cap,
+				      struct store_search *out, struct tr_buf *err)
+{
 	const char *filter, *token;
 	bool present;
 	json_t *order = NULL;
@@ -237,14 +244,13 @@ enum tr_err store_search_parse(json_t *args, enum tr_search_target target, const
 	if (!rc)
 		rc = tr_json_int64(args, "max_results", &out->max_results, &present, err);
 	if (!rc && !present)
-		out->max_results = 1000;
-	if (!rc && (out->max_results < 1 || out->max_results > 50000))
-		rc = tr_fail(
-		    err, TR_ERR_INVALID_PARAMETER_VALUE,
-		    "Invalid value %lld for parameter 'max_results' supplied. It must be at "
-		    "most 50000 and at least 1",
-		    (long long)out->max_results);
-	if (!rc) {
+		out->max_results = def_max;
+	if (!rc && (out->max_results < 1 || out->max_results > cap))
+		rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+			     "Invalid value %lld for parameter 'max_results' supplied. It must be "
+			     "at most %lld and at least 1",
+			     (long long)out->max_results, (long long)cap);
+	if (!rc && view_key) {
 		json_t *v = json_object_get(args, view_key);
 		if (json_is_integer(v)) {
 			out->view_type = (int)json_integer_value(v);

@@ -165,6 +165,54 @@ enum tr_err tr_store_artifact_record(struct tr_store_tx *tx, struct tr_write *w,
 /* Removes a deleted run for good: its params, tags, metrics, inputs, artifact
  * records and the run itself (ARGS {"run_id"}); INVALID_STATE unless deleted. */
 enum tr_err tr_store_run_purge(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
+/* Model registry writes (store_registry.c), ARGS in MLflow's request shapes.
+ * model_version_create resolves "source" (mlflow-artifacts:, runs: or models:
+ * URIs of stored objects only) to the location get-download-uri answers. */
+enum tr_err tr_store_registered_model_create(struct tr_store_tx *tx, struct tr_write *w,
+					     struct tr_buf *err);
+enum tr_err tr_store_registered_model_rename(struct tr_store_tx *tx, struct tr_write *w,
+					     struct tr_buf *err);
+enum tr_err tr_store_registered_model_update(struct tr_store_tx *tx, struct tr_write *w,
+					     struct tr_buf *err);
+enum tr_err tr_store_registered_model_delete(struct tr_store_tx *tx, struct tr_write *w,
+					     struct tr_buf *err);
+enum tr_err tr_store_registered_model_set_tag(struct tr_store_tx *tx, struct tr_write *w,
+					      struct tr_buf *err);
+enum tr_err tr_store_registered_model_delete_tag(struct tr_store_tx *tx, struct tr_write *w,
+						 struct tr_buf *err);
+enum tr_err tr_store_registered_model_set_alias(struct tr_store_tx *tx, struct tr_write *w,
+						struct tr_buf *err);
+enum tr_err tr_store_registered_model_delete_alias(struct tr_store_tx *tx, struct tr_write *w,
+						   struct tr_buf *err);
+enum tr_err tr_store_model_version_create(struct tr_store_tx *tx, struct tr_write *w,
+					  struct tr_buf *err);
+enum tr_err tr_store_model_version_update(struct tr_store_tx *tx, struct tr_write *w,
+					  struct tr_buf *err);
+enum tr_err tr_store_model_version_delete(struct tr_store_tx *tx, struct tr_write *w,
+					  struct tr_buf *err);
+enum tr_err tr_store_model_version_set_tag(struct tr_store_tx *tx, struct tr_write *w,
+					   struct tr_buf *err);
+enum tr_err tr_store_model_version_delete_tag(struct tr_store_tx *tx, struct tr_write *w,
+					      struct tr_buf *err);
+enum tr_err tr_store_model_version_transition_stage(struct tr_store_tx *tx, struct tr_write *w,
+						    struct tr_buf *err);
+/* MLflow 3 logged models (store_logged_models.c); MODEL_ID comes in ARGS
+ * (the API copies it from the URL path). */
+enum tr_err tr_store_logged_model_create(struct tr_store_tx *tx, struct tr_write *w,
+					 struct tr_buf *err);
+enum tr_err tr_store_logged_model_finalize(struct tr_store_tx *tx, struct tr_write *w,
+					   struct tr_buf *err);
+enum tr_err tr_store_logged_model_delete(struct tr_store_tx *tx, struct tr_write *w,
+					 struct tr_buf *err);
+enum tr_err tr_store_logged_model_set_tags(struct tr_store_tx *tx, struct tr_write *w,
+					   struct tr_buf *err);
+enum tr_err tr_store_logged_model_delete_tag(struct tr_store_tx *tx, struct tr_write *w,
+					     struct tr_buf *err);
+enum tr_err tr_store_logged_model_log_params(struct tr_store_tx *tx, struct tr_write *w,
+					     struct tr_buf *err);
+/* runs/outputs: links logged models to the run that produced them. */
+enum tr_err tr_store_run_log_outputs(struct tr_store_tx *tx, struct tr_write *w,
+				     struct tr_buf *err);
 /* Appends only the audit entry (a request rejected before it reached the store). */
 enum tr_err tr_store_reject(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
 
@@ -188,6 +236,31 @@ enum tr_err tr_store_metric_history(struct tr_store *s, json_t *args, json_t **o
 enum tr_err tr_store_metric_history_bulk_interval(struct tr_store *s, json_t *args, json_t **out,
 						  struct tr_buf *err)
     __attribute__((warn_unused_result));
+
+/* Model registry and logged-model reads, ARGS in MLflow's request shapes;
+ * each answers its MLflow response object. */
+enum tr_err tr_store_registered_model_get(struct tr_store *s, json_t *args, json_t **out,
+					  struct tr_buf *err) __attribute__((warn_unused_result));
+enum tr_err tr_store_registered_model_search(struct tr_store *s, json_t *args, json_t **out,
+					     struct tr_buf *err)
+    __attribute__((warn_unused_result));
+enum tr_err tr_store_registered_model_latest_versions(struct tr_store *s, json_t *args,
+						      json_t **out, struct tr_buf *err)
+    __attribute__((warn_unused_result));
+enum tr_err tr_store_model_version_get(struct tr_store *s, json_t *args, json_t **out,
+				       struct tr_buf *err) __attribute__((warn_unused_result));
+enum tr_err tr_store_model_version_by_alias(struct tr_store *s, json_t *args, json_t **out,
+					    struct tr_buf *err) __attribute__((warn_unused_result));
+enum tr_err tr_store_model_version_search(struct tr_store *s, json_t *args, json_t **out,
+					  struct tr_buf *err) __attribute__((warn_unused_result));
+/* {"artifact_uri": the version's storage location} */
+enum tr_err tr_store_model_version_download_uri(struct tr_store *s, json_t *args, json_t **out,
+						struct tr_buf *err)
+    __attribute__((warn_unused_result));
+enum tr_err tr_store_logged_model_get(struct tr_store *s, json_t *args, json_t **out,
+				      struct tr_buf *err) __attribute__((warn_unused_result));
+enum tr_err tr_store_logged_model_search(struct tr_store *s, json_t *args, json_t **out,
+					 struct tr_buf *err) __attribute__((warn_unused_result));
 
 /* Runs deleted at or before CUTOFF_MS, oldest first: a new array of
  * {run_id, artifact_uri, deleted_time, artifact_files, artifact_bytes}. */

@@ -97,6 +97,12 @@ struct store_search {
 enum tr_err store_search_parse(json_t *args, enum tr_search_target target, const char *view_key,
 			       struct store_search *out, struct tr_buf *err)
     __attribute__((warn_unused_result));
+/* The same with MAX_RESULTS defaulting to DEF_MAX and at most CAP; VIEW_KEY
+ * may be NULL for searches without a view type. */
+enum tr_err store_search_parse_limits(json_t *args, enum tr_search_target target,
+				      const char *view_key, int64_t def_max, int64_t cap,
+				      struct store_search *out, struct tr_buf *err)
+    __attribute__((warn_unused_result));
 void store_search_release(struct store_search *ss);
 /* "<alias>.lifecycle_stage = ..." for the view type (static text). */
 const char *store_search_view_sql(const struct store_search *ss, bool runs);
@@ -114,6 +120,11 @@ enum tr_err store_kv_parse(json_t *obj, const char *what, const char **key, cons
 enum tr_err store_run_search_explain(struct tr_store *s, json_t *args, struct tr_buf *plan,
 				     struct tr_buf *err) __attribute__((warn_unused_result));
 
+/* Copies the points of MS that carry a model_id of a stored logged model
+ * into that model's metrics (MLflow 3 log_model); others are skipped. */
+enum tr_err store_logged_model_metrics(struct tr_store_tx *tx, const char *run_id,
+				       const struct tr_metric *ms, size_t n, struct tr_buf *err)
+    __attribute__((warn_unused_result));
 /* The run id from ARGS: run_id, falling back to the legacy run_uuid. */
 enum tr_err store_args_run_id(json_t *args, const char **out, struct tr_buf *err)
     __attribute__((warn_unused_result));

@@ -127,6 +127,14 @@ static void add_input_tag(struct tr_db *db, struct tr_db_stmt *st, json_t *input
 	push(json_object_get(inputs, tr_db_col_text(db, st, 0)), "tags", kv_row(db, st));
 }
 
+static void add_output(struct tr_db *db, struct tr_db_stmt *st, json_t *by_id)
+{
+	json_t *run = json_object_get(by_id, tr_db_col_text(db, st, 0));
+	push(json_object_get(run, "outputs"), "model_outputs",
+	     json_pack("{s:s,s:I}", "model_id", tr_db_col_text(db, st, 1), "step",
+		       (json_int_t)tr_db_col_int64(db, st, 2)));
+}
+
 #define FILL_CHUNK 250 /* ids per IN list: well under every driver's bind limit */
 
 /* Runs one IN query per chunk of IDS. */
@@ -172,6 +180,10 @@ enum tr_err store_runs_fill(struct tr_db *db, json_t *runs, struct tr_buf *err)
 	if (!rc)
 		rc = fill_kind(db, "SELECT run_uuid, key, value FROM tags WHERE", "run_uuid",
 			       "run_uuid, key", ids, n, add_tag, by_id, err);
+	if (!rc)
+		rc = fill_kind(db, "SELECT run_uuid, model_id, step FROM run_outputs WHERE",
+			       "run_uuid", "run_uuid, step, model_id", ids, n, add_output, by_id,
+			       err);
 	if (!rc)
 		rc = fill_kind(
 		    db,
@@ -597,6 +609,8 @@ enum tr_err tr_store_run_log_metric(struct tr_store_tx *tx, struct tr_write *w, 
 		rc = store_metric_parse(w->args, &m, err);
 	if (!rc)
 		rc = store_metrics_insert(tx->db, run_id, &m, 1, err);
+	if (!rc)
+		rc = store_logged_model_metrics(tx, run_id, &m, 1, err);
 	w->n_metrics = 1;
 	return rc;
 }
@@ -644,6 +658,8 @@ enum tr_err tr_store_run_log_batch(struct tr_store_tx *tx, struct tr_write *w, s
 		rc = put_tag(tx, b->run_id, b->tags[i].key, b->tags[i].value, err);
 	if (!rc && b->n_metrics)
 		rc = store_metrics_insert(tx->db, b->run_id, b->metrics, b->n_metrics, err);
+	if (!rc && b->n_metrics)
+		rc = store_logged_model_metrics(tx, b->run_id, b->metrics, b->n_metrics, err);
 	return rc;
 }
 
@@ -810,6 +826,13 @@ enum tr_err tr_store_run_log_model(struct tr_store_tx *tx, struct tr_write *w, s
 
 /* ---- garbage collection ---- */
 
+/* A model version (alias mv) that needs run r: made from it, or stored in
+ * its artifacts. Such runs are never purged. */
+#define MV_USES_RUN                                                                                \
+	"mv.current_stage <> 'Deleted_Internal' AND (mv.run_id = r.run_uuid OR "                   \
+	"mv.storage_location = r.artifact_uri OR substr(mv.storage_location, 1, "                  \
+	"length(r.artifact_uri) + 1) = r.artifact_uri || '/')"
+
 enum tr_err tr_store_runs_deleted_before(struct tr_store *s, int64_t cutoff_ms, json_t **out,
 					 struct tr_buf *err)
 {
@@ -825,7 +848,10 @@ enum tr_err tr_store_runs_deleted_before(struct tr_store *s, int64_t cutoff_ms, 
 	    "17)"
 	    "   = substr(r.artifact_uri, 19) || '/'),"
 	    " (SELECT coalesce(sum(a.size), 0) FROM artifacts a WHERE"
-	    "   substr(a.path, 1, length(r.artifact_uri) - 17) = substr(r.artifact_uri, 19) || '/')"
+	    "   substr(a.path, 1, length(r.artifact_uri) - 17) = substr(r.artifact_uri, 19) || "
+	    "'/'),"
+	    " (SELECT mv.name || '/' || mv.version FROM model_versions mv WHERE " MV_USES_RUN
+	    " LIMIT 1)"
 	    " FROM runs r WHERE r.lifecycle_stage = 'deleted' AND r.deleted_time IS NOT NULL"
 	    " AND r.deleted_time <= ? ORDER BY r.deleted_time",
 	    &st, err);
@@ -846,6 +872,8 @@ enum tr_err tr_store_runs_deleted_before(struct tr_store *s, int64_t cutoff_ms, 
 		tr_json_put_int(r, "deleted_time", tr_db_col_int64(db, st, 2));
 		tr_json_put_int(r, "artifact_files", tr_db_col_int64(db, st, 3));
 		tr_json_put_int(r, "artifact_bytes", tr_db_col_int64(db, st, 4));
+		if (!tr_db_col_is_null(db, st, 5))
+			tr_json_put_str(r, "model_version", tr_db_col_text(db, st, 5));
 		json_array_append_new(list, r);
 	}
 	tr_db_done(db, st);
@@ -869,6 +897,25 @@ enum tr_err tr_store_run_purge(struct tr_store_tx *tx, struct tr_write *w, struc
 	rc = run_stage(tx->db, run_id, stage, NULL, err);
 	if (!rc && strcmp(stage, "deleted"))
 		return tr_fail(err, TR_ERR_INVALID_STATE, "run '%s' is not deleted", run_id);
+	if (!rc) {
+		struct tr_db_stmt *st;
+		bool row = false;
+		rc = tr_db_prepare(
+		    tx->db,
+		    "SELECT mv.name, mv.version FROM runs r JOIN model_versions mv ON "
+		    " " MV_USES_RUN " WHERE r.run_uuid = ? LIMIT 1",
+		    &st, err);
+		if (!rc) {
+			tr_db_bind_text(tx->db, st, 1, run_id);
+			rc = tr_db_step(tx->db, st, &row, err);
+			if (!rc && row)
+				rc = tr_fail(err, TR_ERR_INVALID_STATE,
+					     "run '%s' is kept: model version %s/%lld uses it",
+					     run_id, tr_db_col_text(tx->db, st, 0),
+					     (long long)tr_db_col_int64(tx->db, st, 1));
+			tr_db_done(tx->db, st);
+		}
+	}
 	static const char *const sql[] = {
 	    "DELETE FROM params WHERE run_uuid = ?",
 	    "DELETE FROM tags WHERE run_uuid = ?",

@@ -61,3 +61,43 @@ def test_gc_removes_only_old_deleted_runs(make_server):
     assert purges == [("trellis gc",)]
     assert srv.audit_verify().returncode == 0
     assert _gc(srv, "--older-than", "soon").returncode == 2
+
+
+def test_gc_keeps_runs_that_model_versions_use(make_server):
+    """A deleted run whose artifacts (or lineage) a registered model version
+    uses is never purged; once the version is deleted, gc may remove it."""
+    srv = make_server("gc-mv")
+    rest = Rest(srv.url)
+    eid = rest.create_experiment(uniq("gcmv"))
+    used, linked = rest.create_run(eid), rest.create_run(eid)
+    for rid in (used, linked):
+        assert requests.put(f"{srv.url}{ART}/{eid}/{rid}/artifacts/model/MLmodel",
+                            data=b"flavors: {}\n").status_code == 200
+    name = uniq("gcm")
+    rest.ok("POST", API + "/registered-models/create", {"name": name})
+    # version 1 stored in the run's artifacts; version 2 made from the run (run_id) only
+    rest.ok("POST", API + "/model-versions/create",
+            {"name": name, "source": f"mlflow-artifacts:/{eid}/{used}/artifacts/model"})
+    rest.ok("POST", API + "/model-versions/create",
+            {"name": name, "source": f"runs:/{linked}/model", "run_id": linked})
+    for rid in (used, linked):
+        rest.ok("POST", API + "/runs/delete", {"run_id": rid})
+    time.sleep(1.1)
+    out = _gc(srv, "--older-than", "1s", "--yes")
+    assert out.returncode == 0, out.stderr
+    assert f"keeping run {used}: model version {name}/1" in out.stdout
+    assert f"keeping run {linked}: model version {name}/2" in out.stdout
+    assert "freed: 0 deleted runs" in out.stdout
+    for rid in (used, linked):
+        assert rest.get_run(rid)["info"]["lifecycle_stage"] == "deleted"
+        assert requests.get(f"{srv.url}{ART}/{eid}/{rid}/artifacts/model/MLmodel").status_code == 200
+    # the model still downloads
+    uri = rest.ok("GET", API + "/model-versions/get-download-uri", params={"name": name, "version": "1"})
+    assert uri["artifact_uri"] == f"mlflow-artifacts:/{eid}/{used}/artifacts/model"
+    # deleting version 1 releases its run only
+    rest.ok("DELETE", API + "/model-versions/delete", {"name": name, "version": "1"})
+    out = _gc(srv, "--older-than", "1s", "--yes")
+    assert out.returncode == 0, out.stderr
+    assert f"removing run {used}" in out.stdout and f"keeping run {linked}" in out.stdout
+    assert requests.get(f"{srv.url}{ART}/{eid}/{used}/artifacts/model/MLmodel").status_code == 404
+    assert srv.audit_verify().returncode == 0

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* libFuzzer target: the search compiler on arbitrary filters and order_by clauses.
- * Input: filter, then optionally "\n" and one order_by clause. */
+/* libFuzzer target: the search compiler on arbitrary filters and order_by clauses,
+ * for every search target. Input: filter, then optionally "\n" and one order_by clause. */
 #include "core/buf.h"
 #include "store/search.h"
 
@@ -17,10 +17,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (order)
 		*order++ = '\0';
 	const char *orders[1] = {order};
-	for (int t = 0; t < 2; t++) {
+	for (int t = TR_SEARCH_RUNS; t <= TR_SEARCH_LOGGED_MODELS; t++) {
 		struct tr_search_query q;
 		struct tr_buf err = TR_BUF_INIT;
-		enum tr_search_target target = t ? TR_SEARCH_EXPERIMENTS : TR_SEARCH_RUNS;
+		enum tr_search_target target = (enum tr_search_target)t;
 		if (tr_search_compile(target, text, orders, order ? 1 : 0, &q, &err) == TR_OK) {
 			/* every '?' has a bind and no input text reaches the SQL */
 			size_t marks = 0;

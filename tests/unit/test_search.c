@@ -144,6 +144,28 @@ static char *compile_err(enum tr_search_target t, const char *filter, const char
 	"input_tags it ON it.input_uuid = i.input_uuid WHERE i.destination_type = 'RUN' AND "      \
 	"i.destination_id = r.run_uuid AND it.key = 'mlflow.data.context' AND "
 
+#define RM  TR_SEARCH_REGISTERED_MODELS
+#define MV  TR_SEARCH_MODEL_VERSIONS
+#define LM  TR_SEARCH_LOGGED_MODELS
+#define ERT "EXISTS (SELECT 1 FROM registered_model_tags t WHERE t.name = rm.name AND t.key = ?"
+#define EMVT                                                                                       \
+	"EXISTS (SELECT 1 FROM model_version_tags t WHERE t.name = mv.name AND t.version = "       \
+	"mv.version AND t.key = ?"
+/* the prompt rule: a missing tag reads as 'false' */
+#define PRT                                                                                        \
+	"COALESCE((SELECT t.value FROM registered_model_tags t WHERE t.name = rm.name AND t.key "  \
+	"= "                                                                                       \
+	"?), 'false')"
+#define PMVT                                                                                       \
+	"COALESCE((SELECT t.value FROM model_version_tags t WHERE t.name = mv.name AND t.version " \
+	"= mv.version AND t.key = ?), 'false')"
+#define LMM    "logged_model_metrics m WHERE m.model_id = lm.model_id AND m.key = ?"
+#define LATEST " ORDER BY m.step DESC, m.timestamp DESC LIMIT 1"
+#define LMV    "(SELECT CASE WHEN m.is_nan = 1 THEN NULL ELSE m.value END FROM " LMM LATEST ")"
+#define ELP                                                                                        \
+	"EXISTS (SELECT 1 FROM logged_model_params p WHERE p.model_id = lm.model_id AND p.key = ?"
+#define ELT "EXISTS (SELECT 1 FROM logged_model_tags t WHERE t.model_id = lm.model_id AND t.key = ?"
+
 struct golden {
 	enum tr_search_target target;
 	const char *filter;
@@ -221,6 +243,46 @@ static const struct golden goldens[] = {
      "(e.creation_time >= ? OR " EET "))", "i:10 'x'"},
     {TR_SEARCH_EXPERIMENTS, "last_update_time < 5 AND name ILIKE 'A%'",
      "e.last_update_time < ? AND lower(e.name) LIKE lower(?)", "i:5 'A%'"},
+    /* registered models */
+    {RM, "name = 'fraud'", "rm.name = ?", "'fraud'"},
+    {RM, "attributes.name ILIKE '%Fraud%'", "lower(rm.name) LIKE lower(?)", "'%Fraud%'"},
+    {RM, "attr.name != 'a' AND tags.team LIKE 'ml%'",
+     "rm.name != ? AND " ERT " AND t.value LIKE ?)", "'a' 'team' 'ml%'"},
+    {RM, "attribute.name = 'a' OR tag.team IS NULL", "(rm.name = ? OR NOT " ERT "))", "'a' 'team'"},
+    {RM, "tag.`mlflow.prompt.is_prompt` != 'true'", PRT " != ?",
+     "'mlflow.prompt.is_prompt' 'true'"},
+    {RM, "name LIKE 'a%' AND tags.mlflow.prompt.is_prompt = 'false'",
+     "rm.name LIKE ? AND " PRT " = ?", "'a%' 'mlflow.prompt.is_prompt' 'false'"},
+    {RM, "tags.`mlflow.prompt.is_prompt` ILIKE 'TRUE'", "lower(" PRT ") LIKE lower(?)",
+     "'mlflow.prompt.is_prompt' 'TRUE'"},
+    /* IS NULL stays a test of the tag's presence */
+    {RM, "tags.`mlflow.prompt.is_prompt` IS NULL", "NOT " ERT ")", "'mlflow.prompt.is_prompt'"},
+    /* other keys keep the run semantics: the tag must exist */
+    {RM, "tags.`mlflow.prompt.other` != 'true'", ERT " AND t.value != ?)",
+     "'mlflow.prompt.other' 'true'"},
+    /* model versions */
+    {MV, "name = 'm' AND version_number >= 2", "mv.name = ? AND mv.version >= ?", "'m' i:2"},
+    {MV, "attributes.version_number != -1", "mv.version != ?", "i:-1"},
+    {MV, "run_id IN ('abc', 'DEF', 'ghi')", "mv.run_id IN (?, ?)", "'abc' 'ghi'"},
+    {MV, "run_id NOT IN ('abc')", "mv.run_id NOT IN (?)", "'abc'"},
+    {MV, "run_id ILIKE 'AB%'", "lower(mv.run_id) LIKE lower(?)", "'AB%'"},
+    {MV, "source_path LIKE 's3://%'", "mv.source LIKE ?", "'s3://%'"},
+    {MV, "tags.stage_owner = 'alice'", EMVT " AND t.value = ?)", "'stage_owner' 'alice'"},
+    {MV, "tags.`mlflow.prompt.is_prompt` != 'true'", PMVT " != ?",
+     "'mlflow.prompt.is_prompt' 'true'"},
+    /* logged models: upper-case list values are kept */
+    {LM, "name = 'model' AND status IN ('LOGGED_MODEL_READY', 'LOGGED_MODEL_PENDING')",
+     "lm.name = ? AND lm.status IN (?, ?)", "'model' 'LOGGED_MODEL_READY' 'LOGGED_MODEL_PENDING'"},
+    {LM, "model_id NOT IN ('m-1') AND source_run_id = 'r'",
+     "lm.model_id NOT IN (?) AND lm.source_run_id = ?", "'m-1' 'r'"},
+    {LM, "model_type ILIKE 'Agent%'", "lower(lm.model_type) LIKE lower(?)", "'Agent%'"},
+    {LM, "creation_time >= 100 AND last_updated_timestamp < 2.5",
+     "lm.creation_timestamp >= ? AND lm.last_updated_timestamp < ?", "i:100 d:2.5"},
+    {LM, "attributes.last_updated_time = 7", "lm.last_updated_timestamp = ?", "i:7"},
+    {LM, "metrics.accuracy > 0.9", LMV " > ?", "'accuracy' d:0.9"},
+    {LM, "metric.loss IS NULL", "NOT EXISTS (SELECT 1 FROM " LMM ")", "'loss'"},
+    {LM, "params.lr = '0.1' AND tags.`k x` != 'v'",
+     ELP " AND p.value = ?) AND " ELT " AND t.value != ?)", "'lr' '0.1' 'k x' 'v'"},
     /* user text that looks like SQL stays in the binds */
     {TR_SEARCH_RUNS, "metrics.`a;DROP TABLE runs` > 1", EM " AND m.is_nan = 0 AND m.value > ?)",
      "'a;DROP TABLE runs' d:1"},
@@ -300,11 +362,34 @@ static const struct golden_order golden_orders[] = {
      ""},
 };
 
-static void test_golden_order_by(void **state)
+#define LM_RANK                                                                                    \
+	"COALESCE((SELECT CASE WHEN m.is_nan = 1 THEN 1 ELSE 0 END FROM " LMM LATEST "), 2), "     \
+	"(SELECT m.value FROM " LMM LATEST ")"
+
+static const struct golden_order golden_orders_registry[] = {
+    {RM, {NULL}, "rm.name ASC", ""},
+    {RM, {"name DESC"}, "rm.name DESC", ""},
+    {RM, {"timestamp DESC"}, "rm.last_updated_time DESC, rm.name ASC", ""},
+    {RM, {"last_updated_timestamp"}, "rm.last_updated_time ASC, rm.name ASC", ""},
+    {RM, {"attribute.creation_timestamp DESC", "name"}, "rm.creation_time DESC, rm.name ASC", ""},
+    {MV, {NULL}, "mv.last_updated_time DESC, mv.name ASC, mv.version DESC", ""},
+    {MV, {"version_number"}, "mv.version ASC, mv.name ASC", ""},
+    {MV, {"creation_timestamp DESC"}, "mv.creation_time DESC, mv.name ASC, mv.version DESC", ""},
+    {MV, {"name DESC", "version_number ASC"}, "mv.name DESC, mv.version ASC", ""},
+    {MV, {"last_updated_timestamp"}, "mv.last_updated_time ASC, mv.name ASC, mv.version DESC", ""},
+    {LM, {NULL}, "lm.creation_timestamp DESC, lm.model_id ASC", ""},
+    {LM, {"creation_time ASC"}, "lm.creation_timestamp ASC, lm.model_id ASC", ""},
+    {LM, {"model_id DESC"}, "lm.model_id DESC, lm.creation_timestamp DESC", ""},
+    {LM,
+     {"metrics.`val acc` DESC", "name"},
+     LM_RANK " DESC, lm.name ASC, lm.creation_timestamp DESC, lm.model_id ASC",
+     "'val acc' 'val acc'"},
+};
+
+static void check_golden_orders(const struct golden_order *golden, size_t n_golden)
 {
-	(void)state;
-	for (size_t i = 0; i < sizeof(golden_orders) / sizeof(golden_orders[0]); i++) {
-		const struct golden_order *g = &golden_orders[i];
+	for (size_t i = 0; i < n_golden; i++) {
+		const struct golden_order *g = &golden[i];
 		size_t n = 0;
 		while (n < 3 && g->order[n])
 			n++;
@@ -315,9 +400,19 @@ static void test_golden_order_by(void **state)
 			fail_msg("case %zu:\n got: %s\nwant: %s\n got binds: %s\nwant binds: %s", i,
 				 q.order_by, g->sql, binds, g->binds);
 		assert_int_equal(q.n_where_binds, 0);
+		if (g->target != TR_SEARCH_RUNS)
+			assert_null(q.lead_key); /* the lead-metric plan is for runs only */
 		free(binds);
 		tr_search_query_release(&q);
 	}
+}
+
+static void test_golden_order_by(void **state)
+{
+	(void)state;
+	check_golden_orders(golden_orders, sizeof(golden_orders) / sizeof(golden_orders[0]));
+	check_golden_orders(golden_orders_registry,
+			    sizeof(golden_orders_registry) / sizeof(golden_orders_registry[0]));
 }
 
 /* WHERE binds come first, then ORDER BY binds. */
@@ -438,12 +533,87 @@ static const struct bad bads[] = {
     {TR_SEARCH_RUNS, "run_id IN ('a'", NULL,
      "Invalid clause(s) in filter string: unterminated list at position 10"},
     {TR_SEARCH_EXPERIMENTS, "metrics.a > 1", NULL,
-     "Invalid entity type 'metrics'. Valid values are 'attribute', 'tag', 'tags'"},
+     "Invalid entity type 'metrics'. Valid values are 'tag', 'tags', 'attribute'"},
     {TR_SEARCH_EXPERIMENTS, "status = 'x'", NULL,
      "Invalid attribute key 'status' specified. Valid keys are 'name', 'creation_time', "
      "'last_update_time'"},
     {TR_SEARCH_EXPERIMENTS, "creation_time = 'x'", NULL,
      "Expected numeric type value for numeric attribute: creation_time. Found 'x'"},
+    /* registered models */
+    {RM, "run_id = 'x'", NULL, "Invalid attribute key 'run_id' specified. Valid keys are 'name'"},
+    {RM, "metrics.a > 1", NULL,
+     "Invalid entity type 'metrics'. Valid values are 'tag', 'tags', 'attribute', "
+     "'attributes', 'attr'"},
+    {RM, "run.name = 'a'", NULL,
+     "Invalid entity type 'run'. Valid values are 'tag', 'tags', 'attribute', 'attributes', "
+     "'attr'"},
+    {RM, "name > 'a'", NULL,
+     "Invalid comparator '>' not one of '=', '!=', 'LIKE', 'ILIKE' for attribute 'name'"},
+    {RM, "name IN ('a', 'b')", NULL,
+     "Invalid comparator 'IN' not one of '=', '!=', 'LIKE', 'ILIKE' for attribute 'name'"},
+    {RM, "tags.`mlflow.prompt.is_prompt` IN ('true')", NULL,
+     "Invalid comparator 'IN' not one of '=', '!=', 'LIKE', 'ILIKE', 'IS NULL', 'IS NOT "
+     "NULL' for tag 'mlflow.prompt.is_prompt'"},
+    {RM, "tags.`mlflow.prompt.is_prompt` != true", NULL,
+     "Expected a quoted string value for tag (e.g. 'my-value'). Got value true"},
+    {RM, "creation_timestamp > 1", NULL,
+     "Invalid attribute key 'creation_timestamp' specified. Valid keys are 'name'"},
+    {RM, "", "tags.team",
+     "Invalid order_by clause 'tags.team': only attributes can be used for ordering "
+     "registered models"},
+    {RM, "", "version_number",
+     "Invalid order_by clause 'version_number': invalid attribute key 'version_number' "
+     "specified. Valid keys are 'name', 'timestamp', 'last_updated_timestamp', "
+     "'creation_timestamp'"},
+    /* model versions */
+    {MV, "version_number = '1'", NULL,
+     "Expected numeric type value for numeric attribute: version_number. Found '1'"},
+    {MV, "version_number > 1.5", NULL,
+     "Expected an integer value for numeric attribute: version_number. Found 1.5"},
+    {MV, "version_number LIKE '1%'", NULL,
+     "Invalid comparator 'LIKE' not one of '=', '!=', '<', '<=', '>', '>=' for attribute "
+     "'version_number'"},
+    {MV, "name IN ('a')", NULL,
+     "Only the 'run_id' attribute supports comparison with a list of quoted string values"},
+    {MV, "source_path > 'a'", NULL,
+     "Invalid comparator '>' not one of '=', '!=', 'LIKE', 'ILIKE' for attribute "
+     "'source_path'"},
+    {MV, "source = 'a'", NULL,
+     "Invalid attribute key 'source' specified. Valid keys are 'name', 'run_id', "
+     "'source_path', 'version_number'"},
+    {MV, "params.a = 'b'", NULL,
+     "Invalid entity type 'params'. Valid values are 'tag', 'tags', 'attribute', "
+     "'attributes', 'attr'"},
+    {MV, "", "run_id",
+     "Invalid order_by clause 'run_id': invalid attribute key 'run_id' specified. Valid keys "
+     "are 'name', 'version_number', 'creation_timestamp', 'last_updated_timestamp'"},
+    {MV, "", "tags.a DESC",
+     "Invalid order_by clause 'tags.a DESC': only attributes can be used for ordering model "
+     "versions"},
+    /* logged models */
+    {LM, "datasets.name = 'x'", NULL,
+     "Invalid entity type 'datasets'. Valid values are 'metric', 'metrics', 'param', "
+     "'params', 'parameter', 'parameters', 'tag', 'tags', 'attribute', 'attributes', 'attr'"},
+    {LM, "experiment_id = '1'", NULL,
+     "Invalid attribute key 'experiment_id' specified. Valid keys are 'name', 'model_id', "
+     "'model_type', 'status', 'source_run_id', 'creation_timestamp', 'creation_time', "
+     "'last_updated_timestamp', 'last_updated_time'"},
+    {LM, "metrics.a = 'x'", NULL, "Expected numeric value type for metric. Found 'x'"},
+    {LM, "status > 'A'", NULL,
+     "Invalid comparator '>' not one of '=', '!=', 'LIKE', 'ILIKE', 'IN', 'NOT IN' for "
+     "attribute 'status'"},
+    {LM, "creation_time IN ('1')", NULL,
+     "Only the 'name', 'model_id', 'model_type', 'status', 'source_run_id' attributes support "
+     "comparison with a list of quoted string values"},
+    {LM, "params.lr > '1'", NULL,
+     "Invalid comparator '>' not one of '=', '!=', 'LIKE', 'ILIKE', 'IS NULL', 'IS NOT "
+     "NULL' for param 'lr'"},
+    {LM, "", "params.lr",
+     "Invalid order_by clause 'params.lr': only attributes and metrics can be used for "
+     "ordering logged models"},
+    {LM, "", "creation_timestamp sideways",
+     "Invalid order_by clause 'creation_timestamp sideways': expected 'ASC', 'DESC' or the "
+     "end, found 'sideways' at position 19"},
     /* order_by */
     {TR_SEARCH_RUNS, "", "metrics.a sideways",
      "Invalid order_by clause 'metrics.a sideways': expected 'ASC', 'DESC' or the end, "
@@ -498,6 +668,26 @@ static void test_duplicate_order_by(void **state)
 	struct tr_search_query q;
 	compile_ok(TR_SEARCH_RUNS, NULL, distinct, 3, &q);
 	tr_search_query_release(&q);
+
+	/* the registry's aliases of one column are one key */
+	const char *rm_time[] = {"timestamp", "last_updated_timestamp DESC"};
+	const char *mv_version[] = {"version_number", "attribute.version_number DESC"};
+	const char *lm_time[] = {"creation_time", "creation_timestamp DESC"};
+	const char *lm_metric[] = {"metrics.acc", "metric.acc DESC"};
+	msg = compile_err(RM, NULL, rm_time, 2);
+	assert_string_equal(msg, "`order_by` contains duplicate fields: 'last_updated_timestamp "
+				 "DESC'");
+	free(msg);
+	msg = compile_err(MV, NULL, mv_version, 2);
+	assert_string_equal(msg, "`order_by` contains duplicate fields: 'attribute.version_number "
+				 "DESC'");
+	free(msg);
+	msg = compile_err(LM, NULL, lm_time, 2);
+	assert_string_equal(msg, "`order_by` contains duplicate fields: 'creation_timestamp DESC'");
+	free(msg);
+	msg = compile_err(LM, NULL, lm_metric, 2);
+	assert_string_equal(msg, "`order_by` contains duplicate fields: 'metric.acc DESC'");
+	free(msg);
 }
 
 /* An error in order_by after a good filter frees what the filter produced. */
@@ -518,6 +708,10 @@ static void test_null_err(void **state)
 	struct tr_search_query q;
 	assert_int_equal(tr_search_compile(TR_SEARCH_RUNS, "(", NULL, 0, &q, NULL),
 			 TR_ERR_INVALID_PARAMETER_VALUE);
+	assert_null(q.where);
+	/* a target outside the enum is the caller's bug, not the user's */
+	assert_int_equal(tr_search_compile((enum tr_search_target)99, "", NULL, 0, &q, NULL),
+			 TR_ERR_INTERNAL_ERROR);
 	assert_null(q.where);
 }
 
@@ -549,6 +743,40 @@ static void test_injection_stays_in_binds(void **state)
 			assert_null(strstr(sqls[k], "EVIL_MARKER"));
 			assert_null(strstr(sqls[k], "'1'"));
 		}
+		tr_search_query_release(&q);
+	}
+}
+
+static void test_registry_injection_stays_in_binds(void **state)
+{
+	(void)state;
+	static const struct {
+		enum tr_search_target target;
+		const char *filter, *order;
+	} cases[] = {
+	    {RM, "name = 'x''; DROP TABLE registered_models; --'", "name DESC"},
+	    {RM, "tags.`k') OR (1=1` != 'EVIL_MARKER'", "timestamp"},
+	    {RM, "tags.`mlflow.prompt.is_prompt` != 'x'' OR ''1''=''1'", NULL},
+	    {MV, "run_id IN ('a); DROP TABLE model_versions; --')", "version_number"},
+	    {MV, "tags.\"EVIL_MARKER\" LIKE '%'' UNION SELECT 1 --'", NULL},
+	    {LM, "metrics.`x) > 0; DROP TABLE logged_models; --` > 1",
+	     "metrics.`x) DESC; DROP TABLE logged_models; --` DESC"},
+	    {LM, "params.\"EVIL_MARKER\" = 'v' AND status IN ('a'')--', 'UNION')", "model_id"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct tr_search_query q;
+		compile_ok(cases[i].target, cases[i].filter, &cases[i].order,
+			   cases[i].order ? 1 : 0, &q);
+		const char *sqls[] = {q.where, q.order_by};
+		for (int k = 0; k < 2; k++) {
+			assert_null(strstr(sqls[k], "DROP"));
+			assert_null(strstr(sqls[k], "UNION"));
+			assert_null(strstr(sqls[k], "--"));
+			assert_null(strstr(sqls[k], ";"));
+			assert_null(strstr(sqls[k], "EVIL_MARKER"));
+			assert_null(strstr(sqls[k], "'1'"));
+		}
+		assert_null(q.lead_key);
 		tr_search_query_release(&q);
 	}
 }
@@ -746,7 +974,78 @@ static const char schema[] =
     " ('i2', 'mlflow.data.context', 'eval'), ('i3', 'mlflow.data.context', 'training');"
     "INSERT INTO experiments VALUES (1, 'exp-a', 'x', 'active', 10, 11),"
     " (2, 'exp-b', 'x', 'active', 20, 21), (3, 'other', 'x', 'active', 20, 5);"
-    "INSERT INTO experiment_tags VALUES (1, 'team', 'ml'), (2, 'team', 'cv');";
+    "INSERT INTO experiment_tags VALUES (1, 'team', 'ml'), (2, 'team', 'cv');"
+    /* the registry and logged models, as migration 3 makes them */
+    "CREATE TABLE registered_models (name TEXT PRIMARY KEY, creation_time BIGINT NOT NULL,"
+    " last_updated_time BIGINT NOT NULL, description TEXT NOT NULL DEFAULT '',"
+    " user_id TEXT NOT NULL DEFAULT '') WITHOUT ROWID;"
+    "CREATE TABLE registered_model_tags (name TEXT NOT NULL, key TEXT NOT NULL,"
+    " value TEXT NOT NULL, PRIMARY KEY (name, key)) WITHOUT ROWID;"
+    "CREATE TABLE model_versions (name TEXT NOT NULL, version INTEGER NOT NULL,"
+    " creation_time BIGINT NOT NULL, last_updated_time BIGINT NOT NULL,"
+    " description TEXT NOT NULL DEFAULT '', user_id TEXT NOT NULL DEFAULT '',"
+    " current_stage TEXT NOT NULL DEFAULT 'None', source TEXT NOT NULL,"
+    " storage_location TEXT NOT NULL, run_id TEXT NOT NULL DEFAULT '',"
+    " run_link TEXT NOT NULL DEFAULT '', model_id TEXT NOT NULL DEFAULT '',"
+    " status TEXT NOT NULL DEFAULT 'READY', status_message TEXT NOT NULL DEFAULT '',"
+    " PRIMARY KEY (name, version)) WITHOUT ROWID;"
+    "CREATE TABLE model_version_tags (name TEXT NOT NULL, version INTEGER NOT NULL,"
+    " key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (name, version, key)) WITHOUT ROWID;"
+    "CREATE TABLE logged_models (model_id TEXT PRIMARY KEY, experiment_id INTEGER NOT NULL,"
+    " name TEXT NOT NULL, artifact_location TEXT NOT NULL,"
+    " creation_timestamp BIGINT NOT NULL, last_updated_timestamp BIGINT NOT NULL,"
+    " status TEXT NOT NULL, lifecycle_stage TEXT NOT NULL DEFAULT 'active',"
+    " model_type TEXT NOT NULL DEFAULT '', source_run_id TEXT NOT NULL DEFAULT '',"
+    " status_message TEXT NOT NULL DEFAULT '') WITHOUT ROWID;"
+    "CREATE TABLE logged_model_params (model_id TEXT NOT NULL, key TEXT NOT NULL,"
+    " value TEXT NOT NULL, PRIMARY KEY (model_id, key)) WITHOUT ROWID;"
+    "CREATE TABLE logged_model_tags (model_id TEXT NOT NULL, key TEXT NOT NULL,"
+    " value TEXT NOT NULL, PRIMARY KEY (model_id, key)) WITHOUT ROWID;"
+    "CREATE TABLE logged_model_metrics (model_id TEXT NOT NULL, key TEXT NOT NULL,"
+    " value DOUBLE PRECISION NOT NULL, is_nan INTEGER NOT NULL DEFAULT 0,"
+    " timestamp BIGINT NOT NULL, step BIGINT NOT NULL, run_id TEXT NOT NULL,"
+    " dataset_name TEXT NOT NULL DEFAULT '', dataset_digest TEXT NOT NULL DEFAULT '',"
+    " PRIMARY KEY (model_id, key, step, timestamp, dataset_name, dataset_digest, run_id))"
+    " WITHOUT ROWID;"
+    /* Beta and delta share a last_updated_time; 'prompt1' is a prompt, 'gamma'
+     * says explicitly that it is not, alpha, Beta and delta have no such tag */
+    "INSERT INTO registered_models (name, creation_time, last_updated_time) VALUES"
+    " ('alpha', 10, 50), ('Beta', 20, 40), ('delta', 30, 40), ('gamma', 40, 60),"
+    " ('prompt1', 50, 70);"
+    "INSERT INTO registered_model_tags VALUES ('Beta', 'team', 'ml'),"
+    " ('delta', 'team', 'cv'), ('gamma', 'mlflow.prompt.is_prompt', 'false'),"
+    " ('prompt1', 'mlflow.prompt.is_prompt', 'true'), ('prompt1', 'team', 'ml');"
+    /* alpha/2 and Beta/1 share a last_updated_time; alpha/4 is deleted */
+    "INSERT INTO model_versions (name, version, creation_time, last_updated_time, source,"
+    " storage_location, run_id, current_stage) VALUES"
+    " ('alpha', 1, 1, 10, 's3://b/a1', 'x', 'r1', 'None'),"
+    " ('alpha', 2, 2, 30, 'S3://B/a2', 'x', 'r2', 'Production'),"
+    " ('alpha', 3, 3, 20, 'file:///a3', 'x', 'r1', 'None'),"
+    " ('alpha', 4, 4, 90, 's3://b/a4', 'x', 'r1', 'Deleted_Internal'),"
+    " ('Beta', 1, 5, 30, 's3://b/b1', 'x', 'r3', 'None'),"
+    " ('prompt1', 1, 6, 5, 'models:/p', 'x', '', 'None');"
+    "INSERT INTO model_version_tags VALUES ('alpha', 2, 'owner', 'alice'),"
+    " ('prompt1', 1, 'mlflow.prompt.is_prompt', 'true'),"
+    " ('prompt1', 1, 'mlflow.prompt.text', 'Hi {{name}}');"
+    /* m1 and m2 share a creation time; m5 is deleted */
+    "INSERT INTO logged_models (model_id, experiment_id, name, artifact_location,"
+    " creation_timestamp, last_updated_timestamp, status, lifecycle_stage, model_type,"
+    " source_run_id) VALUES"
+    " ('m1', 1, 'model', 'x', 100, 110, 'LOGGED_MODEL_READY', 'active', 'Agent', 'run1'),"
+    " ('m2', 1, 'model', 'x', 100, 120, 'LOGGED_MODEL_PENDING', 'active', 'agent', 'run2'),"
+    " ('m3', 1, 'other', 'x', 300, 130, 'LOGGED_MODEL_READY', 'active', '', 'run1'),"
+    " ('m4', 1, 'model', 'x', 200, 140, 'LOGGED_MODEL_UPLOAD_FAILED', 'active', '', ''),"
+    " ('m5', 1, 'model', 'x', 500, 150, 'LOGGED_MODEL_READY', 'deleted', '', 'run1');"
+    "INSERT INTO logged_model_params VALUES ('m1', 'lr', '0.1'), ('m2', 'lr', '0.01'),"
+    " ('m3', 'opt', 'Adam');"
+    "INSERT INTO logged_model_tags VALUES ('m1', 'team', 'ml'), ('m4', 'team', 'cv');"
+    /* m1's latest acc is 0.9 (step 2) after 0.5 (step 1); m2's 0.7 on two
+     * datasets, the later timestamp wins; m3's is NaN, m4 has none */
+    "INSERT INTO logged_model_metrics (model_id, key, value, is_nan, timestamp, step, run_id,"
+    " dataset_name) VALUES"
+    " ('m1', 'acc', 0.5, 0, 900, 1, 'run1', ''), ('m1', 'acc', 0.9, 0, 100, 2, 'run1', ''),"
+    " ('m2', 'acc', 0.2, 0, 10, 0, 'run2', 'train'), ('m2', 'acc', 0.7, 0, 20, 0, 'run2', 'eval'),"
+    " ('m3', 'acc', 0, 1, 10, 0, 'run1', ''), ('m4', 'loss', 0.3, 0, 10, 0, '', '');";
 
 static int setup_db(void **state)
 {
@@ -777,14 +1076,17 @@ static char *run_query(sqlite3 *db, enum tr_search_target t, const char *filter,
 	struct tr_search_query q;
 	compile_ok(t, filter, order, n_order, &q);
 	struct tr_buf sql = TR_BUF_INIT;
-	if (t == TR_SEARCH_RUNS)
-		tr_buf_appendf(&sql, "SELECT r.run_uuid FROM runs r WHERE %s ORDER BY %s", q.where,
-			       q.order_by);
-	else
-		tr_buf_appendf(&sql,
-			       "SELECT e.name FROM experiments e WHERE e.experiment_id > 0 AND %s "
-			       "ORDER BY %s",
-			       q.where, q.order_by);
+	/* as the store will: its own conditions ANDed with WHERE */
+	static const char *const selects[] = {
+	    [TR_SEARCH_RUNS] = "SELECT r.run_uuid FROM runs r WHERE 1=1",
+	    [TR_SEARCH_EXPERIMENTS] = "SELECT e.name FROM experiments e WHERE e.experiment_id > 0",
+	    [TR_SEARCH_REGISTERED_MODELS] = "SELECT rm.name FROM registered_models rm WHERE 1=1",
+	    [TR_SEARCH_MODEL_VERSIONS] = "SELECT mv.name || '/' || mv.version FROM model_versions "
+					 "mv WHERE mv.current_stage != 'Deleted_Internal'",
+	    [TR_SEARCH_LOGGED_MODELS] = "SELECT lm.model_id FROM logged_models lm WHERE "
+					"lm.lifecycle_stage = 'active' AND lm.experiment_id IN (1)",
+	};
+	tr_buf_appendf(&sql, "%s AND %s ORDER BY %s", selects[t], q.where, q.order_by);
 	sqlite3_stmt *st = NULL;
 	if (sqlite3_prepare_v2(db, tr_buf_str(&sql), -1, &st, NULL) != SQLITE_OK)
 		fail_msg("prepare failed: %s\nSQL: %.2000s", sqlite3_errmsg(db), tr_buf_str(&sql));
@@ -877,6 +1179,79 @@ static const struct exec_case exec_cases[] = {
     {TR_SEARCH_EXPERIMENTS, "tags.team IS NULL OR name = 'exp-a'", {"name DESC"}, "other exp-a"},
     {TR_SEARCH_EXPERIMENTS, "creation_time >= 20", {"last_update_time"}, "other exp-b"},
     {TR_SEARCH_EXPERIMENTS, "NAME ilike 'EXP%'", {NULL}, NULL}, /* error: see below */
+    /* registered models; default order name ASC, in byte order */
+    {RM, "", {NULL}, "Beta alpha delta gamma prompt1"},
+    /* the prompt rule: a missing tag reads as 'false' (what MLflow >= 2.21 sends) */
+    {RM, "tag.`mlflow.prompt.is_prompt` != 'true'", {NULL}, "Beta alpha delta gamma"},
+    {RM, "tags.`mlflow.prompt.is_prompt` = 'false'", {NULL}, "Beta alpha delta gamma"},
+    {RM, "tags.`mlflow.prompt.is_prompt` = 'true'", {NULL}, "prompt1"},
+    {RM, "tags.`mlflow.prompt.is_prompt` ILIKE 'FALSE'", {NULL}, "Beta alpha delta gamma"},
+    {RM, "tags.`mlflow.prompt.is_prompt` IS NOT NULL", {NULL}, "gamma prompt1"},
+    {RM, "name LIKE '%ta' AND tag.`mlflow.prompt.is_prompt` != 'true'", {NULL}, "Beta delta"},
+    {RM, "tags.team = 'ml' AND tag.`mlflow.prompt.is_prompt` != 'true'", {NULL}, "Beta"},
+    /* other keys: the tag must exist, also for != */
+    {RM, "tags.team != 'ml'", {NULL}, "delta"},
+    {RM, "tags.team IS NULL OR name = 'delta'", {NULL}, "alpha delta gamma"},
+    {RM, "name LIKE 'b%'", {NULL}, ""},
+    {RM, "name ILIKE 'b%'", {NULL}, "Beta"},
+    {RM, "name != 'alpha' AND name LIKE '_e%'", {NULL}, "Beta delta"},
+    /* ties on last_updated_time broken by name ASC */
+    {RM, "", {"timestamp DESC"}, "prompt1 gamma alpha Beta delta"},
+    {RM, "", {"last_updated_timestamp ASC"}, "Beta delta alpha gamma prompt1"},
+    {RM, "", {"creation_timestamp DESC"}, "prompt1 gamma delta Beta alpha"},
+    {RM, "tag.`mlflow.prompt.is_prompt` != 'true'", {"name DESC"}, "gamma delta alpha Beta"},
+    /* model versions; default last_updated DESC, name ASC, version DESC; the
+     * deleted alpha/4 is the store's condition */
+    {MV, "", {NULL}, "Beta/1 alpha/2 alpha/3 alpha/1 prompt1/1"},
+    {MV, "run_id IN ('r1', 'r3', 'R2')", {NULL}, "Beta/1 alpha/3 alpha/1"},
+    {MV, "run_id NOT IN ('r1', 'r2')", {NULL}, "Beta/1 prompt1/1"},
+    {MV, "run_id = 'r1' OR run_id ILIKE 'R2'", {NULL}, "alpha/2 alpha/3 alpha/1"},
+    {MV, "version_number > 1", {NULL}, "alpha/2 alpha/3"},
+    {MV, "version_number = 1", {NULL}, "Beta/1 alpha/1 prompt1/1"},
+    {MV, "name = 'alpha' AND version_number <= 2", {NULL}, "alpha/2 alpha/1"},
+    {MV,
+     "version_number != 2 AND version_number >= 1",
+     {"version_number"},
+     "Beta/1 alpha/1 prompt1/1 alpha/3"},
+    {MV, "source_path LIKE 's3://%'", {NULL}, "Beta/1 alpha/1"},
+    {MV, "source_path ILIKE 's3://%'", {NULL}, "Beta/1 alpha/2 alpha/1"},
+    {MV, "tags.owner = 'alice'", {NULL}, "alpha/2"},
+    {MV, "tags.owner != 'bob'", {NULL}, "alpha/2"},
+    {MV, "tags.`mlflow.prompt.is_prompt` != 'true'", {NULL}, "Beta/1 alpha/2 alpha/3 alpha/1"},
+    {MV, "tags.`mlflow.prompt.is_prompt` = 'true'", {NULL}, "prompt1/1"},
+    {MV, "", {"name DESC"}, "prompt1/1 alpha/3 alpha/2 alpha/1 Beta/1"},
+    {MV, "", {"version_number DESC"}, "alpha/3 alpha/2 Beta/1 alpha/1 prompt1/1"},
+    {MV, "", {"creation_timestamp"}, "alpha/1 alpha/2 alpha/3 Beta/1 prompt1/1"},
+    {MV,
+     "",
+     {"last_updated_timestamp", "version_number"},
+     "prompt1/1 alpha/1 alpha/3 Beta/1 alpha/2"},
+    /* logged models; default creation_timestamp DESC, model_id ASC; m5 is deleted */
+    {LM, "", {NULL}, "m3 m4 m1 m2"},
+    {LM, "name = 'model'", {NULL}, "m4 m1 m2"},
+    {LM, "status IN ('LOGGED_MODEL_READY', 'LOGGED_MODEL_UPLOAD_FAILED')", {NULL}, "m3 m4 m1"},
+    {LM, "status NOT IN ('LOGGED_MODEL_READY')", {NULL}, "m4 m2"},
+    {LM, "model_type LIKE 'a%'", {NULL}, "m2"},
+    {LM, "model_type ILIKE 'a%'", {NULL}, "m1 m2"},
+    {LM, "source_run_id = 'run1' AND creation_time < 300", {NULL}, "m1"},
+    {LM, "last_updated_timestamp >= 130", {NULL}, "m3 m4"},
+    /* a metric clause reads the latest value: by step, then timestamp */
+    {LM, "metrics.acc > 0.8", {NULL}, "m1"},
+    {LM, "metrics.acc < 0.6", {NULL}, ""},
+    {LM, "metrics.acc = 0.7", {NULL}, "m2"},
+    /* NaN never compares true, a missing metric is false also for != */
+    {LM, "metrics.acc != 0.7", {NULL}, "m1"},
+    {LM, "metrics.acc IS NULL", {NULL}, "m4"},
+    {LM, "params.lr LIKE '0.1%'", {NULL}, "m1"},
+    {LM, "params.lr != '0.1' OR tags.team = 'cv'", {NULL}, "m4 m2"},
+    {LM, "tags.team IS NOT NULL AND name = 'model'", {NULL}, "m4 m1"},
+    /* metric order: real values, then NaN, then missing, both directions */
+    {LM, "", {"metrics.acc DESC"}, "m1 m2 m3 m4"},
+    {LM, "", {"metrics.acc ASC"}, "m2 m1 m3 m4"},
+    {LM, "", {"creation_time ASC"}, "m1 m2 m4 m3"},
+    {LM, "", {"model_id DESC"}, "m4 m3 m2 m1"},
+    {LM, "name = 'model'", {"last_updated_time DESC"}, "m4 m2 m1"},
+    {LM, "", {"metrics.loss", "name DESC"}, "m4 m3 m1 m2"},
 };
 
 static void test_execute(void **state)
@@ -937,6 +1312,7 @@ int main(void)
 	    cmocka_unit_test(test_error_after_where),
 	    cmocka_unit_test(test_null_err),
 	    cmocka_unit_test(test_injection_stays_in_binds),
+	    cmocka_unit_test(test_registry_injection_stays_in_binds),
 	    cmocka_unit_test(test_one_megabyte_filters),
 	    cmocka_unit_test(test_clause_cap_boundary),
 	    cmocka_unit_test(test_deep_nesting),
