@@ -890,6 +890,21 @@ def test_model_version_rest_errors(rest, src_ctx):
     assert mv["status"] == "READY" and mv["current_stage"] == "None"
 
 
+def test_registry_under_ajax_prefix(rest, src_ctx):
+    """The web UI calls the same RPCs under /ajax-api/2.0/mlflow."""
+    from helpers import AJAX
+
+    r = rest.ok("GET", AJAX + "/registered-models/get", params={"name": src_ctx.name})
+    assert r["registered_model"]["name"] == src_ctx.name
+    mv = rest.ok("POST", AJAX + "/model-versions/create",
+                 {"name": src_ctx.name, "source": f"runs:/{src_ctx.rid}/model", "run_id": src_ctx.rid})
+    assert mv["model_version"]["version"] == "1"
+    r = rest.ok("GET", AJAX + "/model-versions/search", params={"filter": f"name = '{src_ctx.name}'"})
+    assert [v["version"] for v in r["model_versions"]] == ["1"]
+    assert_error(rest.post(AJAX + "/model-versions/create", {"name": src_ctx.name, "source": "file:///etc/passwd"}),
+                 400, "INVALID_PARAMETER_VALUE")
+
+
 # =========================================================================== get-artifact (UI route)
 
 
@@ -985,15 +1000,27 @@ def test_registry_writes_are_audited(make_server):
     with sqlite3.connect(srv.db_path) as db:
         rows = db.execute("SELECT action, resource, outcome FROM audit_log ORDER BY seq").fetchall()
     ok = [(a, res_) for a, res_, out in rows if out == "ok"]
-    actions = {a for a, _ in ok}
-    for want in ("registered-models.create", "model-versions.create", "model-versions.transition-stage",
-                 "logged-models.create", "model-versions.delete"):
-        assert want in actions, f"no audit entry for {want}: {sorted(actions)}"
-    assert sum(1 for a, _ in ok if a == "model-versions.create") == 2
-    assert any(name in res_ for a, res_ in ok if a == "registered-models.create"), rows[-20:]
+    mid = lm["model_id"]
+    for want in [
+        ("registered-models.create", f"registered_model/{name}"),
+        ("model-versions.create", f"model_version/{name}/1"),
+        ("model-versions.transition-stage", f"model_version/{name}/1"),
+        ("registered-models.set-alias", f"registered_model/{name}"),
+        ("logged-models.create", f"logged_model/{mid}"),
+        ("logged-models.finalize", f"logged_model/{mid}"),
+        ("model-versions.create", f"model_version/{name}/2"),
+        ("registered-models.delete-alias", f"registered_model/{name}"),
+        ("model-versions.delete", f"model_version/{name}/2"),
+    ]:
+        assert want in ok, f"no audit entry {want}: {[r for r in rows if not r[0].startswith('data.')]}"
+    # the order of the log is the order of the writes
+    order = [ok.index(w) for w in [("registered-models.create", f"registered_model/{name}"),
+                                   ("model-versions.transition-stage", f"model_version/{name}/1"),
+                                   ("model-versions.delete", f"model_version/{name}/2")]]
+    assert order == sorted(order)
     # the refused source is on record too
-    refused = [(a, res_, out) for a, res_, out in rows if a == "model-versions.create" and out != "ok"]
-    assert refused and refused[0][2].startswith("rejected"), rows[-20:]
+    refused = [(a, out) for a, _, out in rows if a == "model-versions.create" and out != "ok"]
+    assert refused == [("model-versions.create", "rejected: INVALID_PARAMETER_VALUE")], rows[-5:]
     srv.stop()
     res = srv.audit_verify()
     assert res.returncode == 0, res.stdout + res.stderr
