@@ -702,6 +702,8 @@ BAD_SOURCES = [
     "hdfs://namenode/x",
     "mlflow-artifacts:/0/{zero}/artifacts/model",
     "mlflow-artifacts:/{eid}/{zero}/artifacts/model",
+    "mlflow-artifacts:/{eid}/{rid}/artifacts/no-such-folder",
+    "mlflow-artifacts:/{eid}/models/m-{zero}/artifacts",
     "mlflow-artifacts:/../../etc",
     "mlflow-artifacts:/{eid}/{rid}/artifacts/../../../../etc",
     "mlflow-artifacts:/{eid}/{rid}/artifacts/model/../../../../../etc/passwd",
@@ -715,6 +717,7 @@ BAD_SOURCES = [
     "mlflow-artifacts:/{eid}/{rid}/artifacts/model\x00/../../x",
     "mlflow-artifacts://evil.example/{eid}/{rid}/artifacts/model",
     "runs:/{zero}/model",
+    "runs:/{rid}/no-such-folder",
     "runs:/{rid}/../../../../etc",
     "runs:/{rid}/%2e%2e/%2e%2e/%2e%2e/etc",
     "runs:/../../etc",
@@ -818,6 +821,33 @@ def test_model_version_valid_sources(rest, src_ctx):
     assert rest.create_model_version(name, src, model_id=lm["model_id"])["version"] == "4"
     assert [v["version"] for v in sorted(rest.model_versions(name), key=lambda v: int(v["version"]))] == [
         "1", "2", "3", "4"]
+
+
+def test_model_version_source_must_match_ids(rest, src_ctx):
+    """A source that names one run or logged model while run_id / model_id names another is
+    refused (as MLflow 3.17 does): the version's lineage must be the run its files came from."""
+    eid, rid, name = src_ctx.eid, src_ctx.rid, src_ctx.name
+    other_run = rest.create_run(eid)
+    lm = _logged_model(rest, eid, rid)
+    other_lm = _logged_model(rest, eid, other_run)
+    for body in (
+        {"source": f"mlflow-artifacts:/{eid}/{rid}/artifacts/model", "run_id": other_run},
+        {"source": f"runs:/{rid}/model", "run_id": other_run},
+        {"source": f"models:/{lm['model_id']}", "model_id": other_lm["model_id"]},
+    ):
+        r = rest.post(API + "/model-versions/create", {"name": name, **body})
+        assert_error(r, 400, "INVALID_PARAMETER_VALUE")
+    _assert_no_versions(rest, name)
+
+
+def test_model_version_source_deleted_logged_model(rest, src_ctx):
+    lm = _logged_model(rest, src_ctx.eid, src_ctx.rid)
+    mid = lm["model_id"]
+    r = rest.request("DELETE", API + f"/logged-models/{mid}", json={"model_id": mid})
+    assert r.status_code == 200, r.text
+    r = rest.post(API + "/model-versions/create", {"name": src_ctx.name, "source": f"models:/{mid}", "model_id": mid})
+    assert_error(r, (400, 404), ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST"))
+    _assert_no_versions(rest, src_ctx.name)
 
 
 def test_model_version_rest_errors(rest, src_ctx):
