@@ -1,6 +1,6 @@
 # Trellis: one plain Makefile. `make`, `make test`, `make SANITIZE=address,undefined test`.
 CC ?= cc
-PKGS := libmicrohttpd jansson sqlite3 libsodium yajl
+PKGS := libmicrohttpd jansson sqlite3 libsodium yajl libfyaml
 TEST_PKGS := cmocka
 
 ifdef SANITIZE
@@ -38,13 +38,18 @@ API_SRC := src/api/validate.c src/api/mlflow_tracking.c src/api/routes.c src/api
 	src/api/mlflow_artifacts.c src/api/mlflow_registry.c \
 	src/api/log_batch_json.c
 HTTP_SRC := src/http/server.c src/http/metrics.c
-CMD_SRC := cmd/trellis.c cmd/cmd_server.c cmd/cmd_db.c cmd/cmd_audit.c cmd/cmd_backup.c cmd/cmd_gc.c
+PIPELINE_SRC := src/pipeline/diag.c src/pipeline/yaml.c src/pipeline/fields.c src/pipeline/spec.c \
+	src/pipeline/kfp_ir.c src/pipeline/trellis_yaml.c src/pipeline/cel.c src/pipeline/placeholder.c \
+	src/pipeline/check.c src/pipeline/graph.c
+CMD_SRC := cmd/trellis.c cmd/cmd_server.c cmd/cmd_db.c cmd/cmd_audit.c cmd/cmd_backup.c cmd/cmd_gc.c \
+	cmd/cmd_pipeline.c
 
-LIB_SRC := $(CORE_SRC) $(STORE_SRC) $(GOV_SRC) $(ARTIFACT_SRC) $(API_SRC) $(HTTP_SRC)
+LIB_SRC := $(CORE_SRC) $(STORE_SRC) $(GOV_SRC) $(ARTIFACT_SRC) $(API_SRC) $(HTTP_SRC) $(PIPELINE_SRC)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/%.o)
 
-UNIT_TESTS := test_core test_search test_validate test_store test_registry test_log_batch_json test_artifact
+UNIT_TESTS := test_core test_search test_validate test_store test_registry test_log_batch_json test_artifact \
+	test_pipeline
 UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
 .PHONY: all test unit compat check clean format format-check bench fuzz

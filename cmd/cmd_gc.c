@@ -5,6 +5,9 @@
  * A dry run (the default) only reports; --yes removes. Artifacts go first,
  * then the store rows in one audited write per run, so an interrupted gc
  * leaves records only for files already gone, never files nobody can reach.
+ * It also removes the temporary files of uploads a crash interrupted, when
+ * older than STALE_UPLOAD_S: gc may run beside a live server, whose uploads
+ * in progress are younger (an idle connection is closed after 120 s).
  */
 #include "artifact/artifact.h"
 #include "cmd.h"
@@ -16,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define STALE_UPLOAD_S 3600
 
 /* "30d", "12h", "45m", "10s" or plain seconds, into milliseconds. */
 static bool parse_age(const char *s, int64_t *ms)
@@ -73,7 +78,8 @@ int cmd_gc(int argc, char **argv)
 			    " [--artifacts-destination DIR]\n\n"
 			    "Lists the runs deleted longer ago than --older-than (d, h, m or s;"
 			    " default 30d)\nand what removing them would free; with --yes removes"
-			    " their data and artifacts.\n");
+			    " their data and artifacts,\nand the temporary files of uploads"
+			    " interrupted more than an hour ago.\n");
 			return c == O_HELP ? 0 : 2;
 		}
 	}
@@ -131,6 +137,13 @@ int cmd_gc(int argc, char **argv)
 		if (rc)
 			goto out;
 	}
+	uint64_t stale = 0, stale_bytes = 0;
+	if (tr_artifacts_sweep(a, STALE_UPLOAD_S, yes, &stale, &stale_bytes, &err))
+		goto out;
+	if (stale)
+		printf("%s %llu unfinished uploads (%llu bytes) older than 1 h\n",
+		       yes ? "removed" : "would remove", (unsigned long long)stale,
+		       (unsigned long long)stale_bytes);
 	printf("%s %zu deleted runs, %llu artifact files, %llu bytes\n",
 	       yes ? "freed:" : "dry run (use --yes to remove):", n_removed,
 	       (unsigned long long)files, (unsigned long long)bytes);

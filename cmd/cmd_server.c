@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +43,11 @@ static void usage(FILE *out)
 	    "      --cors-allowed-origins LIST  origins allowed cross-origin, comma separated;\n"
 	    "                                   'http://h:*' matches any port (default localhost "
 	    "origins)\n"
-	    "      --max-body-bytes N           largest request body (default 16777216)\n"
+	    "      --max-body-bytes N           largest request body other than an artifact "
+	    "upload\n"
+	    "                                   (default 16777216)\n"
+	    "      --max-artifact-bytes N       largest artifact upload (default 0: no limit;\n"
+	    "                                   uploads are streamed to disk)\n"
 	    "      --log-json                   log lines as JSON\n"
 	    "      --quiet                      no access log lines\n"
 	    "      --help                       this text\n");
@@ -68,7 +73,19 @@ int cmd_server(int argc, char **argv)
 	const char *artifacts_dest = TR_DEFAULT_ARTIFACTS;
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	hopts.workers = n > 0 ? (int)n : 2;
-	enum { O_STORE = 256, O_ROOT, O_DEST, O_HOSTS, O_CORS, O_JSON, O_HELP, O_BODY, O_QUIET };
+	enum {
+		O_STORE = 256,
+		O_ROOT,
+		O_DEST,
+		O_HOSTS,
+		O_CORS,
+		O_JSON,
+		O_HELP,
+		O_BODY,
+		O_ARTIFACT,
+		O_QUIET
+	};
+	uint64_t max_artifact = 0;
 	static const struct option opts[] = {
 	    {"host", required_argument, NULL, 'h'},
 	    {"port", required_argument, NULL, 'p'},
@@ -79,6 +96,7 @@ int cmd_server(int argc, char **argv)
 	    {"allowed-hosts", required_argument, NULL, O_HOSTS},
 	    {"cors-allowed-origins", required_argument, NULL, O_CORS},
 	    {"max-body-bytes", required_argument, NULL, O_BODY},
+	    {"max-artifact-bytes", required_argument, NULL, O_ARTIFACT},
 	    {"log-json", no_argument, NULL, O_JSON},
 	    {"quiet", no_argument, NULL, O_QUIET},
 	    {"help", no_argument, NULL, O_HELP},
@@ -116,6 +134,10 @@ int cmd_server(int argc, char **argv)
 			hopts.max_body =
 			    (size_t)parse_num(optarg, "--max-body-bytes", 1024, 1L << 30);
 			break;
+		case O_ARTIFACT:
+			max_artifact =
+			    (uint64_t)parse_num(optarg, "--max-artifact-bytes", 0, LONG_MAX);
+			break;
 		case O_JSON:
 			tr_log_set_json(true);
 			break;
@@ -144,7 +166,7 @@ int cmd_server(int argc, char **argv)
 
 	struct tr_buf err = TR_BUF_INIT;
 	struct tr_store_opts sopts = {.artifact_root = artifact_root};
-	struct tr_api api = {.started_ms = tr_clock_now_ms()};
+	struct tr_api api = {.started_ms = tr_clock_now_ms(), .max_artifact_bytes = max_artifact};
 	struct tr_http *http = NULL;
 	int status = 1;
 	if (tr_store_open(store_uri, &sopts, &api.store, &err)) {
@@ -155,7 +177,17 @@ int cmd_server(int argc, char **argv)
 		tr_log_error("%s", tr_buf_str(&err));
 		goto out;
 	}
-	if (tr_http_start(&hopts, tr_api_dispatch, &api, &http, &err)) {
+	/* before serving, no upload is in progress: every temporary file left
+	 * is a crash's */
+	uint64_t stale = 0, stale_bytes = 0;
+	if (tr_artifacts_sweep(api.artifacts, 0, true, &stale, &stale_bytes, &err)) {
+		tr_log_error("%s", tr_buf_str(&err));
+		goto out;
+	}
+	if (stale)
+		tr_log_info("removed %llu unfinished uploads (%llu bytes) left by a crash",
+			    (unsigned long long)stale, (unsigned long long)stale_bytes);
+	if (tr_http_start(&hopts, tr_api_dispatch, tr_api_claim, &api, &http, &err)) {
 		tr_log_error("%s", tr_buf_str(&err));
 		goto out;
 	}

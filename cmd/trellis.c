@@ -14,7 +14,8 @@ static void usage(FILE *out)
 		"  db        upgrade|check the store schema\n"
 		"  audit     verify the tamper-evident audit log\n"
 		"  backup    copy the store and the artifacts consistently to a folder\n"
-		"  gc        remove the data and artifacts of runs deleted long ago\n\n"
+		"  gc        remove the data and artifacts of runs deleted long ago\n"
+		"  pipeline  validate|graph a KFP-compiled or Trellis YAML pipeline\n\n"
 		"  trellis --version        print the version\n"
 		"  trellis <command> --help describe a command's options\n");
 }
@@ -44,6 +45,8 @@ int main(int argc, char **argv)
 		return cmd_backup(argc - 1, argv + 1);
 	if (!strcmp(c, "gc"))
 		return cmd_gc(argc - 1, argv + 1);
+	if (!strcmp(c, "pipeline"))
+		return cmd_pipeline(argc - 1, argv + 1);
 	fprintf(stderr, "trellis: unknown command '%s'\n\n", c);
 	usage(stderr);
 	return 2;

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs what Trellis needs and is missing: Debian packages for the build
 # (and, with --test, for the tests), and with --test the Python venvs holding
-# the official mlflow clients the compatibility tests drive.
+# the official mlflow clients the compatibility tests drive and the official
+# kfp SDK that compiles the pipeline test fixtures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
-build_pkgs=(build-essential pkg-config libmicrohttpd-dev libjansson-dev libyajl-dev libsqlite3-dev libsodium-dev libjemalloc-dev)
+build_pkgs=(build-essential pkg-config libmicrohttpd-dev libjansson-dev libyajl-dev libsqlite3-dev libsodium-dev libjemalloc-dev libfyaml-dev)
 test_pkgs=(libcmocka-dev clang clang-format libclang-rt-14-dev python3-venv sqlite3)
 
 missing=()
@@ -29,9 +30,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if [ $want_test = 1 ]; then
-	# One venv per official client version; rebuilt when its requirements change.
-	for v in mlflow3 mlflow2; do
-		req="tests/compat/requirements-$v.txt"
+	# One venv per official client version, and one with the kfp SDK that
+	# compiles the pipeline fixtures; each rebuilt when its requirements change.
+	for spec in mlflow3:tests/compat/requirements-mlflow3.txt \
+		mlflow2:tests/compat/requirements-mlflow2.txt \
+		kfp:tests/pipeline/requirements-kfp.txt; do
+		v="${spec%%:*}"
+		req="${spec#*:}"
 		stamp=".venv/$v/.requirements"
 		if [ ! -f "$stamp" ] || ! cmp -s "$req" "$stamp"; then
 			echo "creating .venv/$v from $req"

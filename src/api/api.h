@@ -20,6 +20,7 @@ struct tr_artifacts;
 struct tr_api {
 	struct tr_store *store;
 	struct tr_artifacts *artifacts; /* the artifact proxy's store */
+	uint64_t max_artifact_bytes;	/* largest upload; 0: no limit */
 	int64_t started_ms;
 };
 
@@ -39,6 +40,12 @@ struct tr_route {
 
 /* The dispatcher given to tr_http_start(); CTX is a struct tr_api. */
 void tr_api_dispatch(void *ctx, struct tr_req *req);
+/* The claim hook given to tr_http_start(): takes the bodies of artifact
+ * uploads as streams. CTX is a struct tr_api. */
+void tr_api_claim(void *ctx, struct tr_req *req);
+/* The artifact proxy's part of tr_api_claim(): a PUT of a file streams into
+ * the artifact store (see mlflow_artifacts.c). */
+void tr_api_artifacts_claim(struct tr_api *api, struct tr_req *req);
 /* Handles the artifact proxy under /api/2.0/mlflow-artifacts/artifacts; false
  * when PATH is not there. */
 bool tr_api_artifacts(struct tr_api *api, struct tr_req *req);

@@ -5,13 +5,19 @@
  * Paths are checked by tr_artifact_path_check() and resolved beneath the
  * artifact root by the backend; every upload and delete is recorded (size and
  * SHA-256) and audited through the store's writer, and answered after commit.
- * Downloads are served with nosniff, and active content (HTML, SVG, XML,
+ * Uploads are streamed: the claim hook takes a PUT's body when its headers
+ * arrive, decides the path (refused paths are refused before any byte is
+ * written), and each piece goes straight into the artifact store's writer, so
+ * memory stays flat whatever the file's size; only --max-artifact-bytes bounds
+ * it. Downloads are served with nosniff, and active content (HTML, SVG, XML,
  * JavaScript) as an attachment under a CSP sandbox.
  */
 #include "api/api.h"
 #include "artifact/artifact.h"
+#include "core/arena.h"
 #include "core/json.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -76,6 +82,103 @@ static void refuse_write(struct tr_api *api, struct tr_req *r, const char *actio
 	tr_req_submit(r, api->store, tr_store_reject, action, TR_AUDIT_DATA);
 }
 
+/* PATH's part after the artifact proxy prefix ("" for the list route, else
+ * "/<path>"), or NULL when PATH is not under it. */
+static const char *proxy_rest(const char *path)
+{
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		size_t n = strlen(prefixes[i]);
+		if (!strncmp(path, prefixes[i], n) && (path[n] == '/' || path[n] == '\0'))
+			return path + n;
+	}
+	return NULL;
+}
+
+/* An upload in progress: a PUT's body streamed into the artifact store. */
+struct upload {
+	struct tr_api *api;
+	const char *path;	      /* borrowed from the request */
+	struct tr_artifact_writer *w; /* NULL once committed or dropped */
+	enum tr_err rc;		      /* a refusal decided at the headers, or a failed write */
+};
+
+static void upload_drop(struct upload *u)
+{
+	tr_artifact_writer_abort(u->w);
+	u->w = NULL;
+}
+
+static enum tr_err upload_write(struct tr_req *r, const void *data, size_t len)
+{
+	struct upload *u = r->sink_ctx;
+	uint64_t max = u->api->max_artifact_bytes;
+	if (!u->rc && max && u->w->size + len > max)
+		u->rc = tr_fail(&r->write.err, TR_ERR_TOO_LARGE,
+				"artifact '%s' is larger than --max-artifact-bytes (%llu bytes)",
+				u->path, (unsigned long long)max);
+	if (!u->rc)
+		u->rc = tr_artifact_writer_write(u->w, data, len, &r->write.err);
+	if (u->rc)
+		upload_drop(u); /* free the space now; the rest of the body is dropped */
+	return u->rc;
+}
+
+static void upload_done(struct tr_req *r, enum tr_err rc)
+{
+	struct upload *u = r->sink_ctx;
+	uint64_t size = 0;
+	char sha[65];
+	if (!rc)
+		rc = u->rc;
+	if (!rc) {
+		rc = tr_artifact_writer_commit(u->w, &size, sha, &r->write.err);
+		u->w = NULL;
+	}
+	upload_drop(u);
+	if (rc) {
+		refuse_write(u->api, r, "artifacts.upload", rc);
+		return;
+	}
+	record(
+	    u->api, r, "artifacts.upload",
+	    json_pack("{s:s,s:I,s:s}", "path", u->path, "size", (json_int_t)size, "sha256", sha));
+}
+
+static void upload_abort(struct tr_req *r)
+{
+	upload_drop(r->sink_ctx);
+}
+
+static const struct tr_body_sink upload_sink = {
+    .write = upload_write,
+    .done = upload_done,
+    .abort = upload_abort,
+};
+
+void tr_api_artifacts_claim(struct tr_api *api, struct tr_req *r)
+{
+	const char *rest = proxy_rest(r->path);
+	if (strcmp(r->method, "PUT") || !rest || !*rest)
+		return;
+	r->route = "artifacts.upload";
+	struct upload *u = tr_arena_alloc(tr_req_arena(r), sizeof(*u));
+	*u = (struct upload){.api = api, .path = rest + 1};
+	const char *cl = tr_req_header(r, "Content-Length");
+	uint64_t max = api->max_artifact_bytes;
+	if (max && cl && strtoull(cl, NULL, 10) > max) {
+		/* answer now: the client need not send what would be refused */
+		tr_fail(&r->write.err, TR_ERR_TOO_LARGE,
+			"artifact '%s' is larger than --max-artifact-bytes (%llu bytes)", u->path,
+			(unsigned long long)max);
+		refuse_write(api, r, "artifacts.upload", TR_ERR_TOO_LARGE);
+		return;
+	}
+	/* the path is decided here, before any byte; a refusal is answered once
+	 * the body has been read, so that the client sees it */
+	u->rc = tr_artifacts_put_begin(api->artifacts, u->path, &u->w, &r->write.err);
+	tr_req_stream_body(r, &upload_sink, u);
+}
+
 static const char *const mpu_prefixes[] = {"/api/2.0/mlflow-artifacts/mpu/",
 					   "/ajax-api/2.0/mlflow-artifacts/mpu/"};
 
@@ -100,17 +203,104 @@ static enum tr_err run_root(struct tr_api *api, const char *run_id, struct tr_bu
 	return rc;
 }
 
-/* GET /get-artifact?run_id=&path= and .../mlflow/artifacts/list?run_id=&path=: the
- * routes the MLflow UI and older clients use, addressed by run. */
+/* The proxy path of model version (name, version)'s files, into OUT. */
+static enum tr_err model_version_root(struct tr_api *api, json_t *args, struct tr_buf *out,
+				      struct tr_buf *err)
+{
+	json_t *res = NULL;
+	enum tr_err rc = tr_store_model_version_download_uri(api->store, args, &res, err);
+	if (rc)
+		return rc;
+	const char *uri = json_string_value(json_object_get(res, "artifact_uri"));
+	static const char scheme[] = "mlflow-artifacts:/";
+	if (!uri || strncmp(uri, scheme, sizeof(scheme) - 1))
+		rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+			     "the model version keeps its files outside this server");
+	else
+		tr_buf_appends(out, uri + sizeof(scheme) - 1);
+	json_decref(res);
+	return rc;
+}
+
+/* The proxy path of logged model ID's files, into OUT. */
+static enum tr_err logged_model_root(struct tr_api *api, const char *id, struct tr_buf *out,
+				     struct tr_buf *err)
+{
+	json_t *args = json_pack("{s:s}", "model_id", id), *res = NULL;
+	enum tr_err rc = tr_store_logged_model_get(api->store, args, &res, err);
+	json_decref(args);
+	if (rc)
+		return rc;
+	const char *uri = json_string_value(json_object_get(
+	    json_object_get(json_object_get(res, "model"), "info"), "artifact_uri"));
+	static const char scheme[] = "mlflow-artifacts:/";
+	if (!uri || strncmp(uri, scheme, sizeof(scheme) - 1))
+		rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+			     "the logged model keeps its files outside this server");
+	else
+		tr_buf_appends(out, uri + sizeof(scheme) - 1);
+	json_decref(res);
+	return rc;
+}
+
+/* GET /api/2.0/mlflow/logged-models/<id>/artifacts/directories
+ * ?artifact_directory_path=: a logged model's files, paths relative to its
+ * artifact root. Sets *ID to the id segment (in the request's arena) when
+ * PATH is that route. */
+static bool logged_model_listing(struct tr_req *r, const char **id)
+{
+	static const char *const bases[] = {"/api/2.0/mlflow/logged-models/",
+					    "/ajax-api/2.0/mlflow/logged-models/"};
+	static const char tail[] = "/artifacts/directories";
+	for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
+		size_t n = strlen(bases[i]);
+		if (strncmp(r->path, bases[i], n))
+			continue;
+		const char *start = r->path + n, *slash = strchr(start, '/');
+		if (!slash || slash == start || strcmp(slash, tail))
+			return false;
+		char *v = tr_arena_alloc(tr_req_arena(r), (size_t)(slash - start) + 1);
+		memcpy(v, start, (size_t)(slash - start));
+		v[slash - start] = 0;
+		*id = v;
+		return true;
+	}
+	return false;
+}
+
+static bool path_is(const char *path, const char *suffix)
+{
+	static const char *const bases[] = {"", "/ajax-api/2.0/mlflow", "/api/2.0/mlflow"};
+	for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
+		size_t n = strlen(bases[i]);
+		if (!strncmp(path, bases[i], n) && !strcmp(path + n, suffix))
+			return true;
+	}
+	return false;
+}
+
+/* The routes the MLflow UI, older clients and published attacks use, addressed
+ * by run or by model version rather than by proxy path:
+ *   GET /get-artifact?run_id=&path=                    (and /ajax-api/2.0/mlflow/...)
+ *   GET /api/2.0/mlflow/artifacts/list?run_id=&path=   (and /ajax-api)
+ *   GET /model-versions/get-artifact?name=&version=&path= (and /ajax-api/2.0/mlflow/...)
+ * with the same path rules as the proxy. */
 static bool legacy(struct tr_api *api, struct tr_req *r)
 {
-	bool download = !strcmp(r->path, "/get-artifact") ||
-			!strcmp(r->path, "/ajax-api/2.0/mlflow/get-artifact");
-	bool list = !strcmp(r->path, "/api/2.0/mlflow/artifacts/list") ||
-		    !strcmp(r->path, "/ajax-api/2.0/mlflow/artifacts/list");
+	bool by_version =
+	    path_is(r->path, "/model-versions/get-artifact") && strncmp(r->path, "/api/", 5);
+	bool download =
+	    by_version || (path_is(r->path, "/get-artifact") && strncmp(r->path, "/api/", 5));
+	const char *model_id = NULL;
+	bool by_model = !download && logged_model_listing(r, &model_id);
+	bool list = by_model || (!download && strcmp(r->path, "/artifacts/list") &&
+				 path_is(r->path, "/artifacts/list"));
 	if (!download && !list)
 		return false;
-	r->route = download ? "artifacts.get-artifact" : "artifacts.list-by-run";
+	r->route = by_model	? "logged-models.list-artifacts"
+		   : by_version ? "model-versions.get-artifact"
+		   : download	? "artifacts.get-artifact"
+				: "artifacts.list-by-run";
 	struct tr_buf *err = &r->write.err, root = TR_BUF_INIT, full = TR_BUF_INIT;
 	const char *run_id = NULL, *p = NULL;
 	enum tr_err rc = r->write.reject;
@@ -118,20 +308,23 @@ static bool legacy(struct tr_api *api, struct tr_req *r)
 		rc = tr_fail(err, TR_ERR_METHOD_NOT_ALLOWED, "only GET is allowed here");
 	if (!rc)
 		rc = tr_req_parse_args(r, err);
-	if (!rc)
+	if (!rc && !by_version && !by_model) {
 		rc = tr_json_str(r->args, "run_id", &run_id, err);
-	if (!rc && (!run_id || !*run_id))
-		rc = tr_json_str(r->args, "run_uuid", &run_id, err);
-	if (!rc && (!run_id || !*run_id))
-		rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
-			     "Missing value for required parameter 'run_id'. See the API docs for "
-			     "more information about request parameters.");
+		if (!rc && (!run_id || !*run_id))
+			rc = tr_json_str(r->args, "run_uuid", &run_id, err);
+		if (!rc && (!run_id || !*run_id))
+			rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+				     "Missing value for required parameter 'run_id'. See the API "
+				     "docs for more information about request parameters.");
+	}
 	if (!rc)
-		rc = tr_json_str(r->args, "path", &p, err);
+		rc = tr_json_str(r->args, by_model ? "artifact_directory_path" : "path", &p, err);
 	if (!rc)
 		rc = tr_artifact_path_check(p ? p : "", list, err);
 	if (!rc)
-		rc = run_root(api, run_id, &root, err);
+		rc = by_model	  ? logged_model_root(api, model_id, &root, err)
+		     : by_version ? model_version_root(api, r->args, &root, err)
+				  : run_root(api, run_id, &root, err);
 	if (!rc) {
 		tr_buf_append(&full, root.data, root.len);
 		if (p && *p)
@@ -193,12 +386,7 @@ bool tr_api_artifacts(struct tr_api *api, struct tr_req *r)
 	}
 	if (legacy(api, r))
 		return true;
-	const char *rest = NULL;
-	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]) && !rest; i++) {
-		size_t n = strlen(prefixes[i]);
-		if (!strncmp(r->path, prefixes[i], n) && (r->path[n] == '/' || r->path[n] == '\0'))
-			rest = r->path + n;
-	}
+	const char *rest = proxy_rest(r->path);
 	if (!rest)
 		return false;
 	bool is_get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
@@ -254,7 +442,7 @@ bool tr_api_artifacts(struct tr_api *api, struct tr_req *r)
 		tr_req_file(r, fd, size, type, active, active);
 		return true;
 	}
-	if (is_put) {
+	if (is_put) { /* only when the claim hook did not take the body */
 		char sha[65];
 		rc = tr_artifacts_put(api->artifacts, path, r->body.data ? r->body.data : "",
 				      r->body.len, sha, err);

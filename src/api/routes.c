@@ -93,6 +93,11 @@ static const struct tr_route *find_route(struct tr_req *r, const char *suffix, b
 	return NULL;
 }
 
+void tr_api_claim(void *ctx, struct tr_req *r)
+{
+	tr_api_artifacts_claim(ctx, r);
+}
+
 void tr_api_dispatch(void *ctx, struct tr_req *r)
 {
 	struct tr_api *api = ctx;

@@ -3,6 +3,8 @@
  * Client artifact paths: one set of rules, applied to the path as given and
  * to every stage of its repeated percent-decoding, so that traversal cannot
  * hide behind any number of encodings (MLflow's CVE-2023-6831 and friends).
+ * Names of uploads in progress are refused too, so no client can read,
+ * overwrite or delete a partial file.
  */
 #include "artifact/artifact.h"
 #include "core/ids.h"
@@ -62,6 +64,11 @@ static enum tr_err check_form(const char *p, size_t len, size_t full_len, int al
 		    (n == 2 && seg[0] == '.' && seg[1] == '.'))
 			return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
 				       "Invalid path: empty, '.' or '..' segment");
+		if (n >= strlen(TR_ARTIFACT_TMP_PREFIX) &&
+		    !strncmp(seg, TR_ARTIFACT_TMP_PREFIX, strlen(TR_ARTIFACT_TMP_PREFIX)))
+			return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+				       "Invalid path: names beginning with '" TR_ARTIFACT_TMP_PREFIX
+				       "' are reserved for uploads in progress");
 		if (n > MAX_SEGMENT)
 			return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
 				       "Invalid path: a segment is longer than %d bytes",

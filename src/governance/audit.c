@@ -28,6 +28,33 @@ void tr_request_digest_hex(const void *data, size_t len, char out[65])
 	tr_ids_hex(h, sizeof(h), out);
 }
 
+/* libsodium wants its BLAKE2b state 64-byte aligned; the caller's storage
+ * has room to align it inside. */
+static crypto_generichash_state *digest_state(struct tr_request_digest *d)
+{
+	_Static_assert(sizeof(d->opaque) >= sizeof(crypto_generichash_state) + 63,
+		       "struct tr_request_digest too small for libsodium's state");
+	uintptr_t p = ((uintptr_t)d->opaque + 63) & ~(uintptr_t)63;
+	return (crypto_generichash_state *)p;
+}
+
+void tr_request_digest_init(struct tr_request_digest *d)
+{
+	crypto_generichash_init(digest_state(d), NULL, 0, 32);
+}
+
+void tr_request_digest_update(struct tr_request_digest *d, const void *data, size_t len)
+{
+	crypto_generichash_update(digest_state(d), data, len);
+}
+
+void tr_request_digest_final(struct tr_request_digest *d, char out[65])
+{
+	unsigned char h[32];
+	crypto_generichash_final(digest_state(d), h, sizeof(h));
+	tr_ids_hex(h, sizeof(h), out);
+}
+
 static void put_u64(crypto_hash_sha256_state *st, uint64_t v)
 {
 	unsigned char b[8];

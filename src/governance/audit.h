@@ -14,6 +14,7 @@
 
 #include "core/err.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct tr_buf;
@@ -47,5 +48,14 @@ void tr_sha256_hex(const void *data, size_t len, char out[65]);
  * computed over every request body on the ingest path and is ~3x faster in
  * software; the chain itself stays SHA-256. */
 void tr_request_digest_hex(const void *data, size_t len, char out[65]);
+
+/* The same digest over a body that arrives in pieces (a streamed upload):
+ * init, update per piece, final. Caller storage; no release needed. */
+struct tr_request_digest {
+	unsigned char opaque[384 + 64]; /* libsodium's state, aligned inside */
+};
+void tr_request_digest_init(struct tr_request_digest *d);
+void tr_request_digest_update(struct tr_request_digest *d, const void *data, size_t len);
+void tr_request_digest_final(struct tr_request_digest *d, char out[65]);
 
 #endif

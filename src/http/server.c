@@ -6,6 +6,14 @@
  * dispatch. A handler that submits a write suspends the connection; the
  * writer thread fills the response and resumes it, and MHD calls us once more
  * to queue the response. Workers never block on the database writer.
+ *
+ * Streamed bodies: on MHD's first call (headers complete) the Host and CORS
+ * checks run and the claim hook may hand the body to a sink; each piece MHD
+ * then delivers goes to the sink, and the sink's done answers once the body
+ * has ended. MHD can queue a response only on that first call or after the
+ * whole body, so a sink that fails midway has the rest read and dropped and
+ * answers at the end; a request that ends early (the client went away) gets
+ * the sink's abort from the completion callback.
  */
 #include "http/server.h"
 #include "core/ids.h"
@@ -24,6 +32,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 enum { ST_RECEIVING, ST_SUSPENDED, ST_READY, ST_SENT };
@@ -31,6 +40,7 @@ enum { ST_RECEIVING, ST_SUSPENDED, ST_READY, ST_SENT };
 struct tr_http {
 	struct MHD_Daemon *d;
 	tr_http_dispatch_fn dispatch;
+	tr_http_claim_fn claim;
 	void *ctx;
 	char **hosts;
 	size_t n_hosts;
@@ -280,12 +290,24 @@ void tr_req_submit(struct tr_req *r, struct tr_store *s, tr_write_fn apply, cons
 	w->action = action;
 	w->audit_class = cls;
 	w->actor = "anonymous";
-	tr_request_digest_hex(r->body.data ? r->body.data : "", r->body.len, w->request_digest);
+	if (r->body_streamed)
+		tr_request_digest_final(&r->body_digest, w->request_digest);
+	else
+		tr_request_digest_hex(r->body.data ? r->body.data : "", r->body.len,
+				      w->request_digest);
 	w->on_done = write_done;
 	w->ctx = r;
 	r->state = ST_SUSPENDED;
 	MHD_suspend_connection(r->conn);
 	tr_store_submit(s, w);
+}
+
+void tr_req_stream_body(struct tr_req *r, const struct tr_body_sink *sink, void *sink_ctx)
+{
+	r->sink = sink;
+	r->sink_ctx = sink_ctx;
+	r->body_streamed = true;
+	tr_request_digest_init(&r->body_digest);
 }
 
 static enum MHD_Result queue(struct MHD_Connection *c, struct tr_req *r)
@@ -393,30 +415,38 @@ enum tr_err tr_req_parse_args(struct tr_req *r, struct tr_buf *msg)
 	return TR_OK;
 }
 
-static void dispatch(struct tr_http *h, struct MHD_Connection *c, struct tr_req *r)
+/* The checks that need only the headers: the Host allow-list and cross-origin
+ * writes. Sets r->origin_ok. */
+static enum tr_err header_checks(struct tr_http *h, struct tr_req *r, struct tr_buf *msg)
 {
-	struct tr_buf msg = TR_BUF_INIT;
-	enum tr_err rc = TR_OK;
-	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
-	const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
-	const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+	const char *host = tr_req_header(r, "Host");
+	const char *origin = tr_req_header(r, "Origin");
 	bool writes =
 	    strcmp(r->method, "GET") && strcmp(r->method, "HEAD") && strcmp(r->method, "OPTIONS");
 	if (origin && origin_allowed(h, origin))
 		r->origin_ok = origin;
 	/* health checks come from load balancers with their own Host, as MLflow allows */
 	bool probe = !strcmp(r->path, "/health") || !strcmp(r->path, "/version");
-	if (!probe && !host_allowed(h, host)) {
-		rc = tr_fail(
-		    &msg, TR_ERR_PERMISSION_DENIED,
+	if (!probe && !host_allowed(h, host))
+		return tr_fail(
+		    msg, TR_ERR_PERMISSION_DENIED,
 		    "Invalid Host header '%s': not in --allowed-hosts (DNS rebinding protection)",
 		    host ? host : "");
-	} else if (origin && !r->origin_ok && writes) {
-		rc = tr_fail(
-		    &msg, TR_ERR_PERMISSION_DENIED,
+	if (origin && !r->origin_ok && writes)
+		return tr_fail(
+		    msg, TR_ERR_PERMISSION_DENIED,
 		    "Cross-origin request from '%s' is not allowed (--cors-allowed-origins)",
 		    origin);
-	} else if (!strcmp(r->method, "OPTIONS")) {
+	return TR_OK;
+}
+
+static void dispatch(struct tr_http *h, struct MHD_Connection *c, struct tr_req *r)
+{
+	struct tr_buf msg = TR_BUF_INIT;
+	const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+	const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+	enum tr_err rc = header_checks(h, r, &msg);
+	if (!rc && !strcmp(r->method, "OPTIONS")) {
 		if (origin && !r->origin_ok)
 			rc = tr_fail(&msg, TR_ERR_PERMISSION_DENIED, "origin '%s' is not allowed",
 				     origin);
@@ -425,10 +455,11 @@ static void dispatch(struct tr_http *h, struct MHD_Connection *c, struct tr_req 
 			tr_req_text(r, 204, "text/plain", "");
 			goto out;
 		}
-	} else if (r->body_too_large) {
+	} else if (!rc && r->body_too_large) {
 		rc = tr_fail(&msg, TR_ERR_TOO_LARGE, "request body larger than %zu bytes",
 			     h->max_body);
-	} else if ((!strcmp(r->method, "POST") || !strcmp(r->method, "PATCH") ||
+	} else if (!rc &&
+		   (!strcmp(r->method, "POST") || !strcmp(r->method, "PATCH") ||
 		    (!strcmp(r->method, "DELETE") && r->body.len)) &&
 		   !is_json_type(ctype)) {
 		rc = tr_fail(
@@ -443,6 +474,26 @@ static void dispatch(struct tr_http *h, struct MHD_Connection *c, struct tr_req 
 	h->dispatch(h->ctx, r);
 out:
 	tr_buf_release(&msg);
+}
+
+/*
+ * True when the client closed its side while a streamed body is still
+ * incomplete (fewer bytes than its Content-Length, or a chunked body before
+ * its end). Needed because MHD, on edge-triggered epoll, takes a short read
+ * for "drained": a FIN that came in with the last data raises no new event,
+ * and the connection would sit, its upload open, until the idle timeout. A
+ * peek after each piece sees it at once; the data MHD already holds has been
+ * passed to us, so an empty, closed socket means the body can never end.
+ */
+static bool client_left_mid_body(struct MHD_Connection *c, struct tr_req *r)
+{
+	const char *cl = tr_req_header(r, "Content-Length");
+	if (cl && r->body_received >= strtoull(cl, NULL, 10))
+		return false;
+	const union MHD_ConnectionInfo *info =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	char b;
+	return info && recv(info->connect_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -461,6 +512,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		r->started_us = tr_clock_mono_us();
 		*con_cls = r;
 		atomic_fetch_add(&h->in_flight, 1);
+		if (h->claim && strcmp(method, "OPTIONS")) {
+			struct tr_buf msg = TR_BUF_INIT;
+			if (!header_checks(h, r, &msg))
+				h->claim(h->ctx, r);
+			tr_buf_release(&msg);
+			if (r->state == ST_READY)
+				return queue(c, r);
+			if (r->body_streamed || r->state == ST_SUSPENDED)
+				return MHD_YES;
+		}
 		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
 		unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
 		if (declared && declared <= h->max_body)
@@ -474,6 +535,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		}
 		return MHD_YES;
 	}
+	if (r->state == ST_RECEIVING && *upload_data_size && r->body_streamed) {
+		tr_request_digest_update(&r->body_digest, upload_data, *upload_data_size);
+		r->body_received += *upload_data_size;
+		if (r->sink && !r->sink_rc)
+			r->sink_rc = r->sink->write(r, upload_data, *upload_data_size);
+		*upload_data_size = 0; /* after a failed write: read and dropped */
+		/* MHD_NO closes the connection; on_completed then aborts the sink */
+		return client_left_mid_body(c, r) ? MHD_NO : MHD_YES;
+	}
 	if (r->state == ST_RECEIVING && *upload_data_size) {
 		if (r->body.len + *upload_data_size > h->max_body)
 			r->body_too_large = true;
@@ -482,8 +552,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	if (r->state == ST_RECEIVING)
+	if (r->state == ST_RECEIVING && r->body_streamed && r->sink) {
+		const struct tr_body_sink *sink = r->sink;
+		r->sink = NULL;
+		sink->done(r, r->sink_rc);
+	} else if (r->state == ST_RECEIVING) {
 		dispatch(h, c, r);
+	}
 	*upload_data_size = 0; /* a body still arriving after the answer is discarded */
 	if (r->state == ST_READY)
 		return queue(c, r);
@@ -499,6 +574,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	struct tr_req *r = *con_cls;
 	if (!r)
 		return;
+	if (r->sink) { /* the body never ended: the client went away, or we stopped */
+		const struct tr_body_sink *sink = r->sink;
+		r->sink = NULL;
+		sink->abort(r);
+	}
 	uint64_t us = tr_clock_mono_us() - r->started_us;
 	int status = r->state == ST_SENT ? r->status : 0;
 	tr_log_access(r->method, r->path, status, us);
@@ -549,10 +629,12 @@ static void log_mhd(void *cls, const char *fmt, va_list ap)
 }
 
 enum tr_err tr_http_start(const struct tr_http_opts *opts, tr_http_dispatch_fn dispatch_fn,
-			  void *ctx, struct tr_http **out, struct tr_buf *err)
+			  tr_http_claim_fn claim, void *ctx, struct tr_http **out,
+			  struct tr_buf *err)
 {
 	struct tr_http *h = tr_xcalloc(1, sizeof(*h));
 	h->dispatch = dispatch_fn;
+	h->claim = claim;
 	h->ctx = ctx;
 	h->max_body = opts->max_body ? opts->max_body : 16u << 20;
 	const char *host = opts->host ? opts->host : "127.0.0.1";

@@ -7,12 +7,18 @@
  * rebinding), CORS origins, JSON-only writes (CSRF). A handler answers at once
  * or hands a write to the store's group-commit writer; the connection is then
  * suspended, never holding a worker, and resumed by the writer after commit.
+ *
+ * A route may instead take its body as a stream (artifact uploads): the claim
+ * hook sees each request once its headers are in and the shared checks have
+ * passed, and may hand the body to a sink, which gets it piece by piece as it
+ * arrives, unbounded by max_body and never buffered whole.
  */
 #ifndef TR_HTTP_SERVER_H
 #define TR_HTTP_SERVER_H
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "governance/audit.h"
 #include "store/store.h"
 
 #include <jansson.h>
@@ -20,6 +26,24 @@
 #include <stdint.h>
 
 struct tr_http;
+struct tr_req;
+
+/*
+ * Where a streamed body goes (see tr_req_stream_body()). All three run on the
+ * connection's worker thread, so writing to disk there is fine.
+ * - write: takes the next LEN bytes. A non-OK return (message in
+ *   r->write.err) ends the stream: no more writes come and the rest of the
+ *   body is read and dropped, so the client still gets the answer.
+ * - done: the body has ended; RC is TR_OK or the code write returned. Must
+ *   answer the request (tr_req_error(), tr_req_submit(), ...). Called once.
+ * - abort: called instead of done when the request ends first (client gone,
+ *   timeout, malformed chunking, shutdown): drop what was written.
+ */
+struct tr_body_sink {
+	enum tr_err (*write)(struct tr_req *r, const void *data, size_t len);
+	void (*done)(struct tr_req *r, enum tr_err rc);
+	void (*abort)(struct tr_req *r);
+};
 
 struct tr_http_opts {
 	const char *host;	   /* bind address, default 127.0.0.1 */
@@ -27,7 +51,7 @@ struct tr_http_opts {
 	int workers;		   /* worker threads, default: number of cores */
 	const char *allowed_hosts; /* comma list of Host values; "*" allows any */
 	const char *cors_origins;  /* comma list of origins; "*" allows any */
-	size_t max_body;	   /* bytes; larger bodies get 413 */
+	size_t max_body;	   /* bytes; larger bodies get 413 (streamed ones excepted) */
 };
 
 /* One request. Borrowed by the dispatcher for the request's lifetime. */
@@ -60,14 +84,28 @@ struct tr_req {
 	bool sandbox;		   /* Content-Security-Policy: sandbox */
 	const char *content_range; /* Content-Range header, in the request's arena */
 	struct tr_write write;
+	const struct tr_body_sink *sink;      /* with tr_req_stream_body(): until done or abort */
+	void *sink_ctx;			      /* the sink's state, see tr_req_stream_body() */
+	enum tr_err sink_rc;		      /* the error sink->write returned, if any */
+	bool body_streamed;		      /* the body went to a sink, not to BODY */
+	uint64_t body_received;		      /* bytes of a streamed body so far */
+	struct tr_request_digest body_digest; /* of a streamed body, for the audit */
 };
 
 typedef void (*tr_http_dispatch_fn)(void *ctx, struct tr_req *req);
+/* The claim hook: called once per request when its headers are complete and
+ * the shared checks (Host, CORS) passed, before any body byte is read. It may
+ * take the body as a stream (tr_req_stream_body()), answer at once
+ * (tr_req_error(), tr_req_submit(): the body is then not read), or do
+ * nothing: the body is buffered and the request dispatched as usual. */
+typedef void (*tr_http_claim_fn)(void *ctx, struct tr_req *req);
 
-/* Starts serving. Returns a new server; stop with tr_http_stop(). */
-enum tr_err tr_http_start(const struct tr_http_opts *opts, tr_http_dispatch_fn dispatch, void *ctx,
-			  struct tr_http **out, struct tr_buf *err)
-    __attribute__((warn_unused_result));
+/* Starts serving: DISPATCH handles requests once their body is in, CLAIM (may
+ * be NULL) sees them first; both get CTX. Returns a new server; stop with
+ * tr_http_stop(). */
+enum tr_err tr_http_start(const struct tr_http_opts *opts, tr_http_dispatch_fn dispatch,
+			  tr_http_claim_fn claim, void *ctx, struct tr_http **out,
+			  struct tr_buf *err) __attribute__((warn_unused_result));
 /* The port actually bound. */
 int tr_http_port(const struct tr_http *h);
 /* Stops accepting connections; requests in flight continue. */
@@ -94,6 +132,10 @@ void tr_req_text(struct tr_req *r, int status, const char *content_type, const c
  * so stored HTML or SVG cannot run script in the server's origin. */
 void tr_req_file(struct tr_req *r, int fd, uint64_t size, const char *content_type, bool attachment,
 		 bool sandbox);
+/* From the claim hook: the body goes to SINK as it arrives, with SINK_CTX
+ * stored in r->sink_ctx (borrowed; the sink frees it in done or abort, or
+ * it lives in the request's arena). max_body does not apply. */
+void tr_req_stream_body(struct tr_req *r, const struct tr_body_sink *sink, void *sink_ctx);
 /* The request header NAME, or NULL. Borrowed for the request's lifetime. */
 const char *tr_req_header(struct tr_req *r, const char *name);
 /* MLflow's error body {"error_code","message"} with the table's HTTP status. */

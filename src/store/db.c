@@ -3,6 +3,7 @@
 #include "store/db.h"
 
 #include <stdarg.h>
+#include <string.h>
 #include <stdlib.h>
 
 enum tr_err tr_db_open(const struct tr_db_ops *driver, const char *path, bool readonly,
@@ -108,6 +109,14 @@ enum tr_err tr_db_run(struct tr_db *db, struct tr_buf *err, const char *sql, con
 	enum tr_err rc = tr_db_prepare(db, sql, &st, err);
 	if (rc)
 		return rc;
+	/* a bind list that does not match the SQL is a programming error: refuse it
+	 * before reading any argument */
+	if ((int)strlen(types) != db->ops->param_count(st)) {
+		tr_db_done(db, st);
+		return tr_fail(err, TR_ERR_INTERNAL_ERROR,
+			       "internal error: %zu binds given for %d parameters", strlen(types),
+			       db->ops->param_count(st));
+	}
 	va_list ap;
 	va_start(ap, types);
 	for (int i = 0; types[i]; i++) {

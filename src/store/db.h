@@ -41,6 +41,7 @@ struct tr_db_ops {
 	void (*bind_double)(struct tr_db_stmt *st, int idx, double v);
 	void (*bind_null)(struct tr_db_stmt *st, int idx);
 	void (*bind_blob)(struct tr_db_stmt *st, int idx, const void *data, size_t len);
+	int (*param_count)(struct tr_db_stmt *st); /* the statement's largest parameter index */
 	/* TR_OK with *row true for a row, false when done; an error otherwise.
 	 * A unique-constraint violation is TR_ERR_RESOURCE_ALREADY_EXISTS. */
 	enum tr_err (*step)(struct tr_db_stmt *st, bool *row, struct tr_buf *err);

@@ -261,6 +261,11 @@ static bool sq_col_is_null(struct tr_db_stmt *s, int col)
 {
 	return sqlite3_column_type(s->st, col) == SQLITE_NULL;
 }
+static int sq_param_count(struct tr_db_stmt *s)
+{
+	return sqlite3_bind_parameter_count(s->st);
+}
+
 static int64_t sq_changes(struct tr_db *base)
 {
 	return sqlite3_changes64(((struct sqlite_conn *)base)->db);
@@ -321,6 +326,7 @@ const struct tr_db_ops tr_db_sqlite_ops = {
     .col_text = sq_col_text,
     .col_is_null = sq_col_is_null,
     .col_blob = sq_col_blob,
+    .param_count = sq_param_count,
     .changes = sq_changes,
     .backup = sq_backup,
 };

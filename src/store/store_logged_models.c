@@ -492,7 +492,7 @@ enum tr_err store_logged_model_metrics(struct tr_store_tx *tx, const char *run_i
 			      "?,?,?,?,?,?,?,?,? WHERE EXISTS (SELECT 1 FROM logged_models WHERE "
 			      "model_id = ?) ON CONFLICT DO UPDATE SET value = excluded.value, "
 			      "is_nan = excluded.is_nan",
-			      "tdiiitttt", m->model_id, m->key, nan ? 0.0 : m->value, (int64_t)nan,
+			      "ttdiiitttt", m->model_id, m->key, nan ? 0.0 : m->value, (int64_t)nan,
 			      m->timestamp, m->step, run_id, m->dataset_name ? m->dataset_name : "",
 			      m->dataset_digest ? m->dataset_digest : "", m->model_id);
 	}

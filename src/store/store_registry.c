@@ -378,6 +378,10 @@ static enum tr_err mv_download_uri(struct tr_db *db, json_t *args, json_t **out,
 		rc = arg_version(args, &version, err);
 	if (!rc)
 		rc = mv_load(db, name, version, &mv, &storage, err);
+	if (!rc && !*storage)
+		rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+			     "Model version %s/%lld has no stored files (a prompt version).", name,
+			     (long long)version);
 	if (!rc)
 		*out = json_pack("{s:s}", "artifact_uri", storage);
 	json_decref(mv);
@@ -797,6 +801,56 @@ static enum tr_err bad_source(struct tr_buf *err, const char *source, const char
 		       source, why);
 }
 
+/* The run (<exp>/<run>/artifacts/...) or logged model
+ * (<exp>/models/<id>/artifacts/...) whose files PATH names, if any, into
+ * OUT's run_id / model_id: the lineage a version made from them carries. */
+static enum tr_err artifacts_owner(struct tr_db *db, const char *path, struct resolved *out,
+				   struct tr_buf *err)
+{
+	const char *s1 = strchr(path, '/');
+	const char *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
+	if (!s2)
+		return TR_OK;
+	bool model = !strncmp(s1 + 1, "models/", 7);
+	const char *id_start = model ? s2 + 1 : s1 + 1;
+	const char *id_end = model ? strchr(id_start, '/') : s2;
+	if (!id_end)
+		return TR_OK;
+	char *id = tr_xstrndup(id_start, (size_t)(id_end - id_start));
+	struct tr_buf root = TR_BUF_INIT;
+	tr_buf_appendf(&root, "mlflow-artifacts:/%.*s/artifacts", (int)(id_end - path), path);
+	bool found = false;
+	enum tr_err rc;
+	if (model) {
+		struct resolved lm = {0};
+		rc = logged_model_find(db,
+				       "SELECT model_id, artifact_location, source_run_id FROM "
+				       "logged_models WHERE model_id = ? AND artifact_location = ?",
+				       id, tr_buf_str(&root), &lm, &found, err);
+		if (!rc && found) {
+			out->model_id = lm.model_id;
+			out->run_id = lm.run_id;
+			lm.model_id = lm.run_id = NULL;
+		}
+		resolved_release(&lm);
+	} else {
+		struct tr_db_stmt *st;
+		rc = tr_db_prepare(db, "SELECT 1 FROM runs WHERE run_uuid = ? AND artifact_uri = ?",
+				   &st, err);
+		if (!rc) {
+			tr_db_bind_text(db, st, 1, id);
+			tr_db_bind_text(db, st, 2, tr_buf_str(&root));
+			rc = tr_db_step(db, st, &found, err);
+			tr_db_done(db, st);
+		}
+		if (!rc && found)
+			out->run_id = tr_xstrdup(id);
+	}
+	tr_buf_release(&root);
+	free(id);
+	return rc;
+}
+
 /* mlflow-artifacts:/<path>: a safe path that names stored files. */
 static enum tr_err resolve_artifacts_uri(struct tr_db *db, const char *source, struct resolved *out,
 					 struct tr_buf *err)
@@ -816,6 +870,8 @@ static enum tr_err resolve_artifacts_uri(struct tr_db *db, const char *source, s
 	tr_buf_release(&why);
 	if (!rc)
 		out->storage = tr_xstrdup(source);
+	if (!rc)
+		rc = artifacts_owner(db, path, out, err);
 	return rc;
 }
 
@@ -940,12 +996,37 @@ static enum tr_err resolve_source(struct tr_db *db, const char *source, struct r
 	return bad_source(err, source, "the scheme is not allowed");
 }
 
+/* MLflow's prompt registry creates versions of a prompt (a registered model
+ * tagged mlflow.prompt.is_prompt = 'true' in the store, whatever the request
+ * says) with the client's placeholder source "dummy-source" or
+ * "prompt-template". Only those two literals, only for a prompt: they resolve
+ * to no storage at all, so nothing is ever read through them. */
+static enum tr_err prompt_placeholder(struct tr_db *db, const char *name, const char *source,
+				      bool *yes, struct tr_buf *err)
+{
+	*yes = false;
+	if (strcmp(source, "dummy-source") && strcmp(source, "prompt-template"))
+		return TR_OK;
+	struct tr_db_stmt *st;
+	enum tr_err rc =
+	    tr_db_prepare(db,
+			  "SELECT 1 FROM registered_model_tags WHERE name = ? AND key = "
+			  "'mlflow.prompt.is_prompt' AND lower(value) = 'true'",
+			  &st, err);
+	if (rc)
+		return rc;
+	tr_db_bind_text(db, st, 1, name);
+	rc = tr_db_step(db, st, yes, err);
+	tr_db_done(db, st);
+	return rc;
+}
+
 /* ---- writes: model versions --------------------------------------------- */
 
 enum tr_err tr_store_model_version_create(struct tr_store_tx *tx, struct tr_write *w,
 					  struct tr_buf *err)
 {
-	const char *name, *source, *run_id, *run_link, *desc, *model_id;
+	const char *name, *source, *run_id = NULL, *run_link = NULL, *desc = NULL, *model_id = NULL;
 	json_t *tags = NULL, *mv = NULL;
 	struct resolved res = {0};
 	int64_t version = 0;
@@ -968,8 +1049,17 @@ enum tr_err tr_store_model_version_create(struct tr_store_tx *tx, struct tr_writ
 		rc = tr_validate_run_id(run_id, err);
 	if (!rc)
 		rc = rm_exists(tx->db, name, err);
+	bool placeholder = false;
 	if (!rc)
+		rc = prompt_placeholder(tx->db, name, source, &placeholder, err);
+	if (!rc && placeholder)
+		res.storage = tr_xstrdup(""); /* nothing stored, nothing to read */
+	else if (!rc)
 		rc = resolve_source(tx->db, source, &res, err);
+	if (!rc && run_id && *run_id && res.run_id && strcmp(run_id, res.run_id))
+		rc = tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+			     "run_id '%.64s' does not match the run '%.64s' the source belongs to",
+			     run_id, res.run_id);
 	if (!rc && run_id && *run_id) {
 		struct tr_db_stmt *st;
 		bool row = false;

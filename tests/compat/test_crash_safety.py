@@ -4,14 +4,19 @@ N threads post runs/log-batch (100 metrics each, unique (key, step) per request)
 and one thread creates runs; every request answered 200 is recorded. The server
 is killed with SIGKILL mid-traffic and restarted on the same database: every
 acknowledged point and run must be there (extra, unacknowledged ones are fine),
-and `trellis audit verify` must exit 0.
+and `trellis audit verify` must exit 0. Artifact uploads get the same treatment: killed
+mid-stream, every acknowledged file is there whole with its recorded digest, and no partial
+file is ever visible.
 """
 
 from __future__ import annotations
 
+import hashlib
+import random
 import sqlite3
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -254,3 +259,99 @@ def test_audit_verify_detects_tampering(make_server):
     assert res.returncode != 0, f"audit verify did not notice a modified entry: {res.stdout} {res.stderr}"
     out = res.stdout + res.stderr
     assert out.strip(), "audit verify failed silently: it must name the first broken entry"
+
+
+# ----------------------------------------------------------------------------- artifact uploads
+
+ART = "/api/2.0/mlflow-artifacts/artifacts"
+TMP_PREFIX = ".trellis-upload-"
+
+
+def _upload_content(tid: int, seq: int) -> bytes:
+    rnd = random.Random(tid * 1_000_003 + seq)
+    return rnd.randbytes(rnd.randrange(64 << 10, 3 << 20))
+
+
+def _list_tree(url: str, path: str) -> list[tuple[str, bool]]:
+    """Every (path, is_dir) under PATH, through the listing API."""
+    out = []
+    for f in requests.get(url + ART, params={"path": path}, timeout=10).json().get("files", []):
+        child = f"{path}/{f['path']}"
+        out.append((child, f["is_dir"]))
+        if f["is_dir"]:
+            out += _list_tree(url, child)
+    return out
+
+
+def test_kill9_mid_uploads(make_server):
+    srv = make_server("kill9-uploads")
+    stop = threading.Event()
+    lock = threading.Lock()
+    acked: list[tuple[int, int]] = []
+    errors: list[str] = []
+
+    def uploader(tid: int):
+        s = requests.Session()
+        for seq in range(1_000_000):
+            if stop.is_set():
+                return
+            try:
+                r = s.put(f"{srv.url}{ART}/up/t{tid}/f{seq}.bin", data=_upload_content(tid, seq), timeout=30)
+            except requests.RequestException:
+                return  # server gone
+            with lock:
+                if r.status_code == 200:
+                    acked.append((tid, seq))
+                else:
+                    errors.append(f"PUT -> {r.status_code} {r.text[:200]}")
+
+    def slow():  # still sending when the server dies: a partial file must exist then
+        def body():
+            while not stop.is_set():
+                yield b"s" * 65536
+                time.sleep(0.02)
+
+        try:
+            requests.put(f"{srv.url}{ART}/up/slow.bin", data=body(), timeout=30)
+        except requests.RequestException:
+            pass
+
+    threads = [threading.Thread(target=uploader, args=(t,), daemon=True) for t in range(6)]
+    threads.append(threading.Thread(target=slow, daemon=True))
+    for t in threads:
+        t.start()
+    time.sleep(2.0)
+    srv.kill9()
+    stop.set()
+    for t in threads:
+        t.join(30)
+        assert not t.is_alive(), "uploader hung"
+    assert not errors, errors[:5]
+    assert len(acked) >= 10, f"only {len(acked)} uploads acknowledged in 2 s"
+    left = list(Path(srv.artifacts_dir).rglob(TMP_PREFIX + "*"))
+    assert left, "no upload was in progress at the kill"
+    print(f"kill -9 mid-uploads: {len(acked)} acknowledged, {len(left)} partial files left")
+
+    srv.start()  # same store and artifact folder; the start removes what the crash left
+    assert not list(Path(srv.artifacts_dir).rglob(TMP_PREFIX + "*"))
+    assert "unfinished uploads" in srv.stderr_text()
+    with sqlite3.connect(srv.db_path) as db:
+        recorded = {p: (size, sha) for p, size, sha in db.execute("SELECT path, size, sha256 FROM artifacts")}
+    for tid, seq in acked:
+        data = _upload_content(tid, seq)
+        path = f"up/t{tid}/f{seq}.bin"
+        assert recorded.get(path) == (len(data), hashlib.sha256(data).hexdigest()), path
+        assert requests.get(f"{srv.url}{ART}/{path}", timeout=10).content == data, path
+    # whatever is visible is whole: acknowledged or not, never a part, never a temporary name
+    visible = _list_tree(srv.url, "up")
+    assert ("up/slow.bin", False) not in visible
+    for path, is_dir in visible:
+        assert TMP_PREFIX not in path, path
+        if not is_dir:
+            tid, seq = (int(x[1:]) for x in path[len("up/"):-len(".bin")].split("/"))
+            got = requests.get(f"{srv.url}{ART}/{path}", timeout=10).content
+            assert got == _upload_content(tid, seq), f"{path} is visible but not whole ({len(got)} bytes)"
+    r = requests.put(f"{srv.url}{ART}/up/after.bin", data=b"after", timeout=10)
+    assert r.status_code == 200, r.text
+    srv.stop()
+    _audit_ok(srv)

@@ -101,3 +101,27 @@ def test_gc_keeps_runs_that_model_versions_use(make_server):
     assert f"removing run {used}" in out.stdout and f"keeping run {linked}" in out.stdout
     assert requests.get(f"{srv.url}{ART}/{eid}/{used}/artifacts/model/MLmodel").status_code == 404
     assert srv.audit_verify().returncode == 0
+
+
+def test_gc_removes_stale_unfinished_uploads(make_server):
+    """Temporary files a crash left (the server's own start removes them too); gc may run beside a
+    live server, so only those older than an hour go: an upload in progress is never touched."""
+    import os
+
+    srv = make_server("gc-uploads")
+    folder = srv.artifacts_dir / "1" / "run" / "artifacts"
+    folder.mkdir(parents=True)
+    stale, fresh = folder / ".trellis-upload-stale", folder / ".trellis-upload-fresh"
+    stale.write_bytes(b"s" * 300)
+    fresh.write_bytes(b"f" * 10)
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    out = _gc(srv)
+    assert out.returncode == 0, out.stderr
+    assert "would remove 1 unfinished uploads (300 bytes)" in out.stdout
+    assert stale.exists()
+    out = _gc(srv, "--yes")
+    assert out.returncode == 0, out.stderr
+    assert "removed 1 unfinished uploads (300 bytes)" in out.stdout
+    assert not stale.exists() and fresh.exists()
+    assert requests.get(srv.url + ART, params={"path": "1/run/artifacts"}).json() == {}

@@ -121,12 +121,20 @@ static void sources_resolve_only_to_stored_objects(void **state)
 		assert_string_equal(json_string_value(json_object_get(u, "artifact_uri")), want);
 		json_decref(u);
 	}
-	/* a run id that does not exist */
+	/* a run id other than the source's run (lineage must be true) */
 	snprintf(src, sizeof(src), "mlflow-artifacts:/0/%s/artifacts/model", run);
 	assert_int_equal(create_version(f->s, "m", src,
 					"{\"run_id\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}", msg,
 					sizeof(msg)),
-			 TR_ERR_RESOURCE_DOES_NOT_EXIST);
+			 TR_ERR_INVALID_PARAMETER_VALUE);
+	snprintf(src, sizeof(src), "runs:/%s/model", run);
+	assert_int_equal(create_version(f->s, "m", src,
+					"{\"run_id\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}", msg,
+					sizeof(msg)),
+			 TR_ERR_INVALID_PARAMETER_VALUE);
+	/* prompt placeholders only for a prompt */
+	assert_int_equal(create_version(f->s, "m", "dummy-source", NULL, msg, sizeof(msg)),
+			 TR_ERR_INVALID_PARAMETER_VALUE);
 	/* an unknown registered model */
 	assert_int_equal(create_version(f->s, "nope", src, NULL, msg, sizeof(msg)),
 			 TR_ERR_RESOURCE_DOES_NOT_EXIST);

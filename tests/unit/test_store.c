@@ -24,6 +24,22 @@
 
 #include "store_fixture.h"
 
+/* tr_db_run refuses a bind list that does not match the statement before
+ * reading any argument (a wrong list once bound a string as a double). */
+static void bind_list_must_match_the_sql(void **state)
+{
+	struct fixture *f = *state;
+	struct tr_db *db;
+	struct tr_buf err = TR_BUF_INIT;
+	assert_int_equal(store_reader_get(f->s, &db, &err), TR_OK);
+	assert_int_equal(tr_db_run(db, &err, "SELECT ?, ?", "t", "x"), TR_ERR_INTERNAL_ERROR);
+	assert_non_null(strstr(tr_buf_str(&err), "1 binds given for 2 parameters"));
+	tr_buf_reset(&err);
+	assert_int_equal(tr_db_run(db, &err, "SELECT ?1, ?1", "t", "x"), TR_OK);
+	store_reader_put(f->s, db);
+	tr_buf_release(&err);
+}
+
 static void durability_settings(void **state)
 {
 	struct fixture *f = *state;
@@ -454,6 +470,7 @@ int main(void)
 	/* One entry per driver in this build; the suite is the same for each. */
 	const struct CMUnitTest sqlite_suite[] = {
 	    cmocka_unit_test_setup_teardown(durability_settings, setup, teardown),
+	    cmocka_unit_test_setup_teardown(bind_list_must_match_the_sql, setup, teardown),
 	    cmocka_unit_test_setup_teardown(default_experiment_exists, setup, teardown),
 	    cmocka_unit_test_setup_teardown(experiment_lifecycle, setup, teardown),
 	    cmocka_unit_test_setup_teardown(params_are_write_once_and_batches_atomic, setup,
