@@ -11,6 +11,7 @@ import requests
 
 API = "/api/2.0/mlflow"
 AJAX = "/ajax-api/2.0/mlflow"
+ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 
@@ -108,6 +109,32 @@ class Rest:
             body["filter"] = filter
         return self.ok("POST", API + "/runs/search", body)
 
+    # ------------------------------------------------- artifacts, registry, logged models
+    def put_artifact(self, rel_path: str, data: bytes) -> None:
+        """Upload DATA through the artifact proxy at <root>/REL_PATH (e.g. "1/<run>/artifacts/model/MLmodel")."""
+        r = self.request("PUT", ARTIFACTS + "/" + rel_path.lstrip("/"), data=data)
+        assert r.status_code == 200, f"PUT {rel_path} -> {r.status_code} {r.text[:300]}"
+
+    def create_registered_model(self, name: str, **extra) -> dict:
+        return self.ok("POST", API + "/registered-models/create", {"name": name, **extra})["registered_model"]
+
+    def create_model_version(self, name: str, source: str, run_id: str | None = None, **extra) -> dict:
+        body = {"name": name, "source": source, **extra}
+        if run_id:
+            body["run_id"] = run_id
+        return self.ok("POST", API + "/model-versions/create", body)["model_version"]
+
+    def model_versions(self, name: str) -> list[dict]:
+        """Every (non-deleted) version of registered model NAME, via model-versions/search."""
+        flt = "name = '%s'" % name.replace("'", "\\'")
+        return self.ok("GET", API + "/model-versions/search", params={"filter": flt}).get("model_versions", [])
+
+    def create_logged_model(self, experiment_id: str, name: str = "model", source_run_id: str | None = None, **extra) -> dict:
+        body = {"experiment_id": experiment_id, "name": name, **extra}
+        if source_run_id:
+            body["source_run_id"] = source_run_id
+        return self.ok("POST", API + "/logged-models", body)["model"]
+
     def healthy(self) -> bool:
         try:
             r = self.s.get(self.url("/health"), timeout=5)
@@ -157,3 +184,16 @@ def by_key(items) -> dict:
 def raw_json(r: requests.Response):
     """Parse a response keeping NaN/Infinity tokens visible (json accepts them)."""
     return json.loads(r.text)
+
+
+def read_tree(root) -> dict:
+    """{relative posix path: bytes} of every file beneath ROOT."""
+    import os
+
+    out = {}
+    for d, _, files in os.walk(root):
+        for f in files:
+            full = os.path.join(d, f)
+            with open(full, "rb") as fh:
+                out[os.path.relpath(full, root).replace(os.sep, "/")] = fh.read()
+    return out
