@@ -15,7 +15,8 @@ static void usage(FILE *out)
 		"  audit     verify the tamper-evident audit log\n"
 		"  backup    copy the store and the artifacts consistently to a folder\n"
 		"  gc        remove the data and artifacts of runs deleted long ago\n"
-		"  pipeline  validate|graph a KFP-compiled or Trellis YAML pipeline\n\n"
+		"  pipeline  validate|graph a KFP-compiled or Trellis YAML pipeline\n"
+		"  task-shim supervise one task attempt (started by the scheduler)\n\n"
 		"  trellis --version        print the version\n"
 		"  trellis <command> --help describe a command's options\n");
 }
@@ -27,6 +28,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *c = argv[1];
+	if (!strcmp(c, "task-shim")) /* first: the start path of every task attempt */
+		return cmd_task_shim(argc - 1, argv + 1);
 	if (!strcmp(c, "--version") || !strcmp(c, "version")) {
 		printf("trellis %s\n", TR_VERSION);
 		return 0;
