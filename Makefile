@@ -40,7 +40,8 @@ API_SRC := src/api/validate.c src/api/mlflow_tracking.c src/api/routes.c src/api
 HTTP_SRC := src/http/server.c src/http/metrics.c
 PIPELINE_SRC := src/pipeline/diag.c src/pipeline/yaml.c src/pipeline/fields.c src/pipeline/spec.c \
 	src/pipeline/kfp_ir.c src/pipeline/trellis_yaml.c src/pipeline/cel.c src/pipeline/placeholder.c \
-	src/pipeline/check.c src/pipeline/graph.c
+	src/pipeline/check.c src/pipeline/graph.c src/pipeline/resolve.c \
+	src/pipeline/resolve_outputs.c src/pipeline/resolve_pip.c
 EXEC_SRC := src/exec/exec.c src/exec/limits.c src/exec/local.c src/exec/shim.c
 CMD_SRC := cmd/trellis.c cmd/cmd_server.c cmd/cmd_db.c cmd/cmd_audit.c cmd/cmd_backup.c cmd/cmd_gc.c \
 	cmd/cmd_pipeline.c cmd/cmd_task_shim.c
@@ -51,7 +52,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/%.o)
 
 UNIT_TESTS := test_core test_search test_validate test_store test_registry test_log_batch_json test_artifact \
-	test_pipeline test_exec
+	test_pipeline test_exec test_resolve
 UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
 .PHONY: all test unit compat check clean format format-check bench fuzz
