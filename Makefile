@@ -41,10 +41,10 @@ HTTP_SRC := src/http/server.c src/http/metrics.c
 PIPELINE_SRC := src/pipeline/diag.c src/pipeline/yaml.c src/pipeline/fields.c src/pipeline/spec.c \
 	src/pipeline/kfp_ir.c src/pipeline/trellis_yaml.c src/pipeline/cel.c src/pipeline/placeholder.c \
 	src/pipeline/check.c src/pipeline/graph.c src/pipeline/resolve.c \
-	src/pipeline/resolve_outputs.c src/pipeline/resolve_pip.c
+	src/pipeline/resolve_outputs.c src/pipeline/resolve_pip.c src/pipeline/run.c
 EXEC_SRC := src/exec/exec.c src/exec/limits.c src/exec/local.c src/exec/shim.c
 CMD_SRC := cmd/trellis.c cmd/cmd_server.c cmd/cmd_db.c cmd/cmd_audit.c cmd/cmd_backup.c cmd/cmd_gc.c \
-	cmd/cmd_pipeline.c cmd/cmd_task_shim.c
+	cmd/cmd_pipeline.c cmd/cmd_task_shim.c cmd/cmd_run.c
 
 LIB_SRC := $(CORE_SRC) $(STORE_SRC) $(GOV_SRC) $(ARTIFACT_SRC) $(API_SRC) $(HTTP_SRC) $(PIPELINE_SRC) \
 	$(EXEC_SRC)

@@ -41,7 +41,12 @@ if [ $want_test = 1 ]; then
 		if [ ! -f "$stamp" ] || ! cmp -s "$req" "$stamp"; then
 			echo "creating .venv/$v from $req"
 			rm -rf ".venv/$v"
-			python3 -m venv ".venv/$v"
+			# the kfp venv runs pipeline steps, which run as an unprivileged
+			# user when the tests run as root: Debian's python3 is one it can
+			# execute (a pyenv python under /root is not)
+			py=python3
+			if [ "$v" = kfp ] && [ -x /usr/bin/python3 ]; then py=/usr/bin/python3; fi
+			"$py" -m venv ".venv/$v"
 			".venv/$v/bin/pip" install -q --disable-pip-version-check -r "$req"
 			cp "$req" "$stamp"
 		fi

@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * `trellis run PIPELINE.yaml [-p name=value ...]`: loads a KFP-compiled or
+ * Trellis YAML pipeline, runs it on this machine through the local executor
+ * and shows progress: one line per task state change (timestamped), then a
+ * summary with outputs and failures; --json prints the machine-readable
+ * summary instead. Exit status 0 only when the pipeline succeeded; 1 when it
+ * failed or was cancelled; 2 for a usage or load error.
+ */
+#include "cmd.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/ids.h"
+#include "exec/exec.h"
+#include "pipeline/diag.h"
+#include "pipeline/run.h"
+#include "pipeline/spec.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static int usage(FILE *out, int code)
+{
+	fprintf(
+	    out,
+	    "usage: trellis run PIPELINE.yaml [-p NAME=VALUE ...] [options]\n\n"
+	    "Runs a pipeline compiled by the kfp SDK (KFP v2 IR YAML) or written in\n"
+	    "Trellis YAML (docs/pipelines.md) on this machine.\n\n"
+	    "  -p, --param NAME=VALUE       a pipeline parameter (repeatable); typed by the\n"
+	    "                               pipeline's declaration (ints, floats, bools, JSON\n"
+	    "                               lists and structs)\n"
+	    "  --parallelism N              running tasks at most (default: number of cores)\n"
+	    "  --keep-going                 after a failure, still start independent tasks\n"
+	    "  --python PATH                the python3 steps use (its folder goes first on\n"
+	    "                               their PATH)\n"
+	    "  --artifacts-destination DIR  where run folders go: DIR/pipelines/<run id>/\n"
+	    "                               (default %s)\n"
+	    "  --run-id ID                  the run's id (default: a new one)\n"
+	    "  --step-user USER             when root, steps run as USER (default nobody;\n"
+	    "                               \"\" runs them as root)\n"
+	    "  --json                       print a JSON summary instead of the progress view\n",
+	    TR_DEFAULT_ARTIFACTS);
+	return code;
+}
+
+/* NAME=VALUE typed by the root input's declaration, into PARAMS. */
+static bool add_param(const struct tr_pipeline_spec *spec, json_t *params, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	if (!eq || eq == arg) {
+		fprintf(stderr, "trellis run: -p wants NAME=VALUE, got '%s'\n", arg);
+		return false;
+	}
+	char *name = strndup(arg, (size_t)(eq - arg));
+	const char *text = eq + 1;
+	const struct tr_pipeline_io *io =
+	    tr_pipeline_component_input_find(tr_pipeline_root(spec), name);
+	json_t *v = NULL;
+	if (!io || io->artifact) {
+		fprintf(stderr, "trellis run: the pipeline has no parameter '%s'\n", name);
+		free(name);
+		return false;
+	}
+	switch (io->type) {
+	case TR_PARAM_STRING:
+		v = json_string(text);
+		break;
+	case TR_PARAM_BOOL:
+		if (!strcasecmp(text, "true") || !strcmp(text, "1"))
+			v = json_true();
+		else if (!strcasecmp(text, "false") || !strcmp(text, "0"))
+			v = json_false();
+		break;
+	default:
+		v = json_loads(text, JSON_DECODE_ANY, NULL);
+		if (io->type == TR_PARAM_INT && !json_is_integer(v)) {
+			json_decref(v);
+			v = NULL;
+		} else if (io->type == TR_PARAM_DOUBLE && !json_is_number(v)) {
+			json_decref(v);
+			v = NULL;
+		} else if (io->type == TR_PARAM_LIST && !json_is_array(v)) {
+			json_decref(v);
+			v = NULL;
+		} else if (io->type == TR_PARAM_STRUCT && !json_is_object(v)) {
+			json_decref(v);
+			v = NULL;
+		}
+		break;
+	}
+	if (!v) {
+		fprintf(stderr, "trellis run: parameter '%s' must be %s, got '%s'\n", name,
+			tr_param_type_name(io->type), text);
+		free(name);
+		return false;
+	}
+	json_object_set_new(params, name, v);
+	free(name);
+	return true;
+}
+
+struct progress {
+	bool quiet;
+};
+
+static void on_change(void *ctx, const char *path, enum tr_task_state st, const char *message)
+{
+	struct progress *p = ctx;
+	if (p->quiet || st == TR_TASK_PENDING)
+		return;
+	char ts[16];
+	time_t now = time(NULL);
+	struct tm tm;
+	localtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%H:%M:%S", &tm);
+	fprintf(stderr, "%s  %-10s %s%s%s\n", ts, tr_task_state_name(st), path, message ? "  " : "",
+		message ? message : "");
+}
+
+static void print_summary(json_t *sum)
+{
+	json_t *tasks = json_object_get(sum, "tasks");
+	size_t i;
+	json_t *t;
+	printf("run %s: %s\n", json_string_value(json_object_get(sum, "run_id")),
+	       json_string_value(json_object_get(sum, "state")));
+	json_array_foreach(tasks, i, t)
+	{
+		int64_t s = json_integer_value(json_object_get(t, "start_ms"));
+		int64_t e = json_integer_value(json_object_get(t, "end_ms"));
+		int attempts = (int)json_integer_value(json_object_get(t, "attempts"));
+		printf("  %-10s %-40s", json_string_value(json_object_get(t, "state")),
+		       json_string_value(json_object_get(t, "path")));
+		if (s && e)
+			printf(" %7.2fs", (double)(e - s) / 1000.0);
+		if (attempts > 1)
+			printf("  (%d attempts)", attempts);
+		const char *msg = json_string_value(json_object_get(t, "message"));
+		if (msg && strcmp(json_string_value(json_object_get(t, "state")), "SUCCEEDED"))
+			printf("  %s", msg);
+		printf("\n");
+	}
+	json_t *outs = json_object_get(sum, "outputs");
+	if (json_object_size(json_object_get(outs, "parameters")) ||
+	    json_object_size(json_object_get(outs, "artifacts"))) {
+		char *text = json_dumps(outs, JSON_INDENT(2) | JSON_SORT_KEYS);
+		printf("outputs: %s\n", text);
+		free(text);
+	}
+}
+
+int cmd_run(int argc, char **argv)
+{
+	const char *artifacts = TR_DEFAULT_ARTIFACTS, *run_id = NULL, *python = NULL;
+	const char *step_user = NULL;
+	int parallelism = 0;
+	bool keep_going = false, as_json = false;
+	enum { O_PAR = 256, O_KEEP, O_PY, O_DEST, O_ID, O_USER, O_JSON, O_HELP };
+	static const struct option opts[] = {
+	    {"param", required_argument, NULL, 'p'},
+	    {"parallelism", required_argument, NULL, O_PAR},
+	    {"keep-going", no_argument, NULL, O_KEEP},
+	    {"python", required_argument, NULL, O_PY},
+	    {"artifacts-destination", required_argument, NULL, O_DEST},
+	    {"run-id", required_argument, NULL, O_ID},
+	    {"step-user", required_argument, NULL, O_USER},
+	    {"json", no_argument, NULL, O_JSON},
+	    {"help", no_argument, NULL, O_HELP},
+	    {NULL, 0, NULL, 0},
+	};
+	/* parameters are checked once the pipeline is loaded */
+	const char **raw_params = calloc((size_t)argc + 1, sizeof(char *));
+	size_t n_params = 0;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "p:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			raw_params[n_params++] = optarg;
+			break;
+		case O_PAR: {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			parallelism = *end || v < 1 || v > 100000 ? 0 : (int)v;
+			if (parallelism < 1) {
+				free(raw_params);
+				return usage(stderr, 2);
+			}
+			break;
+		}
+		case O_KEEP:
+			keep_going = true;
+			break;
+		case O_PY:
+			python = optarg;
+			break;
+		case O_DEST:
+			artifacts = optarg;
+			break;
+		case O_ID:
+			run_id = optarg;
+			break;
+		case O_USER:
+			step_user = optarg;
+			break;
+		case O_JSON:
+			as_json = true;
+			break;
+		default:
+			free(raw_params);
+			return usage(c == O_HELP ? stdout : stderr, c == O_HELP ? 0 : 2);
+		}
+	}
+	if (optind != argc - 1) {
+		free(raw_params);
+		return usage(stderr, 2);
+	}
+	const char *file = argv[optind];
+	struct tr_diags d = TR_DIAGS_INIT;
+	d.file = file;
+	struct tr_pipeline_spec *spec = NULL;
+	enum tr_err rc = tr_pipeline_load_file(file, NULL, &spec, &d);
+	struct tr_buf msg = TR_BUF_INIT;
+	tr_diags_format(&d, &msg);
+	fputs(tr_buf_str(&msg), stderr);
+	tr_buf_release(&msg);
+	tr_diags_release(&d);
+	int code = 2;
+	json_t *params = json_object();
+	struct tr_executor *ex = NULL;
+	struct tr_run *run = NULL;
+	char *python_dir = NULL;
+	struct tr_buf err = TR_BUF_INIT, root = TR_BUF_INIT;
+	if (rc)
+		goto out;
+	for (size_t i = 0; i < n_params; i++)
+		if (!add_param(spec, params, raw_params[i]))
+			goto out;
+	if (python) {
+		char *slash = strrchr(python, '/');
+		python_dir = slash ? strndup(python, (size_t)(slash - python)) : NULL;
+	}
+	/* the run folders live in the artifact store, by absolute path */
+	char abs[PATH_MAX];
+	if (mkdir(artifacts, 0755) && errno != EEXIST) {
+		fprintf(stderr, "trellis run: cannot create %s: %s\n", artifacts, strerror(errno));
+		goto out;
+	}
+	if (!realpath(artifacts, abs)) {
+		fprintf(stderr, "trellis run: %s: %s\n", artifacts, strerror(errno));
+		goto out;
+	}
+	tr_buf_appendf(&root, "%s/pipelines", abs);
+	if (mkdir(tr_buf_str(&root), 0755) && errno != EEXIST) {
+		fprintf(stderr, "trellis run: cannot create %s: %s\n", tr_buf_str(&root),
+			strerror(errno));
+		goto out;
+	}
+	char id[33];
+	if (!run_id) {
+		tr_ids_run_id(id);
+		run_id = id;
+	}
+	struct tr_executor_config cfg = {.user = step_user};
+	if (tr_executor_open("local", &cfg, &ex, &err)) {
+		fprintf(stderr, "trellis run: %s\n", tr_buf_str(&err));
+		goto out;
+	}
+	struct progress prog = {.quiet = as_json};
+	struct tr_run_options o = {
+	    .run_id = run_id,
+	    .root = tr_buf_str(&root),
+	    .params = params,
+	    .parallelism = parallelism,
+	    .keep_going = keep_going,
+	    .python_dir = python_dir,
+	    .ex = ex,
+	    .on_change = on_change,
+	    .ctx = &prog,
+	};
+	if (tr_run_new(spec, &o, &run, &err)) {
+		fprintf(stderr, "trellis run: %s\n", tr_buf_str(&err));
+		goto out;
+	}
+	if (!as_json)
+		fprintf(stderr, "run %s of %s: %s/%s\n", run_id, tr_pipeline_name(spec),
+			tr_buf_str(&root), run_id);
+	if (tr_run_execute(run, &err)) {
+		fprintf(stderr, "trellis run: %s\n", tr_buf_str(&err));
+		code = 1;
+		goto out;
+	}
+	json_t *sum = tr_run_summary(run);
+	if (as_json) {
+		char *text = json_dumps(sum, JSON_INDENT(2));
+		printf("%s\n", text);
+		free(text);
+	} else {
+		print_summary(sum);
+	}
+	json_decref(sum);
+	code = tr_run_state(run) == TR_TASK_SUCCEEDED ? 0 : 1;
+out:
+	tr_run_free(run);
+	tr_executor_close(ex);
+	tr_pipeline_spec_free(spec);
+	json_decref(params);
+	free(python_dir);
+	free(raw_params);
+	tr_buf_release(&err);
+	tr_buf_release(&root);
+	return code;
+}

@@ -1,0 +1,1031 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The run engine: DAG instances and task instances built as the run goes,
+ * input binding, conditions, trigger strategies, loops, retries, DAG outputs,
+ * and the event loop that drives the executor. See run.h for the semantics.
+ */
+#include "pipeline/run.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/ids.h"
+#include "exec/exec.h"
+#include "pipeline/cel.h"
+#include "pipeline/resolve.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+struct dag_inst;
+
+struct task_inst {
+	const struct tr_pipeline_task *t;
+	struct dag_inst *parent;
+	enum tr_task_state state;
+	char *path;		    /* "train", "for-loop-2/0/train" */
+	json_t *params, *artifacts; /* bound inputs, once ready */
+	json_t *outputs;	    /* {"parameters": {}, "artifacts": {}} */
+	char *message;		    /* why it failed or was skipped */
+	int attempts;		    /* attempts started */
+	int64_t not_before_ms;	    /* retry backoff: start no earlier */
+	struct tr_attempt *attempt;
+	json_t *exec_input;
+	int64_t start_ms, end_ms;
+	bool announced; /* in the summary's start order */
+	/* a task whose component is a DAG */
+	struct dag_inst **children;
+	size_t n_children, cap_children;
+	json_t *items; /* loop items, or NULL */
+	size_t next_item;
+};
+
+struct dag_inst {
+	const struct tr_pipeline_component *comp;
+	const struct tr_pipeline_dag *dag;
+	struct task_inst *owner; /* NULL for the root */
+	char *path;		 /* "" for the root */
+	json_t *params, *artifacts;
+	struct task_inst *tasks;
+	size_t n;
+	bool done, failed;
+};
+
+struct tr_run {
+	const struct tr_pipeline_spec *spec;
+	struct tr_run_options o;
+	char *run_id, *run_name, *root, *python_dir;
+	char create_time[40];
+	struct dag_inst *top;
+	int running;
+	int parallelism;
+	bool failed;	/* a task failed: start nothing new (unless keep_going) */
+	bool cancelled; /* Ctrl-C, SIGTERM or the pipeline timeout */
+	char *cancel_reason;
+	int64_t started_ms;
+	int epfd, sigfd;
+	int kfp_importable;	  /* -1 unknown, 0 no, 1 yes */
+	struct task_inst **order; /* tasks in the order they started */
+	size_t n_order, cap_order;
+	enum tr_task_state state;
+	uint64_t changes; /* state changes so far: a pass that made some may enable more */
+};
+
+const char *tr_task_state_name(enum tr_task_state s)
+{
+	static const char *const names[] = {"PENDING", "RUNNING", "SUCCEEDED",
+					    "FAILED",  "SKIPPED", "CANCELLED"};
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "UNKNOWN";
+}
+
+static bool terminal(enum tr_task_state s)
+{
+	return s >= TR_TASK_SUCCEEDED;
+}
+
+static json_t *empty_outputs(void)
+{
+	return json_pack("{s:{},s:{}}", "parameters", "artifacts");
+}
+
+/* ---- instances ------------------------------------------------------------- */
+
+static char *join_path(const char *a, const char *b)
+{
+	struct tr_buf p = TR_BUF_INIT;
+	tr_buf_appendf(&p, "%s%s%s", a, *a ? "/" : "", b);
+	return tr_buf_detach(&p);
+}
+
+/* A DAG instance of component C with inputs PARAMS and ARTIFACTS (stolen);
+ * the component's input defaults fill what is missing. */
+static struct dag_inst *dag_new(const struct tr_pipeline_component *c, struct task_inst *owner,
+				const char *path, json_t *params, json_t *artifacts)
+{
+	struct dag_inst *d = tr_xcalloc(1, sizeof(*d));
+	d->comp = c;
+	d->dag = tr_pipeline_component_dag(c);
+	d->owner = owner;
+	d->path = tr_xstrdup(path);
+	d->params = params;
+	d->artifacts = artifacts;
+	for (size_t i = 0; i < tr_pipeline_component_n_inputs(c); i++) {
+		const struct tr_pipeline_io *io = tr_pipeline_component_input(c, i);
+		if (!io->artifact && io->default_value && !json_object_get(params, io->name))
+			json_object_set(params, io->name, io->default_value);
+	}
+	d->n = tr_pipeline_dag_n_tasks(d->dag);
+	d->tasks = tr_xcalloc(d->n ? d->n : 1, sizeof(*d->tasks));
+	for (size_t i = 0; i < d->n; i++) {
+		struct task_inst *ti = &d->tasks[i];
+		ti->t = tr_pipeline_dag_task(d->dag, i);
+		ti->parent = d;
+		ti->path = join_path(path, tr_pipeline_task_name(ti->t));
+	}
+	return d;
+}
+
+static void dag_free(struct dag_inst *d);
+
+static void task_release(struct task_inst *ti)
+{
+	free(ti->path);
+	free(ti->message);
+	json_decref(ti->params);
+	json_decref(ti->artifacts);
+	json_decref(ti->outputs);
+	json_decref(ti->exec_input);
+	json_decref(ti->items);
+	tr_exec_free(ti->attempt);
+	for (size_t i = 0; i < ti->n_children; i++)
+		dag_free(ti->children[i]);
+	free(ti->children);
+}
+
+static void dag_free(struct dag_inst *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->n; i++)
+		task_release(&d->tasks[i]);
+	free(d->tasks);
+	free(d->path);
+	json_decref(d->params);
+	json_decref(d->artifacts);
+	free(d);
+}
+
+/* ---- state changes ------------------------------------------------------------ */
+
+static void set_state(struct tr_run *r, struct task_inst *ti, enum tr_task_state st,
+		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void set_state(struct tr_run *r, struct task_inst *ti, enum tr_task_state st,
+		      const char *fmt, ...)
+{
+	ti->state = st;
+	r->changes++;
+	if (fmt) {
+		struct tr_buf m = TR_BUF_INIT;
+		va_list ap;
+		va_start(ap, fmt);
+		tr_buf_vappendf(&m, fmt, ap);
+		va_end(ap);
+		free(ti->message);
+		ti->message = tr_buf_detach(&m);
+	}
+	if (st == TR_TASK_RUNNING && !ti->start_ms)
+		ti->start_ms = tr_clock_now_ms();
+	if (terminal(st))
+		ti->end_ms = tr_clock_now_ms();
+	if (!ti->announced) {
+		ti->announced = true;
+		if (r->n_order == r->cap_order) {
+			r->cap_order = r->cap_order ? 2 * r->cap_order : 64;
+			r->order = tr_xrealloc(r->order, r->cap_order * sizeof(*r->order));
+		}
+		r->order[r->n_order++] = ti;
+	}
+	if (st == TR_TASK_FAILED && !r->o.keep_going)
+		r->failed = true;
+	if (r->o.on_change)
+		r->o.on_change(r->o.ctx, ti->path, st, ti->message);
+}
+
+/* ---- binding inputs ------------------------------------------------------------ */
+
+static struct task_inst *sibling(struct dag_inst *d, const char *name)
+{
+	const struct tr_pipeline_task *t = tr_pipeline_dag_task_find(d->dag, name);
+	return t ? &d->tasks[tr_pipeline_task_index(t)] : NULL;
+}
+
+static json_t *final_status(struct tr_run *r, struct task_inst *p)
+{
+	const char *state = p->state == TR_TASK_SUCCEEDED   ? "SUCCEEDED"
+			    : p->state == TR_TASK_CANCELLED ? "CANCELLED"
+			    : p->state == TR_TASK_SKIPPED   ? "SKIPPED"
+							    : "FAILED";
+	json_t *st = json_pack("{s:s,s:s,s:s}", "state", state, "pipelineJobResourceName",
+			       r->run_id, "pipelineTaskName", p->path);
+	json_object_set_new(st, "error",
+			    p->message && p->state != TR_TASK_SUCCEEDED
+				? json_pack("{s:s}", "message", p->message)
+				: json_object());
+	return st;
+}
+
+/* Applies a parameterExpressionSelector to V (stolen); a new value or NULL. */
+static json_t *select_value(const struct tr_pipeline_binding *b, json_t *v, struct tr_buf *err)
+{
+	if (!b->selector_expr || !v)
+		return v;
+	char *text = json_is_string(v) ? tr_xstrdup(json_string_value(v))
+				       : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_t *ctx = json_pack("{s:s}", "string_value", text);
+	json_t *out = NULL;
+	if (tr_cel_eval(b->selector_expr, ctx, &out, err))
+		out = NULL;
+	free(text);
+	json_decref(ctx);
+	json_decref(v);
+	return out;
+}
+
+/*
+ * Binds TI's inputs from constants, the parent DAG's inputs and sibling
+ * outputs. Returns TR_OK; *MISSING_FROM names a producer whose output the
+ * task needs but did not get (skipped upstream), or stays NULL.
+ */
+static enum tr_err bind_inputs(struct tr_run *r, struct task_inst *ti, const char **missing_from,
+			       struct tr_buf *err)
+{
+	json_t *params = json_object(), *arts = json_object();
+	*missing_from = NULL;
+	for (size_t i = 0; i < tr_pipeline_task_n_bindings(ti->t); i++) {
+		const struct tr_pipeline_binding *b = tr_pipeline_task_binding(ti->t, i);
+		json_t *v = NULL;
+		struct task_inst *p;
+		switch (b->kind) {
+		case TR_BIND_CONSTANT:
+			v = json_incref(b->constant);
+			break;
+		case TR_BIND_COMPONENT_INPUT:
+			v = json_incref(json_object_get(b->artifact ? ti->parent->artifacts
+								    : ti->parent->params,
+							b->parent_input));
+			break;
+		case TR_BIND_TASK_OUTPUT:
+			p = sibling(ti->parent, b->producer);
+			if (p && p->outputs)
+				v = json_incref(json_object_get(
+				    json_object_get(p->outputs,
+						    b->artifact ? "artifacts" : "parameters"),
+				    b->output_key));
+			if (!v && p && p->state != TR_TASK_SUCCEEDED)
+				*missing_from = b->producer;
+			break;
+		case TR_BIND_TASK_FINAL_STATUS:
+			p = sibling(ti->parent, b->producer);
+			if (p)
+				v = final_status(r, p);
+			break;
+		}
+		if (!b->artifact)
+			v = select_value(b, v, err);
+		if (v)
+			json_object_set_new(b->artifact ? arts : params, b->name, v);
+	}
+	json_decref(ti->params);
+	json_decref(ti->artifacts);
+	ti->params = params;
+	ti->artifacts = arts;
+	return TR_OK;
+}
+
+/* ---- DAG outputs --------------------------------------------------------------- */
+
+/* The outputs of finished DAG instance D from its dag.outputs selectors. */
+static json_t *dag_outputs(struct dag_inst *d)
+{
+	json_t *out = empty_outputs();
+	for (size_t i = 0; i < tr_pipeline_dag_n_outputs(d->dag); i++) {
+		const struct tr_pipeline_dag_output *o = tr_pipeline_dag_output(d->dag, i);
+		for (size_t k = 0; k < o->n_selectors; k++) {
+			struct task_inst *p = sibling(d, o->selectors[k].producer);
+			json_t *v =
+			    p && p->outputs
+				? json_object_get(json_object_get(p->outputs, o->artifact
+										  ? "artifacts"
+										  : "parameters"),
+						  o->selectors[k].output_key)
+				: NULL;
+			if (v) { /* dsl.OneOf: the branch that ran */
+				json_object_set(
+				    json_object_get(out, o->artifact ? "artifacts" : "parameters"),
+				    o->name, v);
+				break;
+			}
+		}
+	}
+	return out;
+}
+
+/* A loop's outputs: each output of the body collected over the iterations, in
+ * item order (parameters as lists, artifacts as one list). */
+static json_t *collect_iterations(struct task_inst *ti)
+{
+	json_t *out = empty_outputs();
+	json_t *ps = json_object_get(out, "parameters"), *as = json_object_get(out, "artifacts");
+	const struct tr_pipeline_dag *dag =
+	    tr_pipeline_component_dag(tr_pipeline_task_component(ti->t));
+	for (size_t i = 0; i < tr_pipeline_dag_n_outputs(dag); i++) {
+		const struct tr_pipeline_dag_output *o = tr_pipeline_dag_output(dag, i);
+		json_object_set_new(o->artifact ? as : ps, o->name, json_array());
+	}
+	for (size_t c = 0; c < ti->n_children; c++) {
+		json_t *co = ti->children[c]->owner ? dag_outputs(ti->children[c]) : NULL;
+		const char *k;
+		json_t *v;
+		json_object_foreach(json_object_get(co, "parameters"), k, v)
+		    json_array_append(json_object_get(ps, k), v);
+		json_object_foreach(json_object_get(co, "artifacts"), k, v)
+		    json_array_extend(json_object_get(as, k), v);
+		json_decref(co);
+	}
+	return out;
+}
+
+/* ---- starting tasks ------------------------------------------------------------- */
+
+static bool kfp_importable(struct tr_run *r, char *const *envp)
+{
+	if (r->kfp_importable >= 0)
+		return r->kfp_importable;
+	/* the python3 the steps will find: the first on their PATH (posix_spawnp
+	 * would search ours) */
+	const char *path = envp[0] + strlen("PATH=");
+	char exe[4096] = "";
+	for (const char *p = path; *p && !*exe;) {
+		size_t n = strcspn(p, ":");
+		snprintf(exe, sizeof(exe), "%.*s/python3", (int)n, p);
+		if (access(exe, X_OK))
+			*exe = 0;
+		p += n + (p[n] == ':');
+	}
+	char *argv[] = {exe, "-c", "import kfp.dsl.executor_main", NULL};
+	pid_t pid;
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	int status = 1;
+	if (*exe && posix_spawn(&pid, exe, &fa, NULL, argv, envp) == 0)
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	posix_spawn_file_actions_destroy(&fa);
+	r->kfp_importable = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	return r->kfp_importable;
+}
+
+/* The PATH steps see: --python's folder first. A new string. */
+static char *step_path(struct tr_run *r)
+{
+	const char *path = getenv("PATH");
+	struct tr_buf p = TR_BUF_INIT;
+	if (r->python_dir)
+		tr_buf_appendf(&p, "%s:", r->python_dir);
+	tr_buf_appends(&p, path ? path : "/usr/local/bin:/usr/bin:/bin");
+	return tr_buf_detach(&p);
+}
+
+static void free_strv(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+static enum tr_err mkdirs(const char *path, struct tr_buf *err)
+{
+	char *p = tr_xstrdup(path);
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = 0;
+		if (mkdir(p, 0755) && errno != EEXIST) {
+			enum tr_err rc = tr_fail(err, TR_ERR_IO_ERROR, "cannot create %s: %s", p,
+						 strerror(errno));
+			free(p);
+			return rc;
+		}
+		*s = '/';
+	}
+	enum tr_err rc = TR_OK;
+	if (mkdir(p, 0755) && errno != EEXIST)
+		rc = tr_fail(err, TR_ERR_IO_ERROR, "cannot create %s: %s", p, strerror(errno));
+	free(p);
+	return rc;
+}
+
+static void run_values(struct tr_run *r, struct task_inst *ti, struct tr_run_values *rv)
+{
+	memset(rv, 0, sizeof(*rv));
+	rv->job_name = r->run_name;
+	rv->job_resource_name = r->run_id;
+	rv->job_uuid = r->run_id;
+	rv->task_name = tr_pipeline_task_name(ti->t);
+	rv->task_uuid = ti->path;
+	rv->pipeline_root = r->root;
+	rv->create_time_utc = r->create_time;
+	rv->schedule_time_utc = r->create_time;
+	rv->workspace_path = r->root;
+}
+
+/* Starts the next attempt of container task TI. */
+static enum tr_err start_attempt(struct tr_run *r, struct task_inst *ti,
+				 const struct tr_pipeline_container *ct, struct tr_buf *err)
+{
+	const struct tr_pipeline_component *c = tr_pipeline_task_component(ti->t);
+	struct tr_run_values rv;
+	run_values(r, ti, &rv);
+	ti->attempts++;
+	struct tr_buf dir = TR_BUF_INIT, out = TR_BUF_INIT;
+	tr_buf_appendf(&dir, "%s/%s/%s/%d", r->root, r->run_id, ti->path, ti->attempts);
+	tr_buf_appendf(&out, "%s/out", tr_buf_str(&dir));
+	char **argv = NULL, *path = step_path(r);
+	size_t argc = 0;
+	json_t *ei = NULL;
+	char **envv = NULL;
+	enum tr_err rc = mkdirs(tr_buf_str(&out), err);
+	if (!rc)
+		rc = tr_resolve_executor_input(c, ti->params, ti->artifacts, &rv, tr_buf_str(&out),
+					       &ei, err);
+	if (!rc)
+		rc = tr_resolve_argv(ct, ei, &rv, &argv, &argc, err);
+	/* the step's environment: PATH, the run's variables, the component's env */
+	size_t n_extra = 0;
+	while (r->o.env && r->o.env[n_extra])
+		n_extra++;
+	envv = tr_xcalloc(n_extra + ct->n_env + 2, sizeof(*envv));
+	size_t ne = 0;
+	struct tr_buf pe = TR_BUF_INIT;
+	tr_buf_appendf(&pe, "PATH=%s", path);
+	envv[ne++] = tr_buf_detach(&pe);
+	for (size_t i = 0; i < n_extra; i++)
+		envv[ne++] = tr_xstrdup(r->o.env[i]);
+	for (size_t i = 0; !rc && i < ct->n_env; i++) {
+		char *v = NULL;
+		rc = tr_resolve_string(ct->env[i].value ? ct->env[i].value : "", ti->params, &rv,
+				       &v, err);
+		if (!rc) {
+			struct tr_buf e = TR_BUF_INIT;
+			tr_buf_appendf(&e, "%s=%s", ct->env[i].name, v);
+			envv[ne++] = tr_buf_detach(&e);
+		}
+		free(v);
+	}
+	if (!rc && argc > 2 && !strcmp(argv[0], "sh") && !strcmp(argv[1], "-c") &&
+	    strstr(argv[2], "kfp==")) {
+		char **penv = tr_xcalloc(2, sizeof(char *));
+		penv[0] = envv[0];
+		if (kfp_importable(r, penv))
+			tr_resolve_skip_kfp_install(argv, &argc);
+		free(penv);
+	}
+	if (!rc) {
+		struct tr_exec_request req = {0};
+		const char *writable[] = {"out", NULL}; /* relative to the attempt folder */
+		req.dir = tr_buf_str(&dir);
+		req.argv = (const char *const *)argv;
+		req.env = (const char *const *)envv;
+		req.cwd = tr_buf_str(&out);
+		req.memory = ct->resources.memory_limit;
+		req.cpu = ct->resources.cpu_limit;
+		req.timeout_ms = tr_pipeline_task_timeout_ms(ti->t);
+		req.writable = writable;
+		tr_exec_free(ti->attempt);
+		ti->attempt = NULL;
+		rc = tr_exec_start(r->o.ex, &req, &ti->attempt, err);
+	}
+	if (!rc) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = ti};
+		int fd = tr_exec_fd(ti->attempt);
+		if (fd >= 0 && epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev))
+			rc = tr_fail(err, TR_ERR_INTERNAL_ERROR, "epoll: %s", strerror(errno));
+	}
+	if (!rc) {
+		json_decref(ti->exec_input);
+		ti->exec_input = ei;
+		ei = NULL;
+		r->running++;
+		set_state(r, ti, TR_TASK_RUNNING, NULL);
+	}
+	json_decref(ei);
+	tr_resolve_argv_free(argv);
+	free_strv(envv);
+	free(path);
+	tr_buf_release(&dir);
+	tr_buf_release(&out);
+	return rc;
+}
+
+static int64_t backoff_ms(const struct tr_pipeline_retry *p, int attempt)
+{
+	double d = (double)p->backoff_ms;
+	for (int i = 1; i < attempt; i++)
+		d *= p->factor > 0 ? p->factor : 2;
+	int64_t max = p->max_backoff_ms > 0 ? p->max_backoff_ms : 3600000;
+	return d > (double)max ? max : (int64_t)d;
+}
+
+/* Reads a finished attempt: outputs on success, else a retry or a failure. */
+static enum tr_err finish_attempt(struct tr_run *r, struct task_inst *ti, struct tr_buf *err)
+{
+	struct tr_exec_result res;
+	struct tr_buf why = TR_BUF_INIT;
+	enum tr_err rc = tr_exec_result(ti->attempt, &res, &why);
+	r->running--;
+	bool ok = !rc && res.reason == TR_EXEC_EXITED && res.exit_code == 0;
+	if (rc)
+		tr_buf_appendf(&why, " (attempt %d)", ti->attempts);
+	else if (!ok)
+		tr_buf_appends(&why, res.message);
+	if (ok) {
+		json_t *outs = NULL;
+		const struct tr_pipeline_component *c = tr_pipeline_task_component(ti->t);
+		if (tr_resolve_collect_outputs(c, ti->exec_input, &outs, &why)) {
+			ok = false;
+		} else {
+			json_decref(ti->outputs);
+			ti->outputs = outs;
+		}
+	}
+	tr_exec_free(ti->attempt);
+	ti->attempt = NULL;
+	if (ok) {
+		set_state(r, ti, TR_TASK_SUCCEEDED, NULL);
+	} else {
+		const struct tr_pipeline_retry *p = tr_pipeline_task_retry(ti->t);
+		bool retry = p && ti->attempts <= p->max_retries && !r->cancelled &&
+			     !(rc == TR_OK && res.reason == TR_EXEC_CANCELLED);
+		if (retry) {
+			ti->not_before_ms = tr_clock_now_ms() + backoff_ms(p, ti->attempts);
+			ti->state = TR_TASK_PENDING; /* inputs stay bound */
+			set_state(r, ti, TR_TASK_PENDING, "attempt %d failed: %s; retrying",
+				  ti->attempts, tr_buf_str(&why));
+		} else {
+			enum tr_task_state st = !rc && res.reason == TR_EXEC_CANCELLED
+						    ? TR_TASK_CANCELLED
+						    : TR_TASK_FAILED;
+			set_state(r, ti, st, "%s", tr_buf_str(&why));
+		}
+	}
+	tr_buf_release(&why);
+	(void)err;
+	return TR_OK;
+}
+
+/* An importer: its artifact output made from the URI, no process. */
+static void run_importer(struct tr_run *r, struct task_inst *ti,
+			 const struct tr_pipeline_importer *im)
+{
+	struct tr_run_values rv;
+	run_values(r, ti, &rv);
+	json_t *uri_v =
+	    im->uri_constant ? im->uri_constant : json_object_get(ti->params, im->uri_parameter);
+	struct tr_buf err = TR_BUF_INIT;
+	char *uri = NULL;
+	if (!json_is_string(uri_v) ||
+	    tr_resolve_string(json_string_value(uri_v), ti->params, &rv, &uri, &err)) {
+		set_state(r, ti, TR_TASK_FAILED, "importer: no artifact URI %s", tr_buf_str(&err));
+		tr_buf_release(&err);
+		return;
+	}
+	json_t *meta = im->metadata ? json_deep_copy(im->metadata) : json_object();
+	json_t *art = json_pack(
+	    "{s:s,s:s,s:{s:s,s:s},s:o}", "name", "artifact", "uri", uri, "type", "schemaTitle",
+	    im->schema_title ? im->schema_title : "system.Artifact", "schemaVersion",
+	    im->schema_version ? im->schema_version : "0.0.1", "metadata", meta);
+	json_decref(ti->outputs);
+	ti->outputs = empty_outputs();
+	json_object_set_new(json_object_get(ti->outputs, "artifacts"), "artifact",
+			    json_pack("[o]", art));
+	free(uri);
+	set_state(r, ti, TR_TASK_RUNNING, NULL);
+	set_state(r, ti, TR_TASK_SUCCEEDED, NULL);
+}
+
+/* The items of loop task TI, or NULL with a message. */
+static json_t *loop_items(struct task_inst *ti, const struct tr_pipeline_iterator *it)
+{
+	if (it->raw_items)
+		return json_incref(it->raw_items);
+	json_t *v = json_object_get(it->kind == TR_ITER_ARTIFACT ? ti->artifacts : ti->params,
+				    it->items_input);
+	if (json_is_string(v)) /* a list passed as JSON text */
+		return json_loads(json_string_value(v), JSON_DECODE_ANY, NULL);
+	return json_is_array(v) ? json_incref(v) : NULL;
+}
+
+/* Adds body DAG instances of loop task TI up to its parallelism. */
+static void loop_fill(struct tr_run *r, struct task_inst *ti)
+{
+	const struct tr_pipeline_iterator *it = tr_pipeline_task_iterator(ti->t);
+	size_t active = 0;
+	for (size_t i = 0; i < ti->n_children; i++)
+		active += !ti->children[i]->done;
+	while (ti->next_item < json_array_size(ti->items) &&
+	       (it->parallelism <= 0 || (int64_t)active < it->parallelism) && !r->cancelled &&
+	       !r->failed) {
+		size_t k = ti->next_item++;
+		json_t *params = json_deep_copy(ti->params), *arts = json_deep_copy(ti->artifacts);
+		json_t *item = json_array_get(ti->items, k);
+		if (it->kind == TR_ITER_ARTIFACT)
+			json_object_set_new(arts, it->item_input, json_pack("[O]", item));
+		else
+			json_object_set(params, it->item_input, item);
+		char idx[24];
+		snprintf(idx, sizeof(idx), "%zu", k);
+		char *p = join_path(ti->path, idx);
+		if (ti->n_children == ti->cap_children) {
+			ti->cap_children = ti->cap_children ? 2 * ti->cap_children : 8;
+			ti->children =
+			    tr_xrealloc(ti->children, ti->cap_children * sizeof(*ti->children));
+		}
+		ti->children[ti->n_children++] =
+		    dag_new(tr_pipeline_task_component(ti->t), ti, p, params, arts);
+		free(p);
+		active++;
+		r->changes++; /* a new iteration to step */
+	}
+}
+
+/* Makes pending task TI start if it can: binds, checks upstream and condition,
+ * then runs an importer, starts a container attempt, or opens sub-DAGs. */
+static enum tr_err try_start(struct tr_run *r, struct task_inst *ti, int64_t now, int64_t *wake,
+			     struct tr_buf *err)
+{
+	struct dag_inst *d = ti->parent;
+	bool completed_only = tr_pipeline_task_strategy(ti->t) == TR_TRIGGER_ALL_UPSTREAM_COMPLETED;
+	const char *bad_dep = NULL;
+	for (size_t k = 0; k < tr_pipeline_task_n_deps(ti->t); k++) {
+		struct task_inst *dep = &d->tasks[tr_pipeline_task_dep(ti->t, k)];
+		if (!terminal(dep->state))
+			return TR_OK; /* not yet */
+		if (dep->state != TR_TASK_SUCCEEDED && !bad_dep)
+			bad_dep = tr_pipeline_task_name(dep->t);
+	}
+	if (ti->not_before_ms > now) { /* a retry waiting out its backoff */
+		if (!*wake || ti->not_before_ms < *wake)
+			*wake = ti->not_before_ms;
+		return TR_OK;
+	}
+	if (ti->attempts == 0 && (r->cancelled || (r->failed && !completed_only)))
+		return TR_OK; /* left pending: closed at the end */
+	if (bad_dep && !completed_only) {
+		struct task_inst *dep = sibling(d, bad_dep);
+		set_state(r, ti, TR_TASK_SKIPPED, "upstream task %s %s", bad_dep,
+			  dep->state == TR_TASK_SKIPPED ? "was skipped" : "did not succeed");
+		return TR_OK;
+	}
+	const struct tr_pipeline_component *c = tr_pipeline_task_component(ti->t);
+	const struct tr_pipeline_executor *ex = tr_pipeline_component_executor(c);
+	if (ti->attempts == 0) { /* the first time: bind and check the condition */
+		const char *missing = NULL;
+		enum tr_err rc = bind_inputs(r, ti, &missing, err);
+		if (rc)
+			return rc;
+		if (missing && !completed_only) {
+			set_state(r, ti, TR_TASK_SKIPPED, "no output from %s", missing);
+			return TR_OK;
+		}
+		const struct tr_cel *cond = tr_pipeline_task_condition(ti->t);
+		if (cond) {
+			json_t *ctx =
+			    json_pack("{s:{s:O}}", "inputs", "parameter_values", ti->params);
+			bool yes = false;
+			struct tr_buf why = TR_BUF_INIT;
+			rc = tr_cel_eval_bool(cond, ctx, &yes, &why);
+			json_decref(ctx);
+			if (rc) {
+				set_state(r, ti, TR_TASK_FAILED, "condition %s: %s",
+					  tr_pipeline_task_condition_text(ti->t), tr_buf_str(&why));
+				tr_buf_release(&why);
+				return TR_OK;
+			}
+			tr_buf_release(&why);
+			if (!yes) {
+				set_state(r, ti, TR_TASK_SKIPPED, "condition is false: %s",
+					  tr_pipeline_task_condition_text(ti->t));
+				return TR_OK;
+			}
+		}
+	}
+	if (!ex) { /* a sub-DAG: a condition branch, a nested pipeline or a loop */
+		const struct tr_pipeline_iterator *it = tr_pipeline_task_iterator(ti->t);
+		ti->attempts = 1;
+		if (it->kind != TR_ITER_NONE) {
+			ti->items = loop_items(ti, it);
+			if (!ti->items) {
+				set_state(r, ti, TR_TASK_FAILED, "loop items are not a list");
+				return TR_OK;
+			}
+			set_state(r, ti, TR_TASK_RUNNING, NULL);
+			loop_fill(r, ti);
+		} else {
+			ti->children = tr_xcalloc(1, sizeof(*ti->children));
+			ti->n_children = ti->cap_children = 1;
+			ti->children[0] = dag_new(c, ti, ti->path, json_incref(ti->params),
+						  json_incref(ti->artifacts));
+			set_state(r, ti, TR_TASK_RUNNING, NULL);
+		}
+		return TR_OK;
+	}
+	if (tr_pipeline_executor_kind(ex) == TR_EXEC_IMPORTER) {
+		run_importer(r, ti, tr_pipeline_executor_importer(ex));
+		return TR_OK;
+	}
+	if (r->running >= r->parallelism)
+		return TR_OK; /* a slot frees when an attempt ends */
+	enum tr_err rc = start_attempt(r, ti, tr_pipeline_executor_container(ex), err);
+	if (rc) { /* could not even start: the task fails, the run goes on */
+		set_state(r, ti, TR_TASK_FAILED, "%s", tr_buf_str(err));
+		tr_buf_reset(err);
+	}
+	return TR_OK;
+}
+
+/* One pass over DAG instance D: starts what is ready, finishes sub-DAG tasks
+ * whose children are done, and marks D done when every task is terminal. */
+static enum tr_err dag_step(struct tr_run *r, struct dag_inst *d, int64_t now, int64_t *wake,
+			    struct tr_buf *err)
+{
+	bool all_done = true;
+	for (size_t i = 0; i < d->n; i++) {
+		struct task_inst *ti = &d->tasks[i];
+		enum tr_err rc = TR_OK;
+		if (ti->state == TR_TASK_PENDING)
+			rc = try_start(r, ti, now, wake, err);
+		if (rc)
+			return rc;
+		if (ti->state == TR_TASK_RUNNING && ti->n_children) {
+			bool kids_done = true, kids_failed = false;
+			for (size_t k = 0; k < ti->n_children; k++) {
+				rc = dag_step(r, ti->children[k], now, wake, err);
+				if (rc)
+					return rc;
+				kids_done &= ti->children[k]->done;
+				kids_failed |= ti->children[k]->failed;
+			}
+			if (ti->items) {
+				loop_fill(r, ti);
+				kids_done &= ti->next_item >= json_array_size(ti->items) ||
+					     r->cancelled || r->failed;
+				for (size_t k = 0; k < ti->n_children; k++) /* just added ones */
+					kids_done &= ti->children[k]->done;
+			}
+			if (kids_done) {
+				json_decref(ti->outputs);
+				ti->outputs = ti->items ? collect_iterations(ti)
+							: dag_outputs(ti->children[0]);
+				if (kids_failed)
+					set_state(r, ti, TR_TASK_FAILED, "a task inside failed");
+				else if (r->cancelled)
+					set_state(r, ti, TR_TASK_CANCELLED, "%s", r->cancel_reason);
+				else
+					set_state(r, ti, TR_TASK_SUCCEEDED, NULL);
+			}
+		} else if (ti->state == TR_TASK_RUNNING && ti->items &&
+			   !json_array_size(ti->items)) {
+			json_decref(ti->outputs);
+			ti->outputs = collect_iterations(ti); /* a loop over nothing */
+			set_state(r, ti, TR_TASK_SUCCEEDED, NULL);
+		}
+		if (!terminal(ti->state))
+			all_done = false;
+	}
+	/* nothing can start any more: close what was left pending */
+	if (!all_done && (r->failed || r->cancelled)) {
+		bool stuck = true;
+		for (size_t i = 0; i < d->n; i++) {
+			const struct task_inst *ti = &d->tasks[i];
+			if (ti->state == TR_TASK_RUNNING ||
+			    (ti->state == TR_TASK_PENDING &&
+			     (ti->attempts > 0 ||
+			      (!r->cancelled && tr_pipeline_task_strategy(ti->t) ==
+						    TR_TRIGGER_ALL_UPSTREAM_COMPLETED))))
+				stuck = false;
+		}
+		if (stuck) {
+			for (size_t i = 0; i < d->n; i++)
+				if (d->tasks[i].state == TR_TASK_PENDING)
+					set_state(r, &d->tasks[i],
+						  r->cancelled ? TR_TASK_CANCELLED
+							       : TR_TASK_SKIPPED,
+						  "not run: %s",
+						  r->cancelled ? r->cancel_reason
+							       : "an earlier task failed");
+			all_done = true;
+		}
+	}
+	if (all_done && !d->done) {
+		d->done = true;
+		for (size_t i = 0; i < d->n; i++)
+			if (d->tasks[i].state == TR_TASK_FAILED ||
+			    d->tasks[i].state == TR_TASK_CANCELLED)
+				d->failed = true;
+	}
+	return TR_OK;
+}
+
+/* ---- the run ----------------------------------------------------------------------- */
+
+enum tr_err tr_run_new(const struct tr_pipeline_spec *spec, const struct tr_run_options *opts,
+		       struct tr_run **out, struct tr_buf *err)
+{
+	if (!opts->run_id || !opts->root || !opts->ex)
+		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+			       "a run needs an id, a root folder and an executor");
+	const struct tr_pipeline_component *root = tr_pipeline_root(spec);
+	json_t *params = json_object();
+	const char *k;
+	json_t *v;
+	json_object_foreach(opts->params, k, v)
+	{
+		const struct tr_pipeline_io *io = tr_pipeline_component_input_find(root, k);
+		if (!io || io->artifact) {
+			json_decref(params);
+			return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+				       "the pipeline has no parameter '%s'", k);
+		}
+		json_object_set(params, k, v);
+	}
+	for (size_t i = 0; i < tr_pipeline_component_n_inputs(root); i++) {
+		const struct tr_pipeline_io *io = tr_pipeline_component_input(root, i);
+		if (!io->artifact && !io->optional && !io->default_value &&
+		    !json_object_get(params, io->name)) {
+			json_decref(params);
+			return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+				       "missing value for pipeline parameter '%s' (-p %s=...)",
+				       io->name, io->name);
+		}
+	}
+	struct tr_run *r = tr_xcalloc(1, sizeof(*r));
+	r->spec = spec;
+	r->o = *opts;
+	r->run_id = tr_xstrdup(opts->run_id);
+	r->run_name = tr_xstrdup(opts->run_name ? opts->run_name : tr_pipeline_name(spec));
+	r->root = tr_xstrdup(opts->root);
+	r->python_dir = opts->python_dir ? tr_xstrdup(opts->python_dir) : NULL;
+	r->parallelism =
+	    opts->parallelism > 0 ? opts->parallelism : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (r->parallelism < 1)
+		r->parallelism = 1;
+	r->kfp_importable = -1;
+	r->epfd = r->sigfd = -1;
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(r->create_time, sizeof(r->create_time), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	r->top = dag_new(root, NULL, "", params, json_object());
+	*out = r;
+	return TR_OK;
+}
+
+void tr_run_free(struct tr_run *r)
+{
+	if (!r)
+		return;
+	dag_free(r->top);
+	free(r->order);
+	free(r->run_id);
+	free(r->run_name);
+	free(r->root);
+	free(r->python_dir);
+	free(r->cancel_reason);
+	if (r->epfd >= 0)
+		close(r->epfd);
+	if (r->sigfd >= 0)
+		close(r->sigfd);
+	free(r);
+}
+
+/* Cancels every running attempt under D. */
+static void cancel_all(struct dag_inst *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		struct task_inst *ti = &d->tasks[i];
+		if (ti->attempt) {
+			struct tr_buf ignore = TR_BUF_INIT;
+			if (tr_exec_cancel(ti->attempt, &ignore))
+				tr_buf_reset(&ignore);
+			tr_buf_release(&ignore);
+		}
+		for (size_t k = 0; k < ti->n_children; k++)
+			cancel_all(ti->children[k]);
+	}
+}
+
+static void cancel(struct tr_run *r, const char *why)
+{
+	if (r->cancelled)
+		return;
+	r->cancelled = true;
+	r->cancel_reason = tr_xstrdup(why);
+	cancel_all(r->top);
+}
+
+enum tr_err tr_run_execute(struct tr_run *r, struct tr_buf *err)
+{
+	r->epfd = epoll_create1(EPOLL_CLOEXEC);
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigset_t old;
+	pthread_sigmask(SIG_BLOCK, &mask, &old);
+	r->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (r->epfd < 0 || r->sigfd < 0) {
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		return tr_fail(err, TR_ERR_INTERNAL_ERROR, "event loop: %s", strerror(errno));
+	}
+	struct epoll_event sev = {.events = EPOLLIN, .data.ptr = NULL};
+	epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->sigfd, &sev);
+	r->started_ms = tr_clock_now_ms();
+	int64_t deadline =
+	    tr_pipeline_timeout_ms(r->spec) ? r->started_ms + tr_pipeline_timeout_ms(r->spec) : 0;
+	enum tr_err rc = TR_OK;
+	while (!rc) {
+		int64_t now = tr_clock_now_ms(), wake = 0;
+		if (deadline && now >= deadline)
+			cancel(r, "the pipeline timed out");
+		/* until nothing changes: a finished task may let a sibling start, a
+		 * finished sub-DAG its parent finish, a loop its next iteration */
+		uint64_t seen;
+		do {
+			seen = r->changes;
+			wake = 0;
+			rc = dag_step(r, r->top, now, &wake, err);
+		} while (!rc && !r->top->done && seen != r->changes);
+		if (rc || r->top->done)
+			break;
+		if (deadline && (!wake || deadline < wake))
+			wake = deadline;
+		int timeout = wake ? (int)(wake > now ? wake - now : 0) : -1;
+		if (!r->running && timeout < 0) {
+			rc = tr_fail(err, TR_ERR_INTERNAL_ERROR,
+				     "the run cannot make progress (no task running or ready)");
+			break;
+		}
+		struct epoll_event evs[64];
+		int n = epoll_wait(r->epfd, evs, 64, timeout);
+		if (n < 0 && errno != EINTR) {
+			rc = tr_fail(err, TR_ERR_INTERNAL_ERROR, "epoll: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n && !rc; i++) {
+			struct task_inst *ti = evs[i].data.ptr;
+			if (!ti) { /* SIGINT/SIGTERM */
+				struct signalfd_siginfo si;
+				while (read(r->sigfd, &si, sizeof(si)) == sizeof(si))
+					;
+				cancel(r, "cancelled");
+				continue;
+			}
+			bool done = false;
+			if (!ti->attempt)
+				continue;
+			rc = tr_exec_poll(ti->attempt, &done, err);
+			if (!rc && done) {
+				epoll_ctl(r->epfd, EPOLL_CTL_DEL, tr_exec_fd(ti->attempt), NULL);
+				rc = finish_attempt(r, ti, err);
+			}
+		}
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!rc)
+		r->state = r->cancelled	    ? TR_TASK_CANCELLED
+			   : r->top->failed ? TR_TASK_FAILED
+					    : TR_TASK_SUCCEEDED;
+	return rc;
+}
+
+enum tr_task_state tr_run_state(const struct tr_run *r)
+{
+	return r->state;
+}
+
+json_t *tr_run_summary(const struct tr_run *r)
+{
+	json_t *tasks = json_array();
+	for (size_t i = 0; i < r->n_order; i++) {
+		const struct task_inst *ti = r->order[i];
+		json_t *t = json_pack("{s:s,s:s,s:i}", "path", ti->path, "state",
+				      tr_task_state_name(ti->state), "attempts", ti->attempts);
+		if (ti->message)
+			json_object_set_new(t, "message", json_string(ti->message));
+		if (ti->outputs && ti->state == TR_TASK_SUCCEEDED)
+			json_object_set(t, "outputs", ti->outputs);
+		if (ti->start_ms)
+			json_object_set_new(t, "start_ms", json_integer(ti->start_ms));
+		if (ti->end_ms)
+			json_object_set_new(t, "end_ms", json_integer(ti->end_ms));
+		json_array_append_new(tasks, t);
+	}
+	json_t *outs = r->top->done ? dag_outputs(r->top) : empty_outputs();
+	return json_pack("{s:s,s:s,s:o,s:o}", "run_id", r->run_id, "state",
+			 tr_task_state_name(r->state), "outputs", outs, "tasks", tasks);
+}

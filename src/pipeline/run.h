@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A pipeline run: the loaded spec expanded at run time into task instances
+ * (sub-DAGs, condition branches, one DAG instance per loop iteration), and
+ * the scheduler that starts each task the moment its inputs are ready.
+ *
+ * The scheduler is one thread and one event loop: epoll over the attempts'
+ * pidfds and a signalfd (SIGINT/SIGTERM cancel the run), with the wake-up
+ * time of the next retry backoff or timeout as the epoll timeout. Tasks run
+ * through an executor (src/exec/exec.h), each attempt in its own folder
+ * <root>/<run id>/<task path>/<attempt>/ whose out/ subfolder is the KFP task
+ * root (outputs, executor_output.json).
+ *
+ * Semantics (KFP's, reference/kfp-ir.md §4): a false condition skips a task
+ * and the tasks that need its outputs; ALL_UPSTREAM_TASKS_COMPLETED tasks
+ * (exit handlers) run whatever their upstream did; after the first failure
+ * no new task starts (unless keep_going), running ones finish and exit
+ * handlers run; retries follow the task's retry policy with backoff; loops
+ * run one body DAG per item, at most parallelismLimit at once, and collect
+ * their outputs in item order.
+ *
+ * Lifecycle: tr_run_new() -> tr_run_execute() -> read states/outputs ->
+ * tr_run_free(). One thread.
+ */
+#ifndef TR_PIPELINE_RUN_H
+#define TR_PIPELINE_RUN_H
+
+#include "core/err.h"
+#include "pipeline/spec.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct tr_buf;
+struct tr_executor;
+struct tr_run;
+
+enum tr_task_state {
+	TR_TASK_PENDING,
+	TR_TASK_RUNNING,
+	TR_TASK_SUCCEEDED,
+	TR_TASK_FAILED,
+	TR_TASK_SKIPPED,
+	TR_TASK_CANCELLED,
+};
+
+struct tr_run_options {
+	const char *run_id;	/* required: names the run folder */
+	const char *run_name;	/* {{$.pipeline_job_name}}; default: the pipeline's name */
+	const char *root;	/* required: absolute folder holding <run id>/ */
+	json_t *params;		/* pipeline parameters {"name": value}; borrowed */
+	int parallelism;	/* running tasks at most; 0: number of cores */
+	bool keep_going;	/* start independent tasks after a failure */
+	const char *python_dir; /* a folder put first on the steps' PATH (--python) */
+	const char *const *env; /* extra "NAME=value" for every step; may be NULL */
+	struct tr_executor *ex; /* borrowed */
+	const char *step_user;	/* unused by the engine; the executor's */
+	/* progress: called on every task state change (may be NULL) */
+	void (*on_change)(void *ctx, const char *task_path, enum tr_task_state st,
+			  const char *message);
+	void *ctx;
+};
+
+/* A new run of SPEC (borrowed; must outlive the run). Pipeline parameters are
+ * checked against the root component's inputs (unknown or missing required
+ * ones are INVALID_PARAMETER_VALUE). Free with tr_run_free(). */
+enum tr_err tr_run_new(const struct tr_pipeline_spec *spec, const struct tr_run_options *opts,
+		       struct tr_run **out /* OUT */, struct tr_buf *err)
+    __attribute__((warn_unused_result));
+void tr_run_free(struct tr_run *r);
+
+/* Runs to the end. Returns TR_OK when the run finished (whatever its state;
+ * see tr_run_state()), an error when the engine itself could not go on. */
+enum tr_err tr_run_execute(struct tr_run *r, struct tr_buf *err)
+    __attribute__((warn_unused_result));
+
+/* SUCCEEDED, FAILED or CANCELLED once executed. */
+enum tr_task_state tr_run_state(const struct tr_run *r);
+/*
+ * The run as JSON (new object): {"run_id", "state", "outputs": {"parameters",
+ * "artifacts"} (root DAG outputs), "tasks": [{"path", "state", "attempts",
+ * "message"?, "outputs"?, "start_ms"?, "end_ms"?}, ...]} in start order.
+ */
+json_t *tr_run_summary(const struct tr_run *r);
+
+const char *tr_task_state_name(enum tr_task_state s);
+
+#endif
