@@ -31,7 +31,8 @@ CORE_SRC := src/core/alloc.c src/core/arena.c src/core/buf.c src/core/clock.c sr
 STORE_SRC := src/store/db.c src/store/db_sqlite.c src/store/migrations.c src/store/search.c \
 	src/store/store.c src/store/store_experiments.c src/store/store_runs.c src/store/store_search.c \
 	src/store/store_metrics.c src/store/metric_chunk.c src/store/writer.c src/store/uri.c \
-	src/store/store_artifacts.c src/store/store_registry.c src/store/store_logged_models.c
+	src/store/store_artifacts.c src/store/store_registry.c src/store/store_logged_models.c \
+	src/store/store_pipelines.c
 GOV_SRC := src/governance/audit.c
 ARTIFACT_SRC := src/artifact/path.c src/artifact/fs.c
 API_SRC := src/api/validate.c src/api/mlflow_tracking.c src/api/routes.c src/api/admin.c \
@@ -41,7 +42,7 @@ HTTP_SRC := src/http/server.c src/http/metrics.c
 PIPELINE_SRC := src/pipeline/diag.c src/pipeline/yaml.c src/pipeline/fields.c src/pipeline/spec.c \
 	src/pipeline/kfp_ir.c src/pipeline/trellis_yaml.c src/pipeline/cel.c src/pipeline/placeholder.c \
 	src/pipeline/check.c src/pipeline/graph.c src/pipeline/resolve.c \
-	src/pipeline/resolve_outputs.c src/pipeline/resolve_pip.c src/pipeline/run.c
+	src/pipeline/resolve_outputs.c src/pipeline/resolve_pip.c src/pipeline/run.c src/pipeline/digest.c
 EXEC_SRC := src/exec/exec.c src/exec/limits.c src/exec/local.c src/exec/shim.c
 CMD_SRC := cmd/trellis.c cmd/cmd_server.c cmd/cmd_db.c cmd/cmd_audit.c cmd/cmd_backup.c cmd/cmd_gc.c \
 	cmd/cmd_pipeline.c cmd/cmd_task_shim.c cmd/cmd_run.c

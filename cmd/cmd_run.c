@@ -15,6 +15,9 @@
 #include "pipeline/diag.h"
 #include "pipeline/run.h"
 #include "pipeline/spec.h"
+#include "store/store.h"
+
+#include <sodium.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -31,7 +34,8 @@ static int usage(FILE *out, int code)
 {
 	fprintf(
 	    out,
-	    "usage: trellis run PIPELINE.yaml [-p NAME=VALUE ...] [options]\n\n"
+	    "usage: trellis run PIPELINE.yaml [-p NAME=VALUE ...] [options]\n"
+	    "       trellis run --resume RUN_ID [options]\n\n"
 	    "Runs a pipeline compiled by the kfp SDK (KFP v2 IR YAML) or written in\n"
 	    "Trellis YAML (docs/pipelines.md) on this machine.\n\n"
 	    "  -p, --param NAME=VALUE       a pipeline parameter (repeatable); typed by the\n"
@@ -46,8 +50,13 @@ static int usage(FILE *out, int code)
 	    "  --run-id ID                  the run's id (default: a new one)\n"
 	    "  --step-user USER             when root, steps run as USER (default nobody;\n"
 	    "                               \"\" runs them as root)\n"
+	    "  --backend-store-uri URI      the store recording runs, tasks and the task cache\n"
+	    "                               (default %s)\n"
+	    "  --no-cache                   run every task, even when a cached result exists\n"
+	    "  --resume RUN_ID              finish a killed or failed run: tasks that succeeded\n"
+	    "                               keep their outputs and are not run again\n"
 	    "  --json                       print a JSON summary instead of the progress view\n",
-	    TR_DEFAULT_ARTIFACTS);
+	    TR_DEFAULT_ARTIFACTS, TR_DEFAULT_STORE_URI);
 	return code;
 }
 
@@ -125,6 +134,75 @@ static void on_change(void *ctx, const char *path, enum tr_task_state st, const 
 		message ? message : "");
 }
 
+/* The store behind the engine's hooks. */
+struct store_hooks {
+	struct tr_store *store;
+	const char *run_id, *pipeline;
+};
+
+static enum tr_err persist(void *ctx, json_t *task, struct tr_buf *err)
+{
+	struct store_hooks *h = ctx;
+	struct tr_write w = {0};
+	json_object_set_new(task, "run_id", json_string(h->run_id));
+	json_object_set_new(task, "pipeline", json_string(h->pipeline));
+	w.apply = tr_store_pipeline_task_put;
+	w.args = task;
+	w.action = "pipelines.task";
+	w.actor = "trellis run";
+	w.audit_class = TR_AUDIT_DATA;
+	enum tr_err rc = tr_store_write_sync(h->store, &w);
+	if (rc)
+		tr_buf_append(err, w.err.data ? w.err.data : "", w.err.len);
+	tr_write_release(&w);
+	return rc;
+}
+
+static json_t *cache_get(void *ctx, const char *fingerprint)
+{
+	struct store_hooks *h = ctx;
+	json_t *outs = NULL;
+	struct tr_buf err = TR_BUF_INIT;
+	if (tr_store_pipeline_cache_get(h->store, fingerprint, &outs, &err))
+		outs = NULL;
+	tr_buf_release(&err);
+	return outs;
+}
+
+static enum tr_err put_run(struct tr_store *s, json_t *args, struct tr_buf *err)
+{
+	struct tr_write w = {0};
+	w.apply = tr_store_pipeline_run_put;
+	w.args = args;
+	w.action = "pipelines.run";
+	w.actor = "trellis run";
+	w.audit_class = TR_AUDIT_CONTROL;
+	enum tr_err rc = tr_store_write_sync(s, &w);
+	if (rc)
+		tr_buf_append(err, w.err.data ? w.err.data : "", w.err.len);
+	tr_write_release(&w);
+	return rc;
+}
+
+/* SHA-256 of the file at PATH, into HEX. */
+static bool file_sha256(const char *path, char hex[65])
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return false;
+	crypto_hash_sha256_state st;
+	crypto_hash_sha256_init(&st);
+	unsigned char buf[65536], d[crypto_hash_sha256_BYTES];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		crypto_hash_sha256_update(&st, buf, n);
+	bool ok = !ferror(f);
+	fclose(f);
+	crypto_hash_sha256_final(&st, d);
+	tr_ids_hex(d, sizeof(d), hex);
+	return ok;
+}
+
 static void print_summary(json_t *sum)
 {
 	json_t *tasks = json_object_get(sum, "tasks");
@@ -143,6 +221,8 @@ static void print_summary(json_t *sum)
 			printf(" %7.2fs", (double)(e - s) / 1000.0);
 		if (attempts > 1)
 			printf("  (%d attempts)", attempts);
+		if (json_is_true(json_object_get(t, "cached")))
+			printf("  (cached)");
 		const char *msg = json_string_value(json_object_get(t, "message"));
 		if (msg && strcmp(json_string_value(json_object_get(t, "state")), "SUCCEEDED"))
 			printf("  %s", msg);
@@ -160,10 +240,22 @@ static void print_summary(json_t *sum)
 int cmd_run(int argc, char **argv)
 {
 	const char *artifacts = TR_DEFAULT_ARTIFACTS, *run_id = NULL, *python = NULL;
-	const char *step_user = NULL;
+	const char *step_user = NULL, *store_uri = TR_DEFAULT_STORE_URI, *resume = NULL;
 	int parallelism = 0;
-	bool keep_going = false, as_json = false;
-	enum { O_PAR = 256, O_KEEP, O_PY, O_DEST, O_ID, O_USER, O_JSON, O_HELP };
+	bool keep_going = false, as_json = false, no_cache = false;
+	enum {
+		O_PAR = 256,
+		O_KEEP,
+		O_PY,
+		O_DEST,
+		O_ID,
+		O_USER,
+		O_JSON,
+		O_STORE,
+		O_NOCACHE,
+		O_RESUME,
+		O_HELP
+	};
 	static const struct option opts[] = {
 	    {"param", required_argument, NULL, 'p'},
 	    {"parallelism", required_argument, NULL, O_PAR},
@@ -173,6 +265,9 @@ int cmd_run(int argc, char **argv)
 	    {"run-id", required_argument, NULL, O_ID},
 	    {"step-user", required_argument, NULL, O_USER},
 	    {"json", no_argument, NULL, O_JSON},
+	    {"backend-store-uri", required_argument, NULL, O_STORE},
+	    {"no-cache", no_argument, NULL, O_NOCACHE},
+	    {"resume", required_argument, NULL, O_RESUME},
 	    {"help", no_argument, NULL, O_HELP},
 	    {NULL, 0, NULL, 0},
 	};
@@ -214,55 +309,101 @@ int cmd_run(int argc, char **argv)
 		case O_JSON:
 			as_json = true;
 			break;
+		case O_STORE:
+			store_uri = optarg;
+			break;
+		case O_NOCACHE:
+			no_cache = true;
+			break;
+		case O_RESUME:
+			resume = optarg;
+			break;
 		default:
 			free(raw_params);
 			return usage(c == O_HELP ? stdout : stderr, c == O_HELP ? 0 : 2);
 		}
 	}
-	if (optind != argc - 1) {
+	if (optind != argc - 1 && !(resume && optind == argc)) {
 		free(raw_params);
 		return usage(stderr, 2);
 	}
-	const char *file = argv[optind];
+	int code = 2;
+	json_t *params = json_object(), *prior = NULL, *stored = NULL;
+	struct tr_executor *ex = NULL;
+	struct tr_run *run = NULL;
+	struct tr_store *store = NULL;
+	struct tr_pipeline_spec *spec = NULL;
+	char *python_dir = NULL, spec_abs[PATH_MAX], sha[65];
+	struct tr_buf err = TR_BUF_INIT, root = TR_BUF_INIT;
+	const char *file = optind < argc ? argv[optind] : NULL;
+	if (tr_store_open(store_uri, NULL, &store, &err)) {
+		fprintf(stderr, "trellis run: %s\n", tr_buf_str(&err));
+		goto out;
+	}
+	if (resume) { /* the run's pipeline, parameters and folder, as recorded */
+		if (tr_store_pipeline_run_get(store, resume, &stored, &err)) {
+			fprintf(stderr, "trellis run: %s\n", tr_buf_str(&err));
+			goto out;
+		}
+		if (!file)
+			file = json_string_value(json_object_get(stored, "spec_path"));
+		run_id = resume;
+		prior = json_object_get(stored, "tasks");
+	}
 	struct tr_diags d = TR_DIAGS_INIT;
 	d.file = file;
-	struct tr_pipeline_spec *spec = NULL;
 	enum tr_err rc = tr_pipeline_load_file(file, NULL, &spec, &d);
 	struct tr_buf msg = TR_BUF_INIT;
 	tr_diags_format(&d, &msg);
 	fputs(tr_buf_str(&msg), stderr);
 	tr_buf_release(&msg);
 	tr_diags_release(&d);
-	int code = 2;
-	json_t *params = json_object();
-	struct tr_executor *ex = NULL;
-	struct tr_run *run = NULL;
-	char *python_dir = NULL;
-	struct tr_buf err = TR_BUF_INIT, root = TR_BUF_INIT;
 	if (rc)
 		goto out;
-	for (size_t i = 0; i < n_params; i++)
+	if (!realpath(file, spec_abs) || !file_sha256(spec_abs, sha)) {
+		fprintf(stderr, "trellis run: %s: %s\n", file, strerror(errno));
+		goto out;
+	}
+	if (resume) {
+		if (strcmp(sha, json_string_value(json_object_get(stored, "spec_sha256")))) {
+			fprintf(stderr,
+				"trellis run: %s changed since run %s started; a run resumes only "
+				"with the pipeline it started with\n",
+				file, resume);
+			goto out;
+		}
+		json_decref(params);
+		params = json_incref(json_object_get(stored, "params"));
+		if (n_params)
+			fprintf(stderr, "trellis run: -p is ignored with --resume (the run keeps "
+					"its parameters)\n");
+	}
+	for (size_t i = 0; !resume && i < n_params; i++)
 		if (!add_param(spec, params, raw_params[i]))
 			goto out;
 	if (python) {
 		char *slash = strrchr(python, '/');
 		python_dir = slash ? strndup(python, (size_t)(slash - python)) : NULL;
 	}
-	/* the run folders live in the artifact store, by absolute path */
-	char abs[PATH_MAX];
-	if (mkdir(artifacts, 0755) && errno != EEXIST) {
-		fprintf(stderr, "trellis run: cannot create %s: %s\n", artifacts, strerror(errno));
-		goto out;
-	}
-	if (!realpath(artifacts, abs)) {
-		fprintf(stderr, "trellis run: %s: %s\n", artifacts, strerror(errno));
-		goto out;
-	}
-	tr_buf_appendf(&root, "%s/pipelines", abs);
-	if (mkdir(tr_buf_str(&root), 0755) && errno != EEXIST) {
-		fprintf(stderr, "trellis run: cannot create %s: %s\n", tr_buf_str(&root),
-			strerror(errno));
-		goto out;
+	if (resume) {
+		tr_buf_appends(&root, json_string_value(json_object_get(stored, "root")));
+	} else { /* the run folders live in the artifact store, by absolute path */
+		char abs[PATH_MAX];
+		if (mkdir(artifacts, 0755) && errno != EEXIST) {
+			fprintf(stderr, "trellis run: cannot create %s: %s\n", artifacts,
+				strerror(errno));
+			goto out;
+		}
+		if (!realpath(artifacts, abs)) {
+			fprintf(stderr, "trellis run: %s: %s\n", artifacts, strerror(errno));
+			goto out;
+		}
+		tr_buf_appendf(&root, "%s/pipelines", abs);
+		if (mkdir(tr_buf_str(&root), 0755) && errno != EEXIST) {
+			fprintf(stderr, "trellis run: cannot create %s: %s\n", tr_buf_str(&root),
+				strerror(errno));
+			goto out;
+		}
 	}
 	char id[33];
 	if (!run_id) {
@@ -275,6 +416,9 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	struct progress prog = {.quiet = as_json};
+	struct store_hooks sh = {
+	    .store = store, .run_id = run_id, .pipeline = tr_pipeline_name(spec)};
+	struct tr_run_hooks hooks = {.persist = persist, .cache_get = cache_get, .ctx = &sh};
 	struct tr_run_options o = {
 	    .run_id = run_id,
 	    .root = tr_buf_str(&root),
@@ -283,6 +427,9 @@ int cmd_run(int argc, char **argv)
 	    .keep_going = keep_going,
 	    .python_dir = python_dir,
 	    .ex = ex,
+	    .hooks = &hooks,
+	    .no_cache = no_cache,
+	    .prior = prior,
 	    .on_change = on_change,
 	    .ctx = &prog,
 	};
@@ -290,12 +437,30 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "trellis run: %s\n", tr_buf_str(&err));
 		goto out;
 	}
+	json_t *rec = json_pack("{s:s,s:s,s:s,s:s,s:O,s:s,s:s}", "run_id", run_id, "name",
+				tr_pipeline_name(spec), "spec_path", spec_abs, "spec_sha256", sha,
+				"params", params, "root", tr_buf_str(&root), "state", "RUNNING");
+	rc = put_run(store, rec, &err);
+	if (rc) {
+		fprintf(stderr, "trellis run: cannot record the run: %s\n", tr_buf_str(&err));
+		json_decref(rec);
+		goto out;
+	}
 	if (!as_json)
-		fprintf(stderr, "run %s of %s: %s/%s\n", run_id, tr_pipeline_name(spec),
-			tr_buf_str(&root), run_id);
-	if (tr_run_execute(run, &err)) {
+		fprintf(stderr, "%s %s of %s: %s/%s\n", resume ? "resuming run" : "run", run_id,
+			tr_pipeline_name(spec), tr_buf_str(&root), run_id);
+	code = 1;
+	rc = tr_run_execute(run, &err);
+	json_object_set_new(rec, "state",
+			    json_string(rc ? "FAILED" : tr_task_state_name(tr_run_state(run))));
+	struct tr_buf err2 = TR_BUF_INIT;
+	if (put_run(store, rec, &err2))
+		fprintf(stderr, "trellis run: cannot record the run's end: %s\n",
+			tr_buf_str(&err2));
+	tr_buf_release(&err2);
+	json_decref(rec);
+	if (rc) {
 		fprintf(stderr, "trellis run: %s\n", tr_buf_str(&err));
-		code = 1;
 		goto out;
 	}
 	json_t *sum = tr_run_summary(run);
@@ -312,7 +477,9 @@ out:
 	tr_run_free(run);
 	tr_executor_close(ex);
 	tr_pipeline_spec_free(spec);
+	tr_store_close(store);
 	json_decref(params);
+	json_decref(stored);
 	free(python_dir);
 	free(raw_params);
 	tr_buf_release(&err);

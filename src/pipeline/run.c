@@ -11,12 +11,14 @@
 #include "core/ids.h"
 #include "exec/exec.h"
 #include "pipeline/cel.h"
+#include "pipeline/digest.h"
 #include "pipeline/resolve.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -45,6 +47,11 @@ struct task_inst {
 	json_t *exec_input;
 	int64_t start_ms, end_ms;
 	bool announced; /* in the summary's start order */
+	bool started;	/* inputs bound and checked in this execution */
+	bool cached;	/* outputs taken from the task cache */
+	bool cacheable; /* a success becomes a cache entry */
+	char fingerprint[65];
+	char *attempt_dir; /* the current or last attempt's folder */
 	/* a task whose component is a DAG */
 	struct dag_inst **children;
 	size_t n_children, cap_children;
@@ -80,7 +87,9 @@ struct tr_run {
 	struct task_inst **order; /* tasks in the order they started */
 	size_t n_order, cap_order;
 	enum tr_task_state state;
-	uint64_t changes; /* state changes so far: a pass that made some may enable more */
+	uint64_t changes;    /* state changes so far: a pass that made some may enable more */
+	enum tr_err hook_rc; /* a persist hook failed: the run stops */
+	struct tr_buf hook_err;
 };
 
 const char *tr_task_state_name(enum tr_task_state s)
@@ -143,6 +152,7 @@ static void task_release(struct task_inst *ti)
 {
 	free(ti->path);
 	free(ti->message);
+	free(ti->attempt_dir);
 	json_decref(ti->params);
 	json_decref(ti->artifacts);
 	json_decref(ti->outputs);
@@ -200,6 +210,22 @@ static void set_state(struct tr_run *r, struct task_inst *ti, enum tr_task_state
 	}
 	if (st == TR_TASK_FAILED && !r->o.keep_going)
 		r->failed = true;
+	if (r->o.hooks && r->o.hooks->persist && !r->hook_rc) {
+		json_t *t =
+		    json_pack("{s:s,s:s,s:i,s:s,s:s,s:s,s:b,s:b}", "path", ti->path, "state",
+			      tr_task_state_name(st), "attempts", ti->attempts, "attempt_dir",
+			      ti->attempt_dir ? ti->attempt_dir : "", "message",
+			      ti->message ? ti->message : "", "fingerprint", ti->fingerprint,
+			      "cacheable", ti->cacheable, "cached", ti->cached);
+		if (ti->outputs && st == TR_TASK_SUCCEEDED)
+			json_object_set(t, "outputs", ti->outputs);
+		if (ti->start_ms)
+			json_object_set_new(t, "start_ms", json_integer(ti->start_ms));
+		if (ti->end_ms)
+			json_object_set_new(t, "end_ms", json_integer(ti->end_ms));
+		r->hook_rc = r->o.hooks->persist(r->o.hooks->ctx, t, &r->hook_err);
+		json_decref(t);
+	}
 	if (r->o.on_change)
 		r->o.on_change(r->o.ctx, ti->path, st, ti->message);
 }
@@ -498,7 +524,15 @@ static enum tr_err start_attempt(struct tr_run *r, struct task_inst *ti,
 		req.writable = writable;
 		tr_exec_free(ti->attempt);
 		ti->attempt = NULL;
-		rc = tr_exec_start(r->o.ex, &req, &ti->attempt, err);
+		free(ti->attempt_dir);
+		ti->attempt_dir = tr_xstrdup(tr_buf_str(&dir));
+		/* write-ahead: "attempt N starting in DIR" is recorded before the spawn */
+		set_state(r, ti, TR_TASK_RUNNING, NULL);
+		if (r->hook_rc)
+			rc = tr_fail(err, r->hook_rc, "cannot record the task: %s",
+				     tr_buf_str(&r->hook_err));
+		if (!rc)
+			rc = tr_exec_start(r->o.ex, &req, &ti->attempt, err);
 	}
 	if (!rc) {
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = ti};
@@ -511,7 +545,6 @@ static enum tr_err start_attempt(struct tr_run *r, struct task_inst *ti,
 		ti->exec_input = ei;
 		ei = NULL;
 		r->running++;
-		set_state(r, ti, TR_TASK_RUNNING, NULL);
 	}
 	json_decref(ei);
 	tr_resolve_argv_free(argv);
@@ -653,6 +686,198 @@ static void loop_fill(struct tr_run *r, struct task_inst *ti)
 	}
 }
 
+/* ---- the task cache and resume ------------------------------------------------- */
+
+static json_t *args_json(const struct tr_pipeline_arg *a, size_t n)
+{
+	json_t *list = json_array();
+	for (size_t i = 0; i < n; i++) {
+		switch (a[i].kind) {
+		case TR_ARG_STRING:
+			json_array_append_new(list, json_string(a[i].text ? a[i].text : ""));
+			break;
+		case TR_ARG_CONCAT:
+			json_array_append_new(list, json_pack("{s:o}", "Concat",
+							      args_json(a[i].items, a[i].n_items)));
+			break;
+		case TR_ARG_IF_PRESENT:
+			json_array_append_new(
+			    list, json_pack("{s:{s:s,s:o,s:o}}", "IfPresent", "InputName",
+					    a[i].input_name ? a[i].input_name : "", "Then",
+					    args_json(a[i].items, a[i].n_items), "Else",
+					    args_json(a[i].else_items, a[i].n_else)));
+			break;
+		}
+	}
+	return list;
+}
+
+static void sha256_hex(const char *text, size_t len, char out[65])
+{
+	unsigned char d[crypto_hash_sha256_BYTES];
+	crypto_hash_sha256(d, (const unsigned char *)text, len);
+	tr_ids_hex(d, sizeof(d), out);
+}
+
+/*
+ * The cache key of container task TI: the component (name, image, command and
+ * args templates, env), the resolved input parameters and the content digests
+ * of the input artifacts (never the per-run values Trellis injects). False
+ * when an input artifact cannot be read (then nothing is cached).
+ */
+static bool fingerprint(struct tr_run *r, struct task_inst *ti,
+			const struct tr_pipeline_container *ct, char out[65])
+{
+	const struct tr_pipeline_component *c = tr_pipeline_task_component(ti->t);
+	const char *key = tr_pipeline_task_cache_key(ti->t);
+	if (key && *key) {
+		struct tr_buf b = TR_BUF_INIT;
+		tr_buf_appends(&b, tr_pipeline_component_name(c));
+		tr_buf_appendc(&b, 0);
+		tr_buf_appends(&b, key);
+		sha256_hex(b.data, b.len, out);
+		tr_buf_release(&b);
+		return true;
+	}
+	struct tr_run_values rv;
+	run_values(r, ti, &rv);
+	json_t *ei = NULL;
+	struct tr_buf err = TR_BUF_INIT;
+	if (tr_resolve_executor_input(c, ti->params, ti->artifacts, &rv, "/nonexistent", &ei,
+				      &err)) {
+		tr_buf_release(&err);
+		return false;
+	}
+	json_t *env = json_array();
+	for (size_t i = 0; i < ct->n_env; i++)
+		json_array_append_new(env, json_pack("[s,s]", ct->env[i].name,
+						     ct->env[i].value ? ct->env[i].value : ""));
+	json_t *arts = json_object();
+	const char *name;
+	json_t *list;
+	bool ok = true;
+	json_object_foreach(ti->artifacts, name, list)
+	{
+		json_t *digests = json_array();
+		size_t i;
+		json_t *a;
+		json_array_foreach(list, i, a)
+		{
+			char hex[65];
+			const char *uri = json_string_value(json_object_get(a, "uri"));
+			if (!uri || tr_digest_path(uri, hex, &err)) {
+				ok = false;
+				tr_buf_reset(&err);
+				break;
+			}
+			json_array_append_new(digests, json_pack("{s:O?,s:s,s:O?}", "type",
+								 json_object_get(a, "type"),
+								 "digest", hex, "metadata",
+								 json_object_get(a, "metadata")));
+		}
+		json_object_set_new(arts, name, digests);
+	}
+	json_t *k = json_pack(
+	    "{s:s,s:s,s:o,s:o,s:o,s:O?,s:o}", "component", tr_pipeline_component_name(c), "image",
+	    ct->image ? ct->image : "", "command", args_json(ct->command, ct->n_command), "args",
+	    args_json(ct->args, ct->n_args), "env", env, "parameters",
+	    json_object_get(json_object_get(ei, "inputs"), "parameterValues"), "artifacts", arts);
+	char *text = json_dumps(k, JSON_COMPACT | JSON_SORT_KEYS);
+	if (ok)
+		sha256_hex(text, strlen(text), out);
+	free(text);
+	json_decref(k);
+	json_decref(ei);
+	tr_buf_release(&err);
+	return ok;
+}
+
+/* Cached outputs are used only while their artifact files still exist. */
+static bool outputs_present(json_t *outs)
+{
+	const char *name;
+	json_t *list;
+	json_object_foreach(json_object_get(outs, "artifacts"), name, list)
+	{
+		size_t i;
+		json_t *a;
+		json_array_foreach(list, i, a)
+		{
+			const char *uri = json_string_value(json_object_get(a, "uri"));
+			if (uri && *uri == '/' && access(uri, F_OK))
+				return false;
+		}
+	}
+	return true;
+}
+
+/* Re-attaches container task TI to the attempt a previous execution started in
+ * DIR. Fails when its supervisor is gone without a status (run it again). */
+static enum tr_err adopt(struct tr_run *r, struct task_inst *ti, const char *dir,
+			 struct tr_buf *err)
+{
+	struct tr_run_values rv;
+	run_values(r, ti, &rv);
+	struct tr_buf out = TR_BUF_INIT;
+	tr_buf_appendf(&out, "%s/out", dir);
+	json_t *ei = NULL;
+	enum tr_err rc = tr_resolve_executor_input(tr_pipeline_task_component(ti->t), ti->params,
+						   ti->artifacts, &rv, tr_buf_str(&out), &ei, err);
+	tr_buf_release(&out);
+	struct tr_attempt *a = NULL;
+	if (!rc)
+		rc = tr_exec_adopt(r->o.ex, dir, &a, err);
+	if (rc) {
+		json_decref(ei);
+		return rc;
+	}
+	json_decref(ti->exec_input);
+	ti->exec_input = ei;
+	ti->attempt = a;
+	free(ti->attempt_dir);
+	ti->attempt_dir = tr_xstrdup(dir);
+	r->running++;
+	set_state(r, ti, TR_TASK_RUNNING, "re-adopted after a restart");
+	int fd = tr_exec_fd(a);
+	if (fd >= 0) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = ti};
+		if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev))
+			return tr_fail(err, TR_ERR_INTERNAL_ERROR, "epoll: %s", strerror(errno));
+		return TR_OK;
+	}
+	return finish_attempt(r, ti, err); /* it ended while nobody watched */
+}
+
+/* What a previous execution recorded for TI decides: outputs of a success are
+ * kept, an attempt in flight is re-adopted. True when TI needs nothing more. */
+static bool from_prior(struct tr_run *r, struct task_inst *ti,
+		       const struct tr_pipeline_executor *ex)
+{
+	json_t *p = r->o.prior ? json_object_get(r->o.prior, ti->path) : NULL;
+	if (!p || !ex)
+		return false;
+	const char *st = json_string_value(json_object_get(p, "state"));
+	ti->attempts = (int)json_integer_value(json_object_get(p, "attempts"));
+	json_t *outs = json_object_get(p, "outputs");
+	if (st && !strcmp(st, "SUCCEEDED") && json_is_object(outs)) {
+		json_decref(ti->outputs);
+		ti->outputs = json_incref(outs);
+		ti->cached = json_is_true(json_object_get(p, "cached"));
+		set_state(r, ti, TR_TASK_SUCCEEDED, "succeeded before the resume");
+		return true;
+	}
+	const char *dir = json_string_value(json_object_get(p, "attempt_dir"));
+	if (st && !strcmp(st, "RUNNING") && dir && *dir &&
+	    tr_pipeline_executor_kind(ex) == TR_EXEC_CONTAINER) {
+		struct tr_buf err = TR_BUF_INIT;
+		enum tr_err rc = adopt(r, ti, dir, &err);
+		tr_buf_release(&err);
+		if (!rc)
+			return true;
+	}
+	return false; /* failed, cancelled, or died with its supervisor: run again */
+}
+
 /* Makes pending task TI start if it can: binds, checks upstream and condition,
  * then runs an importer, starts a container attempt, or opens sub-DAGs. */
 static enum tr_err try_start(struct tr_run *r, struct task_inst *ti, int64_t now, int64_t *wake,
@@ -673,7 +898,7 @@ static enum tr_err try_start(struct tr_run *r, struct task_inst *ti, int64_t now
 			*wake = ti->not_before_ms;
 		return TR_OK;
 	}
-	if (ti->attempts == 0 && (r->cancelled || (r->failed && !completed_only)))
+	if (!ti->started && (r->cancelled || (r->failed && !completed_only)))
 		return TR_OK; /* left pending: closed at the end */
 	if (bad_dep && !completed_only) {
 		struct task_inst *dep = sibling(d, bad_dep);
@@ -683,7 +908,7 @@ static enum tr_err try_start(struct tr_run *r, struct task_inst *ti, int64_t now
 	}
 	const struct tr_pipeline_component *c = tr_pipeline_task_component(ti->t);
 	const struct tr_pipeline_executor *ex = tr_pipeline_component_executor(c);
-	if (ti->attempts == 0) { /* the first time: bind and check the condition */
+	if (!ti->started) { /* the first time: bind and check the condition */
 		const char *missing = NULL;
 		enum tr_err rc = bind_inputs(r, ti, &missing, err);
 		if (rc)
@@ -712,6 +937,26 @@ static enum tr_err try_start(struct tr_run *r, struct task_inst *ti, int64_t now
 					  tr_pipeline_task_condition_text(ti->t));
 				return TR_OK;
 			}
+		}
+		ti->started = true;
+		if (from_prior(r, ti, ex))
+			return TR_OK;
+		if (ex && tr_pipeline_executor_kind(ex) == TR_EXEC_CONTAINER &&
+		    tr_pipeline_task_cache_enabled(ti->t)) {
+			ti->cacheable =
+			    fingerprint(r, ti, tr_pipeline_executor_container(ex), ti->fingerprint);
+			json_t *hit =
+			    ti->cacheable && !r->o.no_cache && r->o.hooks && r->o.hooks->cache_get
+				? r->o.hooks->cache_get(r->o.hooks->ctx, ti->fingerprint)
+				: NULL;
+			if (hit && outputs_present(hit)) {
+				json_decref(ti->outputs);
+				ti->outputs = hit;
+				ti->cached = true;
+				set_state(r, ti, TR_TASK_SUCCEEDED, "cached");
+				return TR_OK;
+			}
+			json_decref(hit);
 		}
 	}
 	if (!ex) { /* a sub-DAG: a condition branch, a nested pipeline or a loop */
@@ -896,6 +1141,7 @@ void tr_run_free(struct tr_run *r)
 	free(r->root);
 	free(r->python_dir);
 	free(r->cancel_reason);
+	tr_buf_release(&r->hook_err);
 	if (r->epfd >= 0)
 		close(r->epfd);
 	if (r->sigfd >= 0)
@@ -959,7 +1205,12 @@ enum tr_err tr_run_execute(struct tr_run *r, struct tr_buf *err)
 			seen = r->changes;
 			wake = 0;
 			rc = dag_step(r, r->top, now, &wake, err);
-		} while (!rc && !r->top->done && seen != r->changes);
+		} while (!rc && !r->top->done && seen != r->changes && !r->hook_rc);
+		if (!rc && r->hook_rc) {
+			cancel(r, "the run's state could not be recorded");
+			rc = tr_fail(err, r->hook_rc, "cannot record the run: %s",
+				     tr_buf_str(&r->hook_err));
+		}
 		if (rc || r->top->done)
 			break;
 		if (deadline && (!wake || deadline < wake))
@@ -1013,8 +1264,9 @@ json_t *tr_run_summary(const struct tr_run *r)
 	json_t *tasks = json_array();
 	for (size_t i = 0; i < r->n_order; i++) {
 		const struct task_inst *ti = r->order[i];
-		json_t *t = json_pack("{s:s,s:s,s:i}", "path", ti->path, "state",
-				      tr_task_state_name(ti->state), "attempts", ti->attempts);
+		json_t *t = json_pack("{s:s,s:s,s:i,s:b}", "path", ti->path, "state",
+				      tr_task_state_name(ti->state), "attempts", ti->attempts,
+				      "cached", ti->cached);
 		if (ti->message)
 			json_object_set_new(t, "message", json_string(ti->message));
 		if (ti->outputs && ti->state == TR_TASK_SUCCEEDED)

@@ -45,6 +45,21 @@ enum tr_task_state {
 	TR_TASK_CANCELLED,
 };
 
+/*
+ * Persistence and the task cache, both optional (trellis run backs them with
+ * the store). PERSIST records a task's state before the engine acts on it:
+ * for a container attempt "RUNNING, attempt N, folder F" is recorded before
+ * the step is spawned; a failure stops the run. The task is JSON {path,
+ * state, attempts, attempt_dir, outputs?, message?, fingerprint, cacheable,
+ * cached, start_ms?, end_ms?}. CACHE_GET returns the outputs recorded for a
+ * fingerprint (a new reference) or NULL.
+ */
+struct tr_run_hooks {
+	enum tr_err (*persist)(void *ctx, json_t *task, struct tr_buf *err);
+	json_t *(*cache_get)(void *ctx, const char *fingerprint);
+	void *ctx;
+};
+
 struct tr_run_options {
 	const char *run_id;	/* required: names the run folder */
 	const char *run_name;	/* {{$.pipeline_job_name}}; default: the pipeline's name */
@@ -56,6 +71,13 @@ struct tr_run_options {
 	const char *const *env; /* extra "NAME=value" for every step; may be NULL */
 	struct tr_executor *ex; /* borrowed */
 	const char *step_user;	/* unused by the engine; the executor's */
+	const struct tr_run_hooks *hooks; /* may be NULL */
+	bool no_cache;			  /* do not reuse cached outputs (still record them) */
+	/* resume: the tasks a previous execution of this run recorded, {path:
+	 * {state, attempts, attempt_dir, outputs?, cached}} (borrowed). A task that
+	 * succeeded keeps its outputs and is not run again; an attempt that was
+	 * running is re-adopted from its folder, or else run again. */
+	json_t *prior;
 	/* progress: called on every task state change (may be NULL) */
 	void (*on_change)(void *ctx, const char *task_path, enum tr_task_state st,
 			  const char *message);
@@ -80,7 +102,7 @@ enum tr_task_state tr_run_state(const struct tr_run *r);
 /*
  * The run as JSON (new object): {"run_id", "state", "outputs": {"parameters",
  * "artifacts"} (root DAG outputs), "tasks": [{"path", "state", "attempts",
- * "message"?, "outputs"?, "start_ms"?, "end_ms"?}, ...]} in start order.
+ * "message"?, "outputs"?, "cached", "start_ms"?, "end_ms"?}, ...]} in start order.
  */
 json_t *tr_run_summary(const struct tr_run *r);
 

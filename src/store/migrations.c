@@ -130,6 +130,22 @@ static const char *const migrations[] = {
     "  WITHOUT ROWID;"
     "CREATE TABLE run_outputs (run_uuid TEXT NOT NULL, model_id TEXT NOT NULL,"
     "  step BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (run_uuid, model_id)) WITHOUT ROWID;",
+    /* 4: pipeline runs, their tasks (written ahead of every action, so a
+     * killed run resumes) and the task cache */
+    "CREATE TABLE pipeline_runs ("
+    "  run_id TEXT PRIMARY KEY, name TEXT NOT NULL, spec_path TEXT NOT NULL,"
+    "  spec_sha256 TEXT NOT NULL, params TEXT NOT NULL, root TEXT NOT NULL,"
+    "  state TEXT NOT NULL, created_ms BIGINT NOT NULL, finished_ms BIGINT) WITHOUT ROWID;"
+    "CREATE TABLE pipeline_tasks ("
+    "  run_id TEXT NOT NULL, path TEXT NOT NULL, state TEXT NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0, attempt_dir TEXT NOT NULL DEFAULT '',"
+    "  outputs TEXT, message TEXT NOT NULL DEFAULT '', fingerprint TEXT NOT NULL DEFAULT '',"
+    "  cached INTEGER NOT NULL DEFAULT 0, start_ms BIGINT, end_ms BIGINT,"
+    "  PRIMARY KEY (run_id, path)) WITHOUT ROWID;"
+    "CREATE TABLE pipeline_cache ("
+    "  fingerprint TEXT PRIMARY KEY, pipeline TEXT NOT NULL, run_id TEXT NOT NULL,"
+    "  path TEXT NOT NULL, outputs TEXT NOT NULL, created_ms BIGINT NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX pipeline_cache_created ON pipeline_cache (created_ms);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -33,7 +33,7 @@ struct tr_store;
 struct tr_store_tx;
 struct tr_write;
 
-#define TR_SCHEMA_VERSION 3
+#define TR_SCHEMA_VERSION 4
 
 struct tr_store_opts {
 	/* mlflow-artifacts: URI prefix that experiments' artifact locations start with */
@@ -213,6 +213,18 @@ enum tr_err tr_store_logged_model_log_params(struct tr_store_tx *tx, struct tr_w
 /* runs/outputs: links logged models to the run that produced them. */
 enum tr_err tr_store_run_log_outputs(struct tr_store_tx *tx, struct tr_write *w,
 				     struct tr_buf *err);
+/* Pipeline runs (store_pipelines.c). run_put: ARGS {run_id, name, spec_path,
+ * spec_sha256, params, root, state}; inserts the run or updates its state.
+ * task_put: ARGS {run_id, path, state, attempts, attempt_dir, outputs,
+ * message, fingerprint, cached, start_ms, end_ms, cacheable, pipeline};
+ * a SUCCEEDED cacheable task that ran also becomes the cache entry of its
+ * fingerprint. cache_purge: ARGS {before_ms?}; result {"removed": N}. */
+enum tr_err tr_store_pipeline_run_put(struct tr_store_tx *tx, struct tr_write *w,
+				      struct tr_buf *err);
+enum tr_err tr_store_pipeline_task_put(struct tr_store_tx *tx, struct tr_write *w,
+				       struct tr_buf *err);
+enum tr_err tr_store_pipeline_cache_purge(struct tr_store_tx *tx, struct tr_write *w,
+					  struct tr_buf *err);
 /* Appends only the audit entry (a request rejected before it reached the store). */
 enum tr_err tr_store_reject(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
 
@@ -261,6 +273,17 @@ enum tr_err tr_store_logged_model_get(struct tr_store *s, json_t *args, json_t *
 				      struct tr_buf *err) __attribute__((warn_unused_result));
 enum tr_err tr_store_logged_model_search(struct tr_store *s, json_t *args, json_t **out,
 					 struct tr_buf *err) __attribute__((warn_unused_result));
+
+/* The outputs recorded for cache FINGERPRINT (new object);
+ * RESOURCE_DOES_NOT_EXIST when there is none. */
+enum tr_err tr_store_pipeline_cache_get(struct tr_store *s, const char *fingerprint,
+					json_t **outputs, struct tr_buf *err)
+    __attribute__((warn_unused_result));
+/* Pipeline run RUN_ID with its tasks: {run_id, name, spec_path, spec_sha256,
+ * params, root, state, created_ms, tasks: {path: {state, attempts,
+ * attempt_dir, outputs?, message, cached}}} (new object). */
+enum tr_err tr_store_pipeline_run_get(struct tr_store *s, const char *run_id, json_t **out,
+				      struct tr_buf *err) __attribute__((warn_unused_result));
 
 /* Runs deleted at or before CUTOFF_MS, oldest first: a new array of
  * {run_id, artifact_uri, deleted_time, artifact_files, artifact_bytes}. */
