@@ -45,7 +45,8 @@ PIPELINE_SRC := src/pipeline/diag.c src/pipeline/yaml.c src/pipeline/fields.c sr
 	src/pipeline/resolve_outputs.c src/pipeline/resolve_pip.c src/pipeline/run.c src/pipeline/digest.c
 EXEC_SRC := src/exec/exec.c src/exec/limits.c src/exec/local.c src/exec/shim.c
 CMD_SRC := cmd/trellis.c cmd/cmd_server.c cmd/cmd_db.c cmd/cmd_audit.c cmd/cmd_backup.c cmd/cmd_gc.c \
-	cmd/cmd_pipeline.c cmd/cmd_task_shim.c cmd/cmd_run.c
+	cmd/cmd_pipeline.c cmd/cmd_task_shim.c cmd/cmd_run.c \
+	cmd/cmd_cache.c
 
 LIB_SRC := $(CORE_SRC) $(STORE_SRC) $(GOV_SRC) $(ARTIFACT_SRC) $(API_SRC) $(HTTP_SRC) $(PIPELINE_SRC) \
 	$(EXEC_SRC)

@@ -11,6 +11,7 @@ int cmd_gc(int argc, char **argv);
 int cmd_pipeline(int argc, char **argv);
 int cmd_task_shim(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_cache(int argc, char **argv);
 
 #define TR_DEFAULT_STORE_URI "sqlite:///trellis.db"
 #define TR_DEFAULT_ARTIFACTS "./trellis-artifacts"

@@ -134,6 +134,32 @@ static void on_change(void *ctx, const char *path, enum tr_task_state st, const 
 		message ? message : "");
 }
 
+/* When steps run as an unprivileged user (trellis run as root), every folder
+ * above the run folders must let others through, or each step fails with a
+ * bare "Permission denied": say so up front. */
+static bool reachable_by_steps(const char *root, const char *step_user)
+{
+	if (geteuid() != 0 || (step_user && !*step_user))
+		return true;
+	char *p = strdup(root);
+	bool ok = true;
+	for (char *slash = strrchr(p, '/'); ok && slash; slash = strrchr(p, '/')) {
+		struct stat sb;
+		if (!stat(*p ? p : "/", &sb) && !(sb.st_mode & S_IXOTH)) {
+			fprintf(stderr,
+				"trellis run: steps run as user '%s' and cannot reach %s: folder "
+				"%s is mode %03o; choose an --artifacts-destination they can reach "
+				"(or --step-user \"\" to run steps as root)\n",
+				step_user ? step_user : "nobody", root, *p ? p : "/",
+				(unsigned)(sb.st_mode & 0777));
+			ok = false;
+		}
+		*slash = 0;
+	}
+	free(p);
+	return ok;
+}
+
 /* The store behind the engine's hooks. */
 struct store_hooks {
 	struct tr_store *store;
@@ -405,6 +431,8 @@ int cmd_run(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (!reachable_by_steps(tr_buf_str(&root), step_user))
+		goto out;
 	char id[33];
 	if (!run_id) {
 		tr_ids_run_id(id);

@@ -16,6 +16,7 @@ static void usage(FILE *out)
 		"  backup    copy the store and the artifacts consistently to a folder\n"
 		"  gc        remove the data and artifacts of runs deleted long ago\n"
 		"  run       run a KFP-compiled or Trellis YAML pipeline on this machine\n"
+		"  cache     purge the pipeline task cache\n"
 		"  pipeline  validate|graph a KFP-compiled or Trellis YAML pipeline\n"
 		"  task-shim supervise one task attempt (started by the scheduler)\n\n"
 		"  trellis --version        print the version\n"
@@ -49,6 +50,8 @@ int main(int argc, char **argv)
 		return cmd_backup(argc - 1, argv + 1);
 	if (!strcmp(c, "gc"))
 		return cmd_gc(argc - 1, argv + 1);
+	if (!strcmp(c, "cache"))
+		return cmd_cache(argc - 1, argv + 1);
 	if (!strcmp(c, "run"))
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(c, "pipeline"))
