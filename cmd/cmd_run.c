@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,27 +161,74 @@ static bool reachable_by_steps(const char *root, const char *step_user)
 	return ok;
 }
 
-/* The store behind the engine's hooks. */
+/* The store behind the engine's hooks. Task records are submitted to the
+ * group-commit writer without waiting; flush() waits until every one has
+ * committed, so the engine spawns a batch after one commit. */
 struct store_hooks {
 	struct tr_store *store;
 	const char *run_id, *pipeline;
+	pthread_mutex_t lock;
+	pthread_cond_t done;
+	size_t outstanding;
+	enum tr_err first_rc;
+	struct tr_buf first_err;
 };
+
+struct pending {
+	struct tr_write w;
+	struct store_hooks *h;
+};
+
+static void persist_done(struct tr_write *w, void *ctx)
+{
+	struct pending *p = ctx;
+	struct store_hooks *h = p->h;
+	pthread_mutex_lock(&h->lock);
+	if (w->rc && !h->first_rc) {
+		h->first_rc = w->rc;
+		tr_buf_append(&h->first_err, w->err.data ? w->err.data : "", w->err.len);
+	}
+	if (--h->outstanding == 0)
+		pthread_cond_broadcast(&h->done);
+	pthread_mutex_unlock(&h->lock);
+	json_decref(w->args);
+	tr_write_release(w);
+	free(p);
+}
 
 static enum tr_err persist(void *ctx, json_t *task, struct tr_buf *err)
 {
 	struct store_hooks *h = ctx;
-	struct tr_write w = {0};
+	struct pending *p = calloc(1, sizeof(*p));
+	if (!p)
+		return tr_fail(err, TR_ERR_INTERNAL_ERROR, "out of memory");
+	p->h = h;
 	json_object_set_new(task, "run_id", json_string(h->run_id));
 	json_object_set_new(task, "pipeline", json_string(h->pipeline));
-	w.apply = tr_store_pipeline_task_put;
-	w.args = task;
-	w.action = "pipelines.task";
-	w.actor = "trellis run";
-	w.audit_class = TR_AUDIT_DATA;
-	enum tr_err rc = tr_store_write_sync(h->store, &w);
+	p->w.apply = tr_store_pipeline_task_put;
+	p->w.args = json_incref(task);
+	p->w.action = "pipelines.task";
+	p->w.actor = "trellis run";
+	p->w.audit_class = TR_AUDIT_DATA;
+	p->w.on_done = persist_done;
+	p->w.ctx = p;
+	pthread_mutex_lock(&h->lock);
+	h->outstanding++;
+	pthread_mutex_unlock(&h->lock);
+	tr_store_submit(h->store, &p->w);
+	return TR_OK;
+}
+
+static enum tr_err flush(void *ctx, struct tr_buf *err)
+{
+	struct store_hooks *h = ctx;
+	pthread_mutex_lock(&h->lock);
+	while (h->outstanding)
+		pthread_cond_wait(&h->done, &h->lock);
+	enum tr_err rc = h->first_rc;
 	if (rc)
-		tr_buf_append(err, w.err.data ? w.err.data : "", w.err.len);
-	tr_write_release(&w);
+		tr_buf_append(err, h->first_err.data, h->first_err.len);
+	pthread_mutex_unlock(&h->lock);
 	return rc;
 }
 
@@ -354,6 +402,9 @@ int cmd_run(int argc, char **argv)
 		return usage(stderr, 2);
 	}
 	int code = 2;
+	struct store_hooks sh = {.lock = PTHREAD_MUTEX_INITIALIZER,
+				 .done = PTHREAD_COND_INITIALIZER,
+				 .first_err = TR_BUF_INIT};
 	json_t *params = json_object(), *prior = NULL, *stored = NULL;
 	struct tr_executor *ex = NULL;
 	struct tr_run *run = NULL;
@@ -444,9 +495,11 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	struct progress prog = {.quiet = as_json};
-	struct store_hooks sh = {
-	    .store = store, .run_id = run_id, .pipeline = tr_pipeline_name(spec)};
-	struct tr_run_hooks hooks = {.persist = persist, .cache_get = cache_get, .ctx = &sh};
+	sh.store = store;
+	sh.run_id = run_id;
+	sh.pipeline = tr_pipeline_name(spec);
+	struct tr_run_hooks hooks = {
+	    .persist = persist, .flush = flush, .cache_get = cache_get, .ctx = &sh};
 	struct tr_run_options o = {
 	    .run_id = run_id,
 	    .root = tr_buf_str(&root),
@@ -479,6 +532,10 @@ int cmd_run(int argc, char **argv)
 			tr_pipeline_name(spec), tr_buf_str(&root), run_id);
 	code = 1;
 	rc = tr_run_execute(run, &err);
+	struct tr_buf ferr = TR_BUF_INIT;
+	if (flush(&sh, &ferr) && !rc) /* the last records */
+		rc = tr_fail(&err, TR_ERR_IO_ERROR, "cannot record the run: %s", tr_buf_str(&ferr));
+	tr_buf_release(&ferr);
 	json_object_set_new(rec, "state",
 			    json_string(rc ? "FAILED" : tr_task_state_name(tr_run_state(run))));
 	struct tr_buf err2 = TR_BUF_INIT;
@@ -505,7 +562,14 @@ out:
 	tr_run_free(run);
 	tr_executor_close(ex);
 	tr_pipeline_spec_free(spec);
+	if (store) {
+		struct tr_buf ignore = TR_BUF_INIT;
+		if (flush(&sh, &ignore))
+			tr_buf_reset(&ignore);
+		tr_buf_release(&ignore);
+	}
 	tr_store_close(store);
+	tr_buf_release(&sh.first_err);
 	json_decref(params);
 	json_decref(stored);
 	free(python_dir);

@@ -90,6 +90,20 @@ struct tr_run {
 	uint64_t changes;    /* state changes so far: a pass that made some may enable more */
 	enum tr_err hook_rc; /* a persist hook failed: the run stops */
 	struct tr_buf hook_err;
+	/* attempts prepared and recorded in this pass, spawned together once their
+	 * records are durable (one commit for the batch, not one per task) */
+	struct spawn *queue;
+	size_t n_queue, cap_queue;
+	int64_t *overhead_us; /* "inputs ready" -> "spawn returned", per attempt */
+	size_t n_overhead, cap_overhead;
+};
+
+struct spawn {
+	struct task_inst *ti;
+	const struct tr_pipeline_container *ct;
+	char **argv, **envv;
+	char *dir, *out;
+	int64_t ready_us;
 };
 
 const char *tr_task_state_name(enum tr_task_state s)
@@ -466,6 +480,7 @@ static enum tr_err start_attempt(struct tr_run *r, struct task_inst *ti,
 {
 	const struct tr_pipeline_component *c = tr_pipeline_task_component(ti->t);
 	struct tr_run_values rv;
+	int64_t ready_us = (int64_t)tr_clock_mono_us();
 	run_values(r, ti, &rv);
 	ti->attempts++;
 	struct tr_buf dir = TR_BUF_INIT, out = TR_BUF_INIT;
@@ -512,39 +527,30 @@ static enum tr_err start_attempt(struct tr_run *r, struct task_inst *ti,
 		free(penv);
 	}
 	if (!rc) {
-		struct tr_exec_request req = {0};
-		const char *writable[] = {"out", NULL}; /* relative to the attempt folder */
-		req.dir = tr_buf_str(&dir);
-		req.argv = (const char *const *)argv;
-		req.env = (const char *const *)envv;
-		req.cwd = tr_buf_str(&out);
-		req.memory = ct->resources.memory_limit;
-		req.cpu = ct->resources.cpu_limit;
-		req.timeout_ms = tr_pipeline_task_timeout_ms(ti->t);
-		req.writable = writable;
 		tr_exec_free(ti->attempt);
 		ti->attempt = NULL;
 		free(ti->attempt_dir);
 		ti->attempt_dir = tr_xstrdup(tr_buf_str(&dir));
 		/* write-ahead: "attempt N starting in DIR" is recorded before the spawn */
 		set_state(r, ti, TR_TASK_RUNNING, NULL);
-		if (r->hook_rc)
-			rc = tr_fail(err, r->hook_rc, "cannot record the task: %s",
-				     tr_buf_str(&r->hook_err));
-		if (!rc)
-			rc = tr_exec_start(r->o.ex, &req, &ti->attempt, err);
-	}
-	if (!rc) {
-		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = ti};
-		int fd = tr_exec_fd(ti->attempt);
-		if (fd >= 0 && epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev))
-			rc = tr_fail(err, TR_ERR_INTERNAL_ERROR, "epoll: %s", strerror(errno));
-	}
-	if (!rc) {
 		json_decref(ti->exec_input);
 		ti->exec_input = ei;
 		ei = NULL;
-		r->running++;
+		if (r->n_queue == r->cap_queue) {
+			r->cap_queue = r->cap_queue ? 2 * r->cap_queue : 64;
+			r->queue = tr_xrealloc(r->queue, r->cap_queue * sizeof(*r->queue));
+		}
+		r->queue[r->n_queue++] = (struct spawn){
+		    .ti = ti,
+		    .ct = ct,
+		    .argv = argv,
+		    .envv = envv,
+		    .dir = tr_buf_detach(&dir),
+		    .out = tr_buf_detach(&out),
+		    .ready_us = ready_us,
+		};
+		argv = envv = NULL;
+		r->running++; /* the slot is taken from now on */
 	}
 	json_decref(ei);
 	tr_resolve_argv_free(argv);
@@ -553,6 +559,70 @@ static enum tr_err start_attempt(struct tr_run *r, struct task_inst *ti,
 	tr_buf_release(&dir);
 	tr_buf_release(&out);
 	return rc;
+}
+
+static void spawn_release(struct spawn *sp)
+{
+	tr_resolve_argv_free(sp->argv);
+	free_strv(sp->envv);
+	free(sp->dir);
+	free(sp->out);
+}
+
+/* Makes the queued attempts' records durable (one flush), then spawns them. */
+static enum tr_err spawn_queued(struct tr_run *r, struct tr_buf *err)
+{
+	if (!r->n_queue)
+		return TR_OK;
+	if (!r->hook_rc && r->o.hooks && r->o.hooks->flush)
+		r->hook_rc = r->o.hooks->flush(r->o.hooks->ctx, &r->hook_err);
+	for (size_t i = 0; i < r->n_queue; i++) {
+		struct spawn *sp = &r->queue[i];
+		struct task_inst *ti = sp->ti;
+		enum tr_err rc = r->hook_rc;
+		struct tr_buf why = TR_BUF_INIT;
+		if (rc) {
+			tr_buf_appendf(&why, "cannot record the task: %s",
+				       tr_buf_str(&r->hook_err));
+		} else {
+			struct tr_exec_request req = {0};
+			const char *writable[] = {"out", NULL}; /* relative to the attempt folder */
+			req.dir = sp->dir;
+			req.argv = (const char *const *)sp->argv;
+			req.env = (const char *const *)sp->envv;
+			req.cwd = sp->out;
+			req.memory = sp->ct->resources.memory_limit;
+			req.cpu = sp->ct->resources.cpu_limit;
+			req.timeout_ms = tr_pipeline_task_timeout_ms(ti->t);
+			req.writable = writable;
+			rc = tr_exec_start(r->o.ex, &req, &ti->attempt, &why);
+		}
+		if (!rc) {
+			if (r->n_overhead == r->cap_overhead) {
+				r->cap_overhead = r->cap_overhead ? 2 * r->cap_overhead : 256;
+				r->overhead_us =
+				    tr_xrealloc(r->overhead_us, r->cap_overhead * sizeof(int64_t));
+			}
+			r->overhead_us[r->n_overhead++] =
+			    (int64_t)tr_clock_mono_us() - sp->ready_us;
+			struct epoll_event ev = {.events = EPOLLIN, .data.ptr = ti};
+			int fd = tr_exec_fd(ti->attempt);
+			if (fd >= 0 && epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev))
+				rc = tr_fail(&why, TR_ERR_INTERNAL_ERROR, "epoll: %s",
+					     strerror(errno));
+		}
+		if (rc) { /* could not start: the attempt fails, the run goes on */
+			r->running--;
+			tr_exec_free(ti->attempt);
+			ti->attempt = NULL;
+			set_state(r, ti, TR_TASK_FAILED, "%s", tr_buf_str(&why));
+		}
+		tr_buf_release(&why);
+		spawn_release(sp);
+	}
+	r->n_queue = 0;
+	(void)err;
+	return TR_OK;
 }
 
 static int64_t backoff_ms(const struct tr_pipeline_retry *p, int attempt)
@@ -1142,6 +1212,10 @@ void tr_run_free(struct tr_run *r)
 	free(r->python_dir);
 	free(r->cancel_reason);
 	tr_buf_release(&r->hook_err);
+	for (size_t i = 0; i < r->n_queue; i++)
+		spawn_release(&r->queue[i]);
+	free(r->queue);
+	free(r->overhead_us);
 	if (r->epfd >= 0)
 		close(r->epfd);
 	if (r->sigfd >= 0)
@@ -1205,6 +1279,8 @@ enum tr_err tr_run_execute(struct tr_run *r, struct tr_buf *err)
 			seen = r->changes;
 			wake = 0;
 			rc = dag_step(r, r->top, now, &wake, err);
+			if (!rc && !r->hook_rc)
+				rc = spawn_queued(r, err);
 		} while (!rc && !r->top->done && seen != r->changes && !r->hook_rc);
 		if (!rc && r->hook_rc) {
 			cancel(r, "the run's state could not be recorded");
@@ -1259,6 +1335,12 @@ enum tr_task_state tr_run_state(const struct tr_run *r)
 	return r->state;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
 json_t *tr_run_summary(const struct tr_run *r)
 {
 	json_t *tasks = json_array();
@@ -1278,6 +1360,18 @@ json_t *tr_run_summary(const struct tr_run *r)
 		json_array_append_new(tasks, t);
 	}
 	json_t *outs = r->top->done ? dag_outputs(r->top) : empty_outputs();
-	return json_pack("{s:s,s:s,s:o,s:o}", "run_id", r->run_id, "state",
-			 tr_task_state_name(r->state), "outputs", outs, "tasks", tasks);
+	int64_t *v = tr_xcalloc(r->n_overhead + 1, sizeof(*v));
+	memcpy(v, r->overhead_us, r->n_overhead * sizeof(*v));
+	qsort(v, r->n_overhead, sizeof(*v), cmp_i64);
+	size_t n = r->n_overhead;
+#define PCT(p) (n ? v[(size_t)((double)(n - 1) * (p))] : 0)
+	json_t *sched =
+	    json_pack("{s:I,s:{s:I,s:I,s:I,s:I}}", "attempts", (json_int_t)n, "overhead_us", "p50",
+		      (json_int_t)PCT(0.5), "p90", (json_int_t)PCT(0.9), "p99",
+		      (json_int_t)PCT(0.99), "max", (json_int_t)(n ? v[n - 1] : 0));
+#undef PCT
+	free(v);
+	return json_pack("{s:s,s:s,s:o,s:o,s:o}", "run_id", r->run_id, "state",
+			 tr_task_state_name(r->state), "outputs", outs, "tasks", tasks, "scheduler",
+			 sched);
 }

@@ -55,7 +55,11 @@ enum tr_task_state {
  * fingerprint (a new reference) or NULL.
  */
 struct tr_run_hooks {
+	/* With FLUSH set, PERSIST may be asynchronous: the engine calls FLUSH (which
+	 * waits until everything persisted so far is durable) before it spawns the
+	 * attempts recorded in a pass, so one commit covers a whole batch. */
 	enum tr_err (*persist)(void *ctx, json_t *task, struct tr_buf *err);
+	enum tr_err (*flush)(void *ctx, struct tr_buf *err);
 	json_t *(*cache_get)(void *ctx, const char *fingerprint);
 	void *ctx;
 };
@@ -102,7 +106,9 @@ enum tr_task_state tr_run_state(const struct tr_run *r);
 /*
  * The run as JSON (new object): {"run_id", "state", "outputs": {"parameters",
  * "artifacts"} (root DAG outputs), "tasks": [{"path", "state", "attempts",
- * "message"?, "outputs"?, "cached", "start_ms"?, "end_ms"?}, ...]} in start order.
+ * "message"?, "outputs"?, "cached", "start_ms"?, "end_ms"?}, ...] in start order,
+ * "scheduler": {"attempts", "overhead_us": {"p50", "p90", "p99", "max"}}}: the
+ * time from "inputs ready" to "spawn returned" per attempt.
  */
 json_t *tr_run_summary(const struct tr_run *r);
 
