@@ -52,6 +52,7 @@ struct task_inst {
 	bool cacheable; /* a success becomes a cache entry */
 	char fingerprint[65];
 	char *attempt_dir; /* the current or last attempt's folder */
+	uint64_t gpus;	   /* GPUs assigned to the running attempt */
 	/* a task whose component is a DAG */
 	struct dag_inst **children;
 	size_t n_children, cap_children;
@@ -96,6 +97,8 @@ struct tr_run {
 	size_t n_queue, cap_queue;
 	int64_t *overhead_us; /* "inputs ready" -> "spawn returned", per attempt */
 	size_t n_overhead, cap_overhead;
+	int n_gpus;	    /* /dev/nvidiaN devices; -1 until counted */
+	uint64_t gpus_used; /* bit i: GPU i is assigned to a running attempt */
 };
 
 struct spawn {
@@ -474,6 +477,66 @@ static void run_values(struct tr_run *r, struct task_inst *ti, struct tr_run_val
 	rv->workspace_path = r->root;
 }
 
+static int count_gpus(void)
+{
+	int n = 0;
+	char dev[32];
+	for (int i = 0; i < 64; i++) {
+		snprintf(dev, sizeof(dev), "/dev/nvidia%d", i);
+		if (access(dev, F_OK) == 0)
+			n = i + 1;
+	}
+	return n;
+}
+
+/*
+ * Assigns the GPUs a step asks for (accelerator count) to TI, as the
+ * CUDA_VISIBLE_DEVICES value in VISIBLE; false with a message in WHY when the
+ * machine has too few (a clear refusal, never a silent CPU run).
+ */
+static bool assign_gpus(struct tr_run *r, struct task_inst *ti,
+			const struct tr_pipeline_container *ct, struct tr_buf *visible,
+			struct tr_buf *why)
+{
+	const char *want_s = ct->resources.accelerator_count;
+	char *end;
+	long want = want_s ? strtol(want_s, &end, 10) : 0;
+	if (!want_s || want <= 0)
+		return true;
+	if (r->n_gpus < 0)
+		r->n_gpus = count_gpus();
+	int free_n = 0;
+	for (int i = 0; i < r->n_gpus; i++)
+		free_n += !(r->gpus_used & (1ull << i));
+	if (want > r->n_gpus) {
+		tr_buf_appendf(why,
+			       "the step asks for %ld GPU%s (%s) but this machine has %d; Trellis "
+			       "does not run it without them",
+			       want, want == 1 ? "" : "s",
+			       ct->resources.accelerator_type ? ct->resources.accelerator_type
+							      : "any type",
+			       r->n_gpus);
+		return false;
+	}
+	if (want > free_n)
+		return false; /* wait for running steps to release theirs */
+	for (int i = 0; i < r->n_gpus && want > 0; i++) {
+		if (r->gpus_used & (1ull << i))
+			continue;
+		r->gpus_used |= 1ull << i;
+		ti->gpus |= 1ull << i;
+		tr_buf_appendf(visible, "%s%d", visible->len ? "," : "", i);
+		want--;
+	}
+	return true;
+}
+
+static void release_gpus(struct tr_run *r, struct task_inst *ti)
+{
+	r->gpus_used &= ~ti->gpus;
+	ti->gpus = 0;
+}
+
 /* Starts the next attempt of container task TI. */
 static enum tr_err start_attempt(struct tr_run *r, struct task_inst *ti,
 				 const struct tr_pipeline_container *ct, struct tr_buf *err)
@@ -481,6 +544,16 @@ static enum tr_err start_attempt(struct tr_run *r, struct task_inst *ti,
 	const struct tr_pipeline_component *c = tr_pipeline_task_component(ti->t);
 	struct tr_run_values rv;
 	int64_t ready_us = (int64_t)tr_clock_mono_us();
+	struct tr_buf gpus = TR_BUF_INIT, why = TR_BUF_INIT;
+	if (!assign_gpus(r, ti, ct, &gpus, &why)) {
+		enum tr_err grc =
+		    why.len ? tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE, "%s", tr_buf_str(&why))
+			    : TR_OK; /* no GPU free yet: try again later */
+		tr_buf_release(&gpus);
+		tr_buf_release(&why);
+		return grc;
+	}
+	tr_buf_release(&why);
 	run_values(r, ti, &rv);
 	ti->attempts++;
 	struct tr_buf dir = TR_BUF_INIT, out = TR_BUF_INIT;
@@ -500,13 +573,19 @@ static enum tr_err start_attempt(struct tr_run *r, struct task_inst *ti,
 	size_t n_extra = 0;
 	while (r->o.env && r->o.env[n_extra])
 		n_extra++;
-	envv = tr_xcalloc(n_extra + ct->n_env + 2, sizeof(*envv));
+	envv = tr_xcalloc(n_extra + ct->n_env + 3, sizeof(*envv));
 	size_t ne = 0;
 	struct tr_buf pe = TR_BUF_INIT;
 	tr_buf_appendf(&pe, "PATH=%s", path);
 	envv[ne++] = tr_buf_detach(&pe);
 	for (size_t i = 0; i < n_extra; i++)
 		envv[ne++] = tr_xstrdup(r->o.env[i]);
+	if (gpus.len) {
+		struct tr_buf e = TR_BUF_INIT;
+		tr_buf_appendf(&e, "CUDA_VISIBLE_DEVICES=%s", tr_buf_str(&gpus));
+		envv[ne++] = tr_buf_detach(&e);
+	}
+	tr_buf_release(&gpus);
 	for (size_t i = 0; !rc && i < ct->n_env; i++) {
 		char *v = NULL;
 		rc = tr_resolve_string(ct->env[i].value ? ct->env[i].value : "", ti->params, &rv,
@@ -532,7 +611,11 @@ static enum tr_err start_attempt(struct tr_run *r, struct task_inst *ti,
 		free(ti->attempt_dir);
 		ti->attempt_dir = tr_xstrdup(tr_buf_str(&dir));
 		/* write-ahead: "attempt N starting in DIR" is recorded before the spawn */
-		set_state(r, ti, TR_TASK_RUNNING, NULL);
+		if (ct->image && *ct->image)
+			set_state(r, ti, TR_TASK_RUNNING,
+				  "image %s is not pulled: the step runs on the host", ct->image);
+		else
+			set_state(r, ti, TR_TASK_RUNNING, NULL);
 		json_decref(ti->exec_input);
 		ti->exec_input = ei;
 		ei = NULL;
@@ -613,6 +696,7 @@ static enum tr_err spawn_queued(struct tr_run *r, struct tr_buf *err)
 		}
 		if (rc) { /* could not start: the attempt fails, the run goes on */
 			r->running--;
+			release_gpus(r, ti);
 			tr_exec_free(ti->attempt);
 			ti->attempt = NULL;
 			set_state(r, ti, TR_TASK_FAILED, "%s", tr_buf_str(&why));
@@ -641,6 +725,7 @@ static enum tr_err finish_attempt(struct tr_run *r, struct task_inst *ti, struct
 	struct tr_buf why = TR_BUF_INIT;
 	enum tr_err rc = tr_exec_result(ti->attempt, &res, &why);
 	r->running--;
+	release_gpus(r, ti);
 	bool ok = !rc && res.reason == TR_EXEC_EXITED && res.exit_code == 0;
 	if (rc)
 		tr_buf_appendf(&why, " (attempt %d)", ti->attempts);
@@ -1190,6 +1275,7 @@ enum tr_err tr_run_new(const struct tr_pipeline_spec *spec, const struct tr_run_
 	if (r->parallelism < 1)
 		r->parallelism = 1;
 	r->kfp_importable = -1;
+	r->n_gpus = -1;
 	r->epfd = r->sigfd = -1;
 	time_t now = time(NULL);
 	struct tm tm;

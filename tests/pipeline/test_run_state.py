@@ -212,3 +212,27 @@ def test_unreachable_run_folder_is_a_clear_error(env, tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert f"folder {closed} is mode 700" in out.stderr and "--step-user" in out.stderr
+
+
+def test_gpus_are_refused_clearly_and_images_run_on_the_host(env, tmp_path):
+    have = any(Path(f"/dev/nvidia{i}").exists() for i in range(64))
+    if have:
+        pytest.skip("this machine has GPUs")
+    p = tmp_path / "gpu.yaml"
+    p.write_text("""
+name: gpu
+steps:
+  train:
+    run: [sh, -c, 'echo $CUDA_VISIBLE_DEVICES']
+    resources: {gpu: 1}
+  plain:
+    image: python:3.11
+    run: [sh, -c, 'echo fine']
+""")
+    out = env.run(p, "--keep-going", check=False)
+    assert out.returncode == 1
+    s, tasks = _summary(out)
+    assert tasks["train"]["state"] == "FAILED"
+    assert "asks for 1 GPU" in tasks["train"]["message"] and "has 0" in tasks["train"]["message"]
+    assert tasks["plain"]["state"] == "SUCCEEDED"
+    assert "image python:3.11 is not pulled: the step runs on the host" in tasks["plain"]["message"]
