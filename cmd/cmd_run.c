@@ -117,22 +117,121 @@ static bool add_param(const struct tr_pipeline_spec *spec, json_t *params, const
 	return true;
 }
 
-struct progress {
-	bool quiet;
+/* Progress: on a terminal a compact live view redrawn in place (counts per
+ * state, the running tasks with their durations, retries); otherwise one
+ * timestamped line per state change. */
+struct live_task {
+	char *path;
+	enum tr_task_state state;
+	int64_t since_ms;
+	bool retried;
 };
+
+struct progress {
+	bool quiet, tty;
+	struct live_task *v;
+	size_t n, cap;
+	int drawn; /* lines of the last redraw */
+	int64_t started_ms, drawn_ms;
+	size_t counts[TR_TASK_CANCELLED + 1];
+	size_t cached, retries;
+};
+
+static struct live_task *live_find(struct progress *p, const char *path)
+{
+	for (size_t i = p->n; i-- > 0;)
+		if (!strcmp(p->v[i].path, path))
+			return &p->v[i];
+	if (p->n == p->cap) {
+		p->cap = p->cap ? 2 * p->cap : 64;
+		p->v = realloc(p->v, p->cap * sizeof(*p->v));
+		if (!p->v)
+			abort();
+	}
+	p->v[p->n] = (struct live_task){.path = strdup(path), .state = TR_TASK_PENDING};
+	p->counts[TR_TASK_PENDING]++;
+	return &p->v[p->n++];
+}
+
+static void redraw(struct progress *p, bool final)
+{
+	int64_t now = tr_clock_now_ms();
+	if (!final && now - p->drawn_ms < 100)
+		return; /* at most ten redraws a second */
+	p->drawn_ms = now;
+	if (p->drawn)
+		fprintf(stderr, "\033[%dF\033[J", p->drawn);
+	int lines = 0;
+	fprintf(stderr,
+		"\033[1m%zu running\033[0m  %zu succeeded  %zu failed  %zu skipped  %zu cached  "
+		"%zu retried  %.1fs\n",
+		p->counts[TR_TASK_RUNNING], p->counts[TR_TASK_SUCCEEDED], p->counts[TR_TASK_FAILED],
+		p->counts[TR_TASK_SKIPPED] + p->counts[TR_TASK_CANCELLED], p->cached, p->retries,
+		(double)(now - p->started_ms) / 1000.0);
+	lines++;
+	size_t shown = 0;
+	for (size_t i = 0; i < p->n && !final; i++) {
+		struct live_task *t = &p->v[i];
+		if (t->state != TR_TASK_RUNNING)
+			continue;
+		if (++shown > 8) {
+			fprintf(stderr, "  ... and %zu more running\n",
+				p->counts[TR_TASK_RUNNING] - 8);
+			lines++;
+			break;
+		}
+		fprintf(stderr, "  \033[36m>\033[0m %-48s %6.1fs%s\n", t->path,
+			(double)(now - t->since_ms) / 1000.0, t->retried ? "  (retry)" : "");
+		lines++;
+	}
+	p->drawn = final ? 0 : lines;
+}
 
 static void on_change(void *ctx, const char *path, enum tr_task_state st, const char *message)
 {
 	struct progress *p = ctx;
-	if (p->quiet || st == TR_TASK_PENDING)
+	if (p->quiet)
 		return;
-	char ts[16];
-	time_t now = time(NULL);
-	struct tm tm;
-	localtime_r(&now, &tm);
-	strftime(ts, sizeof(ts), "%H:%M:%S", &tm);
-	fprintf(stderr, "%s  %-10s %s%s%s\n", ts, tr_task_state_name(st), path, message ? "  " : "",
-		message ? message : "");
+	if (!p->tty) {
+		if (st == TR_TASK_PENDING)
+			return;
+		char ts[16];
+		time_t now = time(NULL);
+		struct tm tm;
+		localtime_r(&now, &tm);
+		strftime(ts, sizeof(ts), "%H:%M:%S", &tm);
+		fprintf(stderr, "%s  %-10s %s%s%s\n", ts, tr_task_state_name(st), path,
+			message ? "  " : "", message ? message : "");
+		return;
+	}
+	struct live_task *t = live_find(p, path);
+	p->counts[t->state]--;
+	if (t->state == TR_TASK_RUNNING && st == TR_TASK_PENDING) {
+		t->retried = true;
+		p->retries++;
+	}
+	if (st == TR_TASK_SUCCEEDED && message && !strcmp(message, "cached"))
+		p->cached++;
+	t->state = st;
+	t->since_ms = tr_clock_now_ms();
+	p->counts[st]++;
+	if (st == TR_TASK_FAILED) { /* failures stay on screen, above the live view */
+		if (p->drawn)
+			fprintf(stderr, "\033[%dF\033[J", p->drawn);
+		p->drawn = 0;
+		fprintf(stderr, "\033[31mFAILED\033[0m %s%s%s\n", path, message ? "  " : "",
+			message ? message : "");
+	}
+	redraw(p, false);
+}
+
+static void progress_end(struct progress *p)
+{
+	if (p->tty && !p->quiet && p->n)
+		redraw(p, true);
+	for (size_t i = 0; i < p->n; i++)
+		free(p->v[i].path);
+	free(p->v);
 }
 
 /* When steps run as an unprivileged user (trellis run as root), every folder
@@ -402,6 +501,7 @@ int cmd_run(int argc, char **argv)
 		return usage(stderr, 2);
 	}
 	int code = 2;
+	struct progress prog = {0};
 	struct store_hooks sh = {.lock = PTHREAD_MUTEX_INITIALIZER,
 				 .done = PTHREAD_COND_INITIALIZER,
 				 .first_err = TR_BUF_INIT};
@@ -494,7 +594,9 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "trellis run: %s\n", tr_buf_str(&err));
 		goto out;
 	}
-	struct progress prog = {.quiet = as_json};
+	prog.quiet = as_json;
+	prog.tty = isatty(2);
+	prog.started_ms = tr_clock_now_ms();
 	sh.store = store;
 	sh.run_id = run_id;
 	sh.pipeline = tr_pipeline_name(spec);
@@ -532,6 +634,9 @@ int cmd_run(int argc, char **argv)
 			tr_pipeline_name(spec), tr_buf_str(&root), run_id);
 	code = 1;
 	rc = tr_run_execute(run, &err);
+	progress_end(&prog);
+	prog.n = 0;
+	prog.v = NULL;
 	struct tr_buf ferr = TR_BUF_INIT;
 	if (flush(&sh, &ferr) && !rc) /* the last records */
 		rc = tr_fail(&err, TR_ERR_IO_ERROR, "cannot record the run: %s", tr_buf_str(&ferr));
@@ -570,6 +675,7 @@ out:
 	}
 	tr_store_close(store);
 	tr_buf_release(&sh.first_err);
+	progress_end(&prog);
 	json_decref(params);
 	json_decref(stored);
 	free(python_dir);
