@@ -9,7 +9,9 @@
 #include "core/buf.h"
 #include "store/db.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -111,6 +113,14 @@ static enum tr_err sq_open(const char *path, bool readonly, struct tr_db **out, 
 	c->base.ops = &tr_db_sqlite_ops;
 	int flags = SQLITE_OPEN_NOMUTEX |
 		    (readonly ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+	/* a new store is created owner-only (0600); SQLite gives its -wal and -shm
+	 * files the database file's mode, so pipeline steps running as another
+	 * user can read neither the store nor its audit log */
+	if (!readonly && strcmp(path, ":memory:")) {
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			close(fd);
+	}
 	int rc = sqlite3_open_v2(path, &c->db, flags, NULL);
 	if (rc != SQLITE_OK) {
 		enum tr_err e = tr_fail(err, TR_ERR_IO_ERROR, "cannot open database '%s': %s", path,

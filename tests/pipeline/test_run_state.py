@@ -236,3 +236,24 @@ steps:
     assert "asks for 1 GPU" in tasks["train"]["message"] and "has 0" in tasks["train"]["message"]
     assert tasks["plain"]["state"] == "SUCCEEDED"
     assert "image python:3.11 is not pulled: the step runs on the host" in tasks["plain"]["message"]
+
+
+def test_a_step_cannot_read_the_store(env, tmp_path):
+    """The store (and so the audit log) is created owner-only; steps run as another user."""
+    if os.geteuid() != 0:
+        pytest.skip("steps switch user only when trellis runs as root")
+    p = tmp_path / "peek.yaml"
+    p.write_text(f"""
+name: peek
+steps:
+  peek:
+    run: [sh, -c, 'head -c 16 {env.db} && echo READ-THE-STORE']
+""")
+    out = env.run(p, check=False)
+    assert out.returncode == 1
+    assert oct(env.db.stat().st_mode & 0o777) == "0o600"
+    s, tasks = _summary(out)
+    assert tasks["peek"]["state"] == "FAILED"
+    logs = list(env.art.rglob("peek/1/log"))
+    text = logs[0].read_text()
+    assert "Permission denied" in text and "READ-THE-STORE" not in text
