@@ -56,6 +56,7 @@ static int usage(FILE *out, int code)
 	    "  --no-cache                   run every task, even when a cached result exists\n"
 	    "  --resume RUN_ID              finish a killed or failed run: tasks that succeeded\n"
 	    "                               keep their outputs and are not run again\n"
+	    "  --stats                      print a histogram of the scheduler's overhead\n"
 	    "  --json                       print a JSON summary instead of the progress view\n",
 	    TR_DEFAULT_ARTIFACTS, TR_DEFAULT_STORE_URI);
 	return code;
@@ -376,6 +377,35 @@ static bool file_sha256(const char *path, char hex[65])
 	return ok;
 }
 
+/* --stats: a histogram of the scheduler's per-attempt overhead. */
+static void print_stats(const struct tr_run *run)
+{
+	size_t n;
+	const int64_t *v = tr_run_overheads(run, &n);
+	static const int64_t edges[] = {100, 250, 500, 1000, 2500, 5000, 10000, 50000, 100000};
+	size_t counts[sizeof(edges) / sizeof(edges[0]) + 1] = {0};
+	int64_t sum = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t b = 0;
+		while (b < sizeof(edges) / sizeof(edges[0]) && v[i] >= edges[b])
+			b++;
+		counts[b]++;
+		sum += v[i];
+	}
+	fprintf(
+	    stderr,
+	    "scheduler overhead (inputs ready -> spawn returned), %zu attempts, mean %.3f ms:\n", n,
+	    n ? (double)sum / (double)n / 1000.0 : 0.0);
+	for (size_t b = 0; b <= sizeof(edges) / sizeof(edges[0]); b++) {
+		if (b < sizeof(edges) / sizeof(edges[0]))
+			fprintf(stderr, "  < %8.2f ms %8zu\n", (double)edges[b] / 1000.0,
+				counts[b]);
+		else
+			fprintf(stderr, "  >=%8.2f ms %8zu\n", (double)edges[b - 1] / 1000.0,
+				counts[b]);
+	}
+}
+
 static void print_summary(json_t *sum)
 {
 	json_t *tasks = json_object_get(sum, "tasks");
@@ -415,7 +445,7 @@ int cmd_run(int argc, char **argv)
 	const char *artifacts = TR_DEFAULT_ARTIFACTS, *run_id = NULL, *python = NULL;
 	const char *step_user = NULL, *store_uri = TR_DEFAULT_STORE_URI, *resume = NULL;
 	int parallelism = 0;
-	bool keep_going = false, as_json = false, no_cache = false;
+	bool keep_going = false, as_json = false, no_cache = false, stats = false;
 	enum {
 		O_PAR = 256,
 		O_KEEP,
@@ -427,6 +457,7 @@ int cmd_run(int argc, char **argv)
 		O_STORE,
 		O_NOCACHE,
 		O_RESUME,
+		O_STATS,
 		O_HELP
 	};
 	static const struct option opts[] = {
@@ -441,6 +472,7 @@ int cmd_run(int argc, char **argv)
 	    {"backend-store-uri", required_argument, NULL, O_STORE},
 	    {"no-cache", no_argument, NULL, O_NOCACHE},
 	    {"resume", required_argument, NULL, O_RESUME},
+	    {"stats", no_argument, NULL, O_STATS},
 	    {"help", no_argument, NULL, O_HELP},
 	    {NULL, 0, NULL, 0},
 	};
@@ -490,6 +522,9 @@ int cmd_run(int argc, char **argv)
 			break;
 		case O_RESUME:
 			resume = optarg;
+			break;
+		case O_STATS:
+			stats = true;
 			break;
 		default:
 			free(raw_params);
@@ -662,6 +697,8 @@ int cmd_run(int argc, char **argv)
 		print_summary(sum);
 	}
 	json_decref(sum);
+	if (stats)
+		print_stats(run);
 	code = tr_run_state(run) == TR_TASK_SUCCEEDED ? 0 : 1;
 out:
 	tr_run_free(run);

@@ -1421,6 +1421,12 @@ enum tr_task_state tr_run_state(const struct tr_run *r)
 	return r->state;
 }
 
+const int64_t *tr_run_overheads(const struct tr_run *r, size_t *n)
+{
+	*n = r->n_overhead;
+	return r->overhead_us;
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;

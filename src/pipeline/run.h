@@ -112,6 +112,10 @@ enum tr_task_state tr_run_state(const struct tr_run *r);
  */
 json_t *tr_run_summary(const struct tr_run *r);
 
+/* The scheduler overhead of each attempt started, in microseconds ("inputs
+ * ready" -> "spawn returned"), in start order; *N gets the count. Borrowed. */
+const int64_t *tr_run_overheads(const struct tr_run *r, size_t *n);
+
 const char *tr_task_state_name(enum tr_task_state s);
 
 #endif
