@@ -91,15 +91,18 @@ FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -g -O1 -Isrc -include src/core/banned.h -f
 	-fno-sanitize-recover=all $(shell pkg-config --cflags $(PKGS))
 FUZZ_CORE := src/core/alloc.c src/core/arena.c src/core/buf.c src/core/err.c src/core/json.c \
 	src/core/ids.c
-FUZZ_TARGETS := search log_batch validate
+FUZZ_TARGETS := search log_batch validate pipeline cel
 fuzz_search_SRC := src/store/search.c
+fuzz_pipeline_SRC := $(filter-out src/pipeline/run.c,$(PIPELINE_SRC)) src/exec/limits.c
+fuzz_cel_SRC := src/pipeline/cel.c
 fuzz_log_batch_SRC := src/api/log_batch_json.c src/api/validate.c
 fuzz_validate_SRC := src/api/validate.c
 
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_CORE) src/store/search.c src/api/log_batch_json.c src/api/validate.c
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_CORE) src/store/search.c src/api/log_batch_json.c \
+	src/api/validate.c $(PIPELINE_SRC)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_CORE) $($(notdir $@)_SRC) \
-		$(shell pkg-config --libs jansson yajl libsodium) -lm
+		$(shell pkg-config --libs jansson yajl libsodium libfyaml) -lm
 
 fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 	@set -e; for t in $(FUZZ_TARGETS); do \

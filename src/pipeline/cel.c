@@ -146,6 +146,13 @@ static struct tr_cel *parse_string(struct parser *p)
 		}
 		tr_buf_appendc(&b, c);
 	}
+	/* a string value must be text: JSON (and so evaluation) holds only UTF-8 */
+	json_t *probe = json_stringn(tr_buf_str(&b), b.len);
+	if (!probe) {
+		tr_buf_release(&b);
+		return fail(p, start, "string literal is not valid UTF-8");
+	}
+	json_decref(probe);
 	struct lit l = {.t = L_STR, .len = b.len};
 	l.s = tr_arena_strndup(p->arena, tr_buf_str(&b), b.len);
 	tr_buf_release(&b);
@@ -528,9 +535,9 @@ static enum tr_err call(const struct tr_cel *e, json_t *x, json_t **out, struct 
 			const char *s = json_string_value(x);
 			errno = 0;
 			double d = strtod(s, &end);
-			if (errno || end == s || *end)
+			if (errno || end == s || *end || !isfinite(d))
 				return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
-					       "double() of '%s': not a number", s);
+					       "double() of '%s': not a finite number", s);
 			*out = json_real(d);
 		} else
 			return type_error(err, "double() needs a number or a string");
@@ -674,7 +681,10 @@ static enum tr_err arith(enum op op, json_t *a, json_t *b, json_t **out, struct 
 	double x = json_number_value(a), y = json_number_value(b);
 	if (op == MOD)
 		return type_error(err, "% needs two integers");
-	*out = json_real(op == ADD ? x + y : op == SUB ? x - y : op == MUL ? x * y : x / y);
+	double r = op == ADD ? x + y : op == SUB ? x - y : op == MUL ? x * y : x / y;
+	if (!isfinite(r)) /* JSON has no infinities or NaN */
+		return type_error(err, "arithmetic result is not a finite number");
+	*out = json_real(r);
 	return TR_OK;
 }
 

@@ -608,6 +608,8 @@ static void cel_parse_errors(void **state)
 	    {"x[1", 3, "expected ']'"},
 	    {"1 # 2", 2, "unexpected text after expression"},
 	    {"'\\q'", 1, "unsupported escape in string literal"},
+	    /* found by fuzz_cel: JSON holds only UTF-8, jansson gave NULL for it */
+	    {"'\xb3\xb3'", 0, "string literal is not valid UTF-8"},
 	    {"", 0, "unexpected end of expression"},
 	};
 	struct tr_arena *a = tr_arena_new();
@@ -621,6 +623,20 @@ static void cel_parse_errors(void **state)
 			fail_msg("'%s': got '%s' at %zu, want '%s' at %zu", cases[i].expr,
 				 tr_buf_str(&err), pos, cases[i].msg, cases[i].pos);
 	}
+	/* found by fuzz_cel: results JSON cannot hold are errors, never a NULL value */
+	json_t *ctx = json_object();
+	const char *nonfinite[] = {"1.0 / 0.0", "3333./37./3/3/33./3/33/0", "double('inf')",
+				   "double('nan')", "-1.0 / 0.0"};
+	for (size_t i = 0; i < sizeof(nonfinite) / sizeof(nonfinite[0]); i++) {
+		struct tr_cel *x;
+		size_t at;
+		json_t *v = NULL;
+		assert_int_equal(tr_cel_parse(a, nonfinite[i], &x, &at, &err), TR_OK);
+		if (tr_cel_eval(x, ctx, &v, &err) != TR_ERR_INVALID_PARAMETER_VALUE)
+			fail_msg("'%s' should not evaluate", nonfinite[i]);
+		assert_null(v);
+	}
+	json_decref(ctx);
 	/* nesting is bounded */
 	struct tr_buf deep = TR_BUF_INIT;
 	for (int i = 0; i < 200; i++)
