@@ -57,7 +57,7 @@ UNIT_TESTS := test_core test_search test_validate test_store test_registry test_
 	test_pipeline test_exec test_resolve
 UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
-.PHONY: all test unit compat check clean format format-check bench fuzz
+.PHONY: all test unit compat pipeline-tests check clean format format-check bench fuzz
 all: $(BUILD)/trellis
 
 $(BUILD)/trellis: $(CMD_OBJ) $(BUILD)/libtrellis.a
@@ -83,6 +83,12 @@ unit: $(UNIT_BIN) $(BUILD)/trellis
 # Client-compatibility tests against the real mlflow client (needs scripts/test-deps.sh).
 compat: $(BUILD)/trellis
 	TRELLIS_BIN=$(abspath $(BUILD)/trellis) scripts/run-compat.sh
+
+# End-to-end pipeline tests: pipelines written with the official kfp SDK (and in
+# Trellis YAML) run by `trellis run`, compared with kfp.local (needs .venv/kfp from
+# scripts/install-deps.sh --test).
+pipeline-tests: $(BUILD)/trellis
+	TRELLIS_BIN=$(abspath $(BUILD)/trellis) .venv/kfp/bin/python -m pytest tests/pipeline -q
 
 # libFuzzer targets (clang), each run briefly on its seed corpus by `make fuzz`;
 # FUZZ_SECONDS=N runs each longer.
@@ -115,7 +121,7 @@ fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 		tail -n 1 build/fuzz/$$t.log; \
 	done
 
-test: unit compat
+test: unit compat pipeline-tests
 
 check: test
 
