@@ -18,6 +18,7 @@
 #include "store/store_internal.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -38,6 +39,55 @@ static void bind_list_must_match_the_sql(void **state)
 	assert_int_equal(tr_db_run(db, &err, "SELECT ?1, ?1", "t", "x"), TR_OK);
 	store_reader_put(f->s, db);
 	tr_buf_release(&err);
+}
+
+struct opener {
+	const char *uri;
+	enum tr_err rc;
+	char msg[256];
+};
+
+static void *open_store(void *arg)
+{
+	struct opener *o = arg;
+	struct tr_store *s = NULL;
+	struct tr_buf err = TR_BUF_INIT;
+	o->rc = tr_store_open(o->uri, NULL, &s, &err);
+	snprintf(o->msg, sizeof(o->msg), "%s", tr_buf_str(&err));
+	tr_store_close(s);
+	tr_buf_release(&err);
+	return NULL;
+}
+
+/* A server and `trellis run` may create the same new store at the same
+ * moment: both must open it (once refused as "older schema, upgrade"). */
+static void concurrent_creation_migrates_once(void **state)
+{
+	char dir[] = "/tmp/trellis-unit-cc-XXXXXX", uri[128], path[128];
+	assert_non_null(mkdtemp(dir));
+	snprintf(uri, sizeof(uri), "sqlite:///%s/t.db", dir);
+	struct opener o[6];
+	pthread_t th[6];
+	for (int i = 0; i < 6; i++) {
+		o[i] = (struct opener){.uri = uri};
+		assert_int_equal(pthread_create(&th[i], NULL, open_store, &o[i]), 0);
+	}
+	for (int i = 0; i < 6; i++) {
+		pthread_join(th[i], NULL);
+		if (o[i].rc)
+			fail_msg("opener %d: %s", i, o[i].msg);
+	}
+	int v = -2;
+	struct tr_buf err = TR_BUF_INIT;
+	assert_int_equal(tr_store_schema_version(uri, &v, &err), TR_OK);
+	assert_int_equal(v, TR_SCHEMA_VERSION);
+	tr_buf_release(&err);
+	const char *files[] = {"t.db", "t.db-wal", "t.db-shm"};
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
 }
 
 static void durability_settings(void **state)
@@ -471,6 +521,7 @@ int main(void)
 	const struct CMUnitTest sqlite_suite[] = {
 	    cmocka_unit_test_setup_teardown(durability_settings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(bind_list_must_match_the_sql, setup, teardown),
+	    cmocka_unit_test(concurrent_creation_migrates_once),
 	    cmocka_unit_test_setup_teardown(default_experiment_exists, setup, teardown),
 	    cmocka_unit_test_setup_teardown(experiment_lifecycle, setup, teardown),
 	    cmocka_unit_test_setup_teardown(params_are_write_once_and_batches_atomic, setup,
