@@ -23,6 +23,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -548,7 +549,16 @@ int cmd_run(int argc, char **argv)
 	char *python_dir = NULL, spec_abs[PATH_MAX], sha[65];
 	struct tr_buf err = TR_BUF_INIT, root = TR_BUF_INIT;
 	const char *file = optind < argc ? argv[optind] : NULL;
-	if (tr_store_open(store_uri, NULL, &store, &err)) {
+	/* SIGINT and SIGTERM cancel the run through the engine's signalfd: blocked
+	 * before the store starts its threads, so that none of them takes one */
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	/* a resume needs the store first; a new run opens it once the pipeline
+	 * and its parameters are known to be good, so a mistake leaves nothing */
+	if (resume && tr_store_open(store_uri, NULL, &store, &err)) {
 		fprintf(stderr, "trellis run: %s\n", tr_buf_str(&err));
 		goto out;
 	}
@@ -593,6 +603,14 @@ int cmd_run(int argc, char **argv)
 	for (size_t i = 0; !resume && i < n_params; i++)
 		if (!add_param(spec, params, raw_params[i]))
 			goto out;
+	if (!resume && tr_pipeline_check_params(spec, params, &err)) {
+		fprintf(stderr, "trellis run: %s\n", tr_buf_str(&err));
+		goto out;
+	}
+	if (!store && tr_store_open(store_uri, NULL, &store, &err)) {
+		fprintf(stderr, "trellis run: %s\n", tr_buf_str(&err));
+		goto out;
+	}
 	if (python) {
 		char *slash = strrchr(python, '/');
 		python_dir = slash ? strndup(python, (size_t)(slash - python)) : NULL;

@@ -44,6 +44,8 @@ struct tr_exec_request {
 	const char *const *writable; /* paths under DIR handed to the step's user while it runs */
 	const char *const *hide;     /* absolute folders the step must not see (the store's, the
 					artifact root): empty in its mount namespace, but for DIR */
+	const char *const *keep;     /* absolute folders inside HIDE ones the step still sees
+					(its own run's folder) */
 	const char
 	    *limit_mechanism; /* NULL or "auto"; "cgroup-v2", "cgroup-v1", "rlimit" force one */
 };

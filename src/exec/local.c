@@ -86,6 +86,7 @@ static char *spec_text(struct local_executor *ex, const struct tr_exec_request *
 	json_object_set_new(j, "env", string_list(req->env));
 	json_object_set_new(j, "writable", string_list(req->writable));
 	json_object_set_new(j, "hide", string_list(req->hide));
+	json_object_set_new(j, "keep", string_list(req->keep));
 	if (req->cwd)
 		json_object_set_new(j, "cwd", json_string(req->cwd));
 	if (req->memory)

@@ -367,13 +367,31 @@ static void chown_writable(struct shim *s, const char *dir, uid_t uid, gid_t gid
 
 /* ---- the step ---- */
 
+/* Mounts the folder open as FD back at PATH, which lies inside the tmpfs at H
+ * (HL bytes): the folders on the way are made in the tmpfs first. */
+static int bind_back(const char *h, size_t hl, const char *path, int fd)
+{
+	char target[4096];
+	snprintf(target, sizeof(target), "%s", path);
+	for (char *c = target + hl + 1; (c = strchr(c, '/')); c++) {
+		*c = '\0';
+		mkdir(target, 0755);
+		*c = '/';
+	}
+	mkdir(target, 0755);
+	char src[64];
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
+	return mount(src, target, NULL, MS_BIND | MS_REC, NULL) ? errno : 0;
+}
+
 /* Makes each folder in the spec's "hide" list an empty read-only tmpfs in a
- * mount namespace of the step's own, then mounts the attempt folder DIR back
- * where it was, should it lie inside one. In the step's process, as root.
- * 0 or an errno. */
+ * mount namespace of the step's own, then mounts back the folders of its
+ * "keep" list (the run's folder) and the attempt folder DIR where they were,
+ * should they lie inside one. In the step's process, as root. 0 or an errno. */
 static int hide_paths(struct shim *s, const char *dir)
 {
 	json_t *hide = json_object_get(s->spec, "hide"), *v;
+	json_t *keeps = json_object_get(s->spec, "keep");
 	size_t i;
 	if (!json_array_size(hide))
 		return 0;
@@ -382,6 +400,20 @@ static int hide_paths(struct shim *s, const char *dir)
 	int keep = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (keep < 0)
 		return errno;
+	/* the kept folders are opened before anything hides them */
+	enum { MAX_KEEP = 8 };
+	int kfd[MAX_KEEP];
+	char kpath[MAX_KEEP][4096];
+	size_t nk = 0;
+	json_array_foreach(keeps, i, v)
+	{
+		const char *name = json_string_value(v);
+		if (nk == MAX_KEEP || !name || name[0] != '/' || !realpath(name, kpath[nk]))
+			continue;
+		kfd[nk] = open(kpath[nk], O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (kfd[nk] >= 0)
+			nk++;
+	}
 	json_array_foreach(hide, i, v)
 	{
 		const char *name = json_string_value(v);
@@ -394,26 +426,26 @@ static int hide_paths(struct shim *s, const char *dir)
 			  "size=64k,mode=755"))
 			return errno;
 		size_t hl = strlen(h);
+		for (size_t k = 0; k < nk; k++) {
+			if (strncmp(kpath[k], h, hl) || kpath[k][hl] != '/')
+				continue;
+			int e = bind_back(h, hl, kpath[k], kfd[k]);
+			if (e)
+				return e;
+		}
 		if (!strncmp(dir, h, hl) && dir[hl] == '/') {
 			/* the attempt's own folder stays: a mount point in the tmpfs */
-			char target[4096];
-			snprintf(target, sizeof(target), "%s", dir);
-			for (char *c = target + hl + 1; (c = strchr(c, '/')); c++) {
-				*c = '\0';
-				mkdir(target, 0755);
-				*c = '/';
-			}
-			mkdir(target, 0755);
-			char src[64];
-			snprintf(src, sizeof(src), "/proc/self/fd/%d", keep);
-			if (mount(src, target, NULL, MS_BIND | MS_REC, NULL))
-				return errno;
+			int e = bind_back(h, hl, dir, keep);
+			if (e)
+				return e;
 		}
 		if (mount(NULL, h, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
 			  NULL))
 			return errno;
 	}
 	close(keep);
+	for (size_t k = 0; k < nk; k++)
+		close(kfd[k]);
 	return 0;
 }
 

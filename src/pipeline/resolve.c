@@ -232,6 +232,17 @@ enum tr_err tr_resolve_coerce(json_t *v, enum tr_param_type t, const char *what,
 		ok = json_is_real(v);
 		goto check;
 	case TR_PARAM_STRING:
+		if (!json_is_string(v) && !json_is_null(v)) {
+			/* a number, bool, list or struct where text is declared (a Trellis
+			 * YAML `{{ item }}`, a selected field) becomes the text a
+			 * placeholder would insert for it */
+			struct tr_buf b = TR_BUF_INIT;
+			append_value(&b, v);
+			*out = json_string(tr_buf_str(&b));
+			tr_buf_release(&b);
+			if (*out)
+				return TR_OK;
+		}
 		ok = json_is_string(v);
 		goto check;
 	case TR_PARAM_BOOL:

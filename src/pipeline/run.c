@@ -217,6 +217,8 @@ static void set_state(struct tr_run *r, struct task_inst *ti, enum tr_task_state
 		ti->start_ms = tr_clock_now_ms();
 	if (terminal(st))
 		ti->end_ms = tr_clock_now_ms();
+	if (terminal(st) && !ti->start_ms) /* decided without running: cached, skipped */
+		ti->start_ms = ti->end_ms;
 	if (!ti->announced) {
 		ti->announced = true;
 		if (r->n_order == r->cap_order) {
@@ -670,6 +672,14 @@ static enum tr_err spawn_queued(struct tr_run *r, struct tr_buf *err)
 		} else {
 			struct tr_exec_request req = {0};
 			const char *writable[] = {"out", NULL}; /* relative to the attempt folder */
+			/* other runs' folders are out of sight: the pipelines folder is
+			 * hidden but for this run's own */
+			struct tr_buf run_dir = TR_BUF_INIT;
+			tr_buf_appendf(&run_dir, "%s/%s", r->root, r->run_id);
+			const char *hide[] = {r->root, NULL},
+				   *keep[] = {tr_buf_str(&run_dir), NULL};
+			req.hide = hide;
+			req.keep = keep;
 			req.dir = sp->dir;
 			req.argv = (const char *const *)sp->argv;
 			req.env = (const char *const *)sp->envv;
@@ -679,6 +689,7 @@ static enum tr_err spawn_queued(struct tr_run *r, struct tr_buf *err)
 			req.timeout_ms = tr_pipeline_task_timeout_ms(ti->t);
 			req.writable = writable;
 			rc = tr_exec_start(r->o.ex, &req, &ti->attempt, &why);
+			tr_buf_release(&run_dir);
 		}
 		if (!rc) {
 			if (r->n_overhead == r->cap_overhead) {
@@ -758,7 +769,12 @@ static enum tr_err finish_attempt(struct tr_run *r, struct task_inst *ti, struct
 			enum tr_task_state st = !rc && res.reason == TR_EXEC_CANCELLED
 						    ? TR_TASK_CANCELLED
 						    : TR_TASK_FAILED;
-			set_state(r, ti, st, "%s", tr_buf_str(&why));
+			/* stopped by the run (its timeout, Ctrl-C): say why */
+			if (st == TR_TASK_CANCELLED && r->cancel_reason &&
+			    strcmp(r->cancel_reason, "cancelled"))
+				set_state(r, ti, st, "cancelled: %s", r->cancel_reason);
+			else
+				set_state(r, ti, st, "%s", tr_buf_str(&why));
 		}
 	}
 	tr_buf_release(&why);
@@ -1233,6 +1249,30 @@ static enum tr_err dag_step(struct tr_run *r, struct dag_inst *d, int64_t now, i
 
 /* ---- the run ----------------------------------------------------------------------- */
 
+enum tr_err tr_pipeline_check_params(const struct tr_pipeline_spec *spec, json_t *params,
+				     struct tr_buf *err)
+{
+	const struct tr_pipeline_component *root = tr_pipeline_root(spec);
+	const char *k;
+	json_t *v;
+	json_object_foreach(params, k, v)
+	{
+		const struct tr_pipeline_io *io = tr_pipeline_component_input_find(root, k);
+		if (!io || io->artifact)
+			return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+				       "the pipeline has no parameter '%s'", k);
+	}
+	for (size_t i = 0; i < tr_pipeline_component_n_inputs(root); i++) {
+		const struct tr_pipeline_io *io = tr_pipeline_component_input(root, i);
+		if (!io->artifact && !io->optional && !io->default_value &&
+		    !json_object_get(params, io->name))
+			return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+				       "missing value for pipeline parameter '%s' (-p %s=...)",
+				       io->name, io->name);
+	}
+	return TR_OK;
+}
+
 enum tr_err tr_run_new(const struct tr_pipeline_spec *spec, const struct tr_run_options *opts,
 		       struct tr_run **out, struct tr_buf *err)
 {
@@ -1240,29 +1280,10 @@ enum tr_err tr_run_new(const struct tr_pipeline_spec *spec, const struct tr_run_
 		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
 			       "a run needs an id, a root folder and an executor");
 	const struct tr_pipeline_component *root = tr_pipeline_root(spec);
-	json_t *params = json_object();
-	const char *k;
-	json_t *v;
-	json_object_foreach(opts->params, k, v)
-	{
-		const struct tr_pipeline_io *io = tr_pipeline_component_input_find(root, k);
-		if (!io || io->artifact) {
-			json_decref(params);
-			return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
-				       "the pipeline has no parameter '%s'", k);
-		}
-		json_object_set(params, k, v);
-	}
-	for (size_t i = 0; i < tr_pipeline_component_n_inputs(root); i++) {
-		const struct tr_pipeline_io *io = tr_pipeline_component_input(root, i);
-		if (!io->artifact && !io->optional && !io->default_value &&
-		    !json_object_get(params, io->name)) {
-			json_decref(params);
-			return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
-				       "missing value for pipeline parameter '%s' (-p %s=...)",
-				       io->name, io->name);
-		}
-	}
+	enum tr_err prc = tr_pipeline_check_params(spec, opts->params, err);
+	if (prc)
+		return prc;
+	json_t *params = opts->params ? json_deep_copy(opts->params) : json_object();
 	struct tr_run *r = tr_xcalloc(1, sizeof(*r));
 	r->spec = spec;
 	r->o = *opts;

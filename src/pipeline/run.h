@@ -88,6 +88,11 @@ struct tr_run_options {
 	void *ctx;
 };
 
+/* Checks PARAMS ({"name": value}) against SPEC's pipeline parameters: an
+ * unknown one or a missing required one is INVALID_PARAMETER_VALUE. */
+enum tr_err tr_pipeline_check_params(const struct tr_pipeline_spec *spec, json_t *params,
+				     struct tr_buf *err) __attribute__((warn_unused_result));
+
 /* A new run of SPEC (borrowed; must outlive the run). Pipeline parameters are
  * checked against the root component's inputs (unknown or missing required
  * ones are INVALID_PARAMETER_VALUE). Free with tr_run_free(). */

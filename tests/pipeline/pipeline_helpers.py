@@ -170,7 +170,11 @@ class Trellis:
         self.dest = dest
 
     def argv(self, pipeline: str, params: Optional[Dict[str, Any]] = None, *extra: str) -> List[str]:
-        argv = [self.bin, "run", pipeline, "--json", "--python", KFP_PYTHON, "--artifacts-destination", self.dest]
+        # a private store per test, and no task cache (kfp.local, which these tests compare
+        # with, caches nothing by default; tests/pipeline/test_run_state.py tests the cache)
+        os.makedirs(self.dest, exist_ok=True)
+        argv = [self.bin, "run", pipeline, "--json", "--python", KFP_PYTHON, "--artifacts-destination", self.dest,
+                "--backend-store-uri", f"sqlite:///{self.dest}/trellis.db", "--no-cache"]
         for k, v in (params or {}).items():
             if not isinstance(v, str):
                 v = json.dumps(v) if not isinstance(v, bool) else str(v).lower()
