@@ -754,9 +754,11 @@ static enum tr_err finish_attempt(struct tr_run *r, struct task_inst *ti, struct
 	}
 	tr_exec_free(ti->attempt);
 	ti->attempt = NULL;
-	if (ok) {
+	if (ok && ti->attempts > 1) /* the retry notes are history now */
+		set_state(r, ti, TR_TASK_SUCCEEDED, "succeeded on attempt %d", ti->attempts);
+	else if (ok)
 		set_state(r, ti, TR_TASK_SUCCEEDED, NULL);
-	} else {
+	else {
 		const struct tr_pipeline_retry *p = tr_pipeline_task_retry(ti->t);
 		bool retry = p && ti->attempts <= p->max_retries && !r->cancelled &&
 			     !(rc == TR_OK && res.reason == TR_EXEC_CANCELLED);
