@@ -23,24 +23,6 @@ static int usage(FILE *out, int code)
 	return code;
 }
 
-static bool parse_age(const char *s, int64_t *ms)
-{
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno || end == s || v < 0)
-		return false;
-	long long unit = !strcmp(end, "d")	      ? 86400000LL
-			 : !strcmp(end, "h")	      ? 3600000LL
-			 : !strcmp(end, "m")	      ? 60000LL
-			 : !*end || !strcmp(end, "s") ? 1000LL
-						      : 0;
-	if (!unit || v > INT64_MAX / unit)
-		return false;
-	*ms = v * unit;
-	return true;
-}
-
 int cmd_cache(int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "purge"))
@@ -60,7 +42,7 @@ int cmd_cache(int argc, char **argv)
 	while ((c = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
 		if (c == O_STORE)
 			uri = optarg;
-		else if (c == O_AGE && parse_age(optarg, &age))
+		else if (c == O_AGE && tr_clock_parse_age(optarg, &age))
 			continue;
 		else
 			return usage(c == O_HELP ? stdout : stderr, c == O_HELP ? 0 : 2);

@@ -23,28 +23,6 @@
 #define STALE_UPLOAD_S 3600
 
 /* "30d", "12h", "45m", "10s" or plain seconds, into milliseconds. */
-static bool parse_age(const char *s, int64_t *ms)
-{
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno || end == s || v < 0)
-		return false;
-	long long unit = 1000;
-	if (!strcmp(end, "d"))
-		unit = 86400000LL;
-	else if (!strcmp(end, "h"))
-		unit = 3600000LL;
-	else if (!strcmp(end, "m"))
-		unit = 60000LL;
-	else if (*end && strcmp(end, "s"))
-		return false;
-	if (v > INT64_MAX / unit)
-		return false;
-	*ms = v * unit;
-	return true;
-}
-
 int cmd_gc(int argc, char **argv)
 {
 	const char *uri = TR_DEFAULT_STORE_URI, *artifacts = TR_DEFAULT_ARTIFACTS;
@@ -68,7 +46,7 @@ int cmd_gc(int argc, char **argv)
 			artifacts = optarg;
 		} else if (c == O_YES) {
 			yes = true;
-		} else if (c == O_AGE && parse_age(optarg, &age_ms)) {
+		} else if (c == O_AGE && tr_clock_parse_age(optarg, &age_ms)) {
 			continue;
 		} else {
 			FILE *out = c == O_HELP ? stdout : stderr;
