@@ -1476,7 +1476,8 @@ json_t *tr_run_summary(const struct tr_run *r)
 	}
 	json_t *outs = r->top->done ? dag_outputs(r->top) : empty_outputs();
 	int64_t *v = tr_xcalloc(r->n_overhead + 1, sizeof(*v));
-	memcpy(v, r->overhead_us, r->n_overhead * sizeof(*v));
+	if (r->n_overhead) /* none when every task was cached or resumed */
+		memcpy(v, r->overhead_us, r->n_overhead * sizeof(*v));
 	qsort(v, r->n_overhead, sizeof(*v), cmp_i64);
 	size_t n = r->n_overhead;
 #define PCT(p) (n ? v[(size_t)((double)(n - 1) * (p))] : 0)
