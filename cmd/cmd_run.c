@@ -268,6 +268,7 @@ static bool reachable_by_steps(const char *root, const char *step_user)
 struct store_hooks {
 	struct tr_store *store;
 	const char *run_id, *pipeline;
+	const char *artifact_root; /* absolute; digests of files under it are recorded */
 	pthread_mutex_t lock;
 	pthread_cond_t done;
 	size_t outstanding;
@@ -297,27 +298,58 @@ static void persist_done(struct tr_write *w, void *ctx)
 	free(p);
 }
 
+static void submit(struct store_hooks *h, tr_write_fn apply, json_t *args, const char *action,
+		   enum tr_audit_class cls);
+
+/* Output files of a step are recorded like uploads: path (relative to the
+ * artifact root), size and SHA-256, so lineage and gc see them. */
+static void record_digests(struct store_hooks *h, json_t *digests)
+{
+	size_t i, n = h->artifact_root ? strlen(h->artifact_root) : 0;
+	json_t *d;
+	json_array_foreach(digests, i, d)
+	{
+		const char *uri = json_string_value(json_object_get(d, "uri"));
+		if (!n || !uri || strncmp(uri, h->artifact_root, n) || uri[n] != '/')
+			continue;
+		submit(h, tr_store_artifact_record,
+		       json_pack("{s:s,s:O,s:O}", "path", uri + n + 1, "size",
+				 json_object_get(d, "size"), "sha256",
+				 json_object_get(d, "sha256")),
+		       "artifacts.record", TR_AUDIT_DATA);
+	}
+}
+
 static enum tr_err persist(void *ctx, json_t *task, struct tr_buf *err)
 {
 	struct store_hooks *h = ctx;
-	struct pending *p = calloc(1, sizeof(*p));
-	if (!p)
-		return tr_fail(err, TR_ERR_INTERNAL_ERROR, "out of memory");
-	p->h = h;
+	record_digests(h, json_object_get(task, "artifact_digests"));
 	json_object_set_new(task, "run_id", json_string(h->run_id));
 	json_object_set_new(task, "pipeline", json_string(h->pipeline));
-	p->w.apply = tr_store_pipeline_task_put;
-	p->w.args = json_incref(task);
-	p->w.action = "pipelines.task";
+	submit(h, tr_store_pipeline_task_put, json_incref(task), "pipelines.task", TR_AUDIT_DATA);
+	(void)err;
+	return TR_OK;
+}
+
+/* Hands a write to the group-commit writer without waiting; ARGS is stolen. */
+static void submit(struct store_hooks *h, tr_write_fn apply, json_t *args, const char *action,
+		   enum tr_audit_class cls)
+{
+	struct pending *p = calloc(1, sizeof(*p));
+	if (!p)
+		abort();
+	p->h = h;
+	p->w.apply = apply;
+	p->w.args = args;
+	p->w.action = action;
 	p->w.actor = "trellis run";
-	p->w.audit_class = TR_AUDIT_DATA;
+	p->w.audit_class = cls;
 	p->w.on_done = persist_done;
 	p->w.ctx = p;
 	pthread_mutex_lock(&h->lock);
 	h->outstanding++;
 	pthread_mutex_unlock(&h->lock);
 	tr_store_submit(h->store, &p->w);
-	return TR_OK;
 }
 
 static enum tr_err flush(void *ctx, struct tr_buf *err)
@@ -546,7 +578,7 @@ int cmd_run(int argc, char **argv)
 	struct tr_run *run = NULL;
 	struct tr_store *store = NULL;
 	struct tr_pipeline_spec *spec = NULL;
-	char *python_dir = NULL, spec_abs[PATH_MAX], sha[65];
+	char *python_dir = NULL, spec_abs[PATH_MAX], sha[65], artifact_root[PATH_MAX] = "";
 	struct tr_buf err = TR_BUF_INIT, root = TR_BUF_INIT;
 	const char *file = optind < argc ? argv[optind] : NULL;
 	/* SIGINT and SIGTERM cancel the run through the engine's signalfd: blocked
@@ -617,6 +649,11 @@ int cmd_run(int argc, char **argv)
 	}
 	if (resume) {
 		tr_buf_appends(&root, json_string_value(json_object_get(stored, "root")));
+		/* the run folders are <artifact root>/pipelines */
+		const char *slash = strrchr(tr_buf_str(&root), '/');
+		if (slash && !strcmp(slash, "/pipelines"))
+			snprintf(artifact_root, sizeof(artifact_root), "%.*s",
+				 (int)(slash - tr_buf_str(&root)), tr_buf_str(&root));
 	} else { /* the run folders live in the artifact store, by absolute path */
 		char abs[PATH_MAX];
 		if (mkdir(artifacts, 0755) && errno != EEXIST) {
@@ -629,6 +666,7 @@ int cmd_run(int argc, char **argv)
 			goto out;
 		}
 		tr_buf_appendf(&root, "%s/pipelines", abs);
+		snprintf(artifact_root, sizeof(artifact_root), "%s", abs);
 		if (mkdir(tr_buf_str(&root), 0755) && errno != EEXIST) {
 			fprintf(stderr, "trellis run: cannot create %s: %s\n", tr_buf_str(&root),
 				strerror(errno));
@@ -653,6 +691,7 @@ int cmd_run(int argc, char **argv)
 	sh.store = store;
 	sh.run_id = run_id;
 	sh.pipeline = tr_pipeline_name(spec);
+	sh.artifact_root = *artifact_root ? artifact_root : NULL;
 	struct tr_run_hooks hooks = {
 	    .persist = persist, .flush = flush, .cache_get = cache_get, .ctx = &sh};
 	struct tr_run_options o = {

@@ -53,6 +53,7 @@ struct task_inst {
 	char fingerprint[65];
 	char *attempt_dir; /* the current or last attempt's folder */
 	uint64_t gpus;	   /* GPUs assigned to the running attempt */
+	json_t *digests;   /* [{uri, sha256, size}] of the outputs an attempt wrote */
 	/* a task whose component is a DAG */
 	struct dag_inst **children;
 	size_t n_children, cap_children;
@@ -170,6 +171,7 @@ static void task_release(struct task_inst *ti)
 	free(ti->path);
 	free(ti->message);
 	free(ti->attempt_dir);
+	json_decref(ti->digests);
 	json_decref(ti->params);
 	json_decref(ti->artifacts);
 	json_decref(ti->outputs);
@@ -238,6 +240,8 @@ static void set_state(struct tr_run *r, struct task_inst *ti, enum tr_task_state
 			      "cacheable", ti->cacheable, "cached", ti->cached);
 		if (ti->outputs && st == TR_TASK_SUCCEEDED)
 			json_object_set(t, "outputs", ti->outputs);
+		if (ti->digests && st == TR_TASK_SUCCEEDED && !ti->cached)
+			json_object_set(t, "artifact_digests", ti->digests);
 		if (ti->start_ms)
 			json_object_set_new(t, "start_ms", json_integer(ti->start_ms));
 		if (ti->end_ms)
@@ -729,6 +733,35 @@ static int64_t backoff_ms(const struct tr_pipeline_retry *p, int attempt)
 	return d > (double)max ? max : (int64_t)d;
 }
 
+/* The content digests of the artifact files OUTS names (those that exist),
+ * recorded with the task so that lineage and the cache name content. */
+static json_t *output_digests(json_t *outs)
+{
+	json_t *list = json_array();
+	const char *name;
+	json_t *arts;
+	json_object_foreach(json_object_get(outs, "artifacts"), name, arts)
+	{
+		size_t i;
+		json_t *a;
+		json_array_foreach(arts, i, a)
+		{
+			const char *uri = json_string_value(json_object_get(a, "uri"));
+			char hex[65];
+			struct stat sb;
+			struct tr_buf err = TR_BUF_INIT;
+			if (uri && *uri == '/' && !stat(uri, &sb) &&
+			    !tr_digest_path(uri, hex, &err))
+				json_array_append_new(
+				    list,
+				    json_pack("{s:s,s:s,s:I}", "uri", uri, "sha256", hex, "size",
+					      (json_int_t)(S_ISREG(sb.st_mode) ? sb.st_size : 0)));
+			tr_buf_release(&err);
+		}
+	}
+	return list;
+}
+
 /* Reads a finished attempt: outputs on success, else a retry or a failure. */
 static enum tr_err finish_attempt(struct tr_run *r, struct task_inst *ti, struct tr_buf *err)
 {
@@ -750,6 +783,8 @@ static enum tr_err finish_attempt(struct tr_run *r, struct task_inst *ti, struct
 		} else {
 			json_decref(ti->outputs);
 			ti->outputs = outs;
+			json_decref(ti->digests);
+			ti->digests = output_digests(outs);
 		}
 	}
 	tr_exec_free(ti->attempt);

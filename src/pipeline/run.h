@@ -51,7 +51,8 @@ enum tr_task_state {
  * for a container attempt "RUNNING, attempt N, folder F" is recorded before
  * the step is spawned; a failure stops the run. The task is JSON {path,
  * state, attempts, attempt_dir, outputs?, message?, fingerprint, cacheable,
- * cached, start_ms?, end_ms?}. CACHE_GET returns the outputs recorded for a
+ * cached, start_ms?, end_ms?, artifact_digests?: [{uri, sha256, size}] of the
+ * output artifact files a successful attempt wrote}. CACHE_GET returns the outputs recorded for a
  * fingerprint (a new reference) or NULL.
  */
 struct tr_run_hooks {

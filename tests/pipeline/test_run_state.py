@@ -257,3 +257,25 @@ steps:
     logs = list(env.art.rglob("peek/1/log"))
     text = logs[0].read_text()
     assert "Permission denied" in text and "READ-THE-STORE" not in text
+
+
+def test_output_files_are_recorded_with_their_digests(env, tmp_path):
+    """Output artifacts are recorded in the store like uploads (path, size, SHA-256), so lineage
+    and gc see them."""
+    import hashlib
+
+    p = tmp_path / "out.yaml"
+    p.write_text("""
+name: outs
+steps:
+  make:
+    run: sh -c 'printf "%s" "some bytes" > "$0"' "{{ outputs.data }}"
+    outputs:
+      data: dataset
+""")
+    s, tasks = _summary(env.run(p, "--no-cache"))
+    uri = tasks["make"]["outputs"]["artifacts"]["data"][0]["uri"]
+    rel = os.path.relpath(uri, os.path.realpath(env.art))
+    with sqlite3.connect(env.db) as db:
+        row = db.execute("SELECT size, sha256 FROM artifacts WHERE path = ?", (rel,)).fetchone()
+    assert row == (10, hashlib.sha256(b"some bytes").hexdigest())
