@@ -115,7 +115,7 @@ fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 		echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
 		rm -rf build/fuzz/work-$$t && mkdir -p build/fuzz/work-$$t && \
 		cp tests/fuzz/corpus/$$t/* build/fuzz/work-$$t/ && \
-		build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+		build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
 			-artifact_prefix=build/fuzz/ build/fuzz/work-$$t > build/fuzz/$$t.log 2>&1 \
 			|| { tail -n 40 build/fuzz/$$t.log; exit 1; }; \
 		tail -n 1 build/fuzz/$$t.log; \

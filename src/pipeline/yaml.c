@@ -278,6 +278,23 @@ bool tr_yaml_load_buf(const char *buf, size_t len, const struct tr_yaml_limits *
 			     len, r.lim->max_bytes);
 		return false;
 	}
+	/* libfyaml 0.7.12 (Debian 12) can loop forever scanning some malformed
+	 * directives (found by fuzz_pipeline), and pipeline files come from
+	 * users: a line starting with '%' (a %YAML or %TAG directive, never in a
+	 * compiled pipeline) is refused before libfyaml sees the text, as is NUL */
+	for (size_t i = 0, line = 1; i < len; i++) {
+		if (buf[i] == '\0') {
+			tr_diags_add(diags, TR_DIAG_ERROR, (int)line, 0,
+				     "yaml: NUL byte in the file");
+			return false;
+		}
+		if (buf[i] == '%' && (i == 0 || buf[i - 1] == '\n')) {
+			tr_diags_add(diags, TR_DIAG_ERROR, (int)line, 1,
+				     "yaml: directives (%%YAML, %%TAG) are not supported");
+			return false;
+		}
+		line += buf[i] == '\n';
+	}
 	struct fy_diag_cfg dcfg;
 	fy_diag_cfg_default(&dcfg);
 	dcfg.fp = NULL;
