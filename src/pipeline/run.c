@@ -682,7 +682,9 @@ static enum tr_err spawn_queued(struct tr_run *r, struct tr_buf *err)
 			tr_buf_appendf(&run_dir, "%s/%s", r->root, r->run_id);
 			const char *hide[] = {r->root, NULL},
 				   *keep[] = {tr_buf_str(&run_dir), NULL};
-			req.hide = hide;
+			/* only root can make the mount namespace; an unprivileged
+			 * trellis runs steps as itself, which file modes govern */
+			req.hide = geteuid() == 0 ? hide : NULL;
 			req.keep = keep;
 			req.dir = sp->dir;
 			req.argv = (const char *const *)sp->argv;

@@ -279,3 +279,30 @@ steps:
     with sqlite3.connect(env.db) as db:
         row = db.execute("SELECT size, sha256 FROM artifacts WHERE path = ?", (rel,)).fetchone()
     assert row == (10, hashlib.sha256(b"some bytes").hexdigest())
+
+
+def test_an_unprivileged_trellis_runs_pipelines(tmp_path):
+    """Not every user runs trellis as root: without root there is no user switch and no mount
+    namespace (once every step failed trying to make one)."""
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root to become an unprivileged user")
+    work = tmp_path / "nr"
+    work.mkdir()
+    work.chmod(0o777)
+    p = work / "p.yaml"
+    p.write_text("""
+name: plain
+steps:
+  a:
+    run: sh -c 'id -un > "$0"' "{{ outputs.who }}"
+    outputs:
+      who: string
+""")
+    p.chmod(0o644)
+    out = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", TRELLIS,
+                          "run", str(p), "--json", "--backend-store-uri", f"sqlite:///{work}/t.db",
+                          "--artifacts-destination", str(work / "art")],
+                         capture_output=True, text=True, timeout=120, cwd=work)
+    assert out.returncode == 0, out.stderr
+    s, tasks = _summary(out)
+    assert tasks["a"]["outputs"]["parameters"]["who"].strip() == "nobody"
