@@ -334,3 +334,25 @@ enum tr_err store_kv_parse(json_t *obj, const char *what, const char **key, cons
 		rc = tr_validate_key(what, *key, err);
 	return rc;
 }
+
+enum tr_err store_kv_rows(struct tr_db *db, const char *sql, const char *id, int64_t version,
+			  json_t *list, struct tr_buf *err)
+{
+	struct tr_db_stmt *st;
+	enum tr_err rc = tr_db_prepare(db, sql, &st, err);
+	if (rc)
+		return rc;
+	tr_db_bind_text(db, st, 1, id);
+	if (version >= 0)
+		tr_db_bind_int64(db, st, 2, version);
+	bool row = true;
+	while (!rc) {
+		rc = tr_db_step(db, st, &row, err);
+		if (rc || !row)
+			break;
+		json_array_append_new(list, json_pack("{s:s,s:s}", "key", tr_db_col_text(db, st, 0),
+						      "value", tr_db_col_text(db, st, 1)));
+	}
+	tr_db_done(db, st);
+	return rc;
+}

@@ -125,6 +125,12 @@ enum tr_err store_run_search_explain(struct tr_store *s, json_t *args, struct tr
 enum tr_err store_logged_model_metrics(struct tr_store_tx *tx, const char *run_id,
 				       const struct tr_metric *ms, size_t n, struct tr_buf *err)
     __attribute__((warn_unused_result));
+/* Appends {"key", "value"} objects to LIST, one per row of SQL (columns
+ * key, value) run with ID bound first and, when VERSION >= 0, VERSION second:
+ * the tags and params lists of registry and logged-model entities. */
+enum tr_err store_kv_rows(struct tr_db *db, const char *sql, const char *id, int64_t version,
+			  json_t *list, struct tr_buf *err) __attribute__((warn_unused_result));
+
 /* The run id from ARGS: run_id, falling back to the legacy run_uuid. */
 enum tr_err store_args_run_id(json_t *args, const char **out, struct tr_buf *err)
     __attribute__((warn_unused_result));

@@ -39,26 +39,6 @@ static const char *status_name(json_t *v)
 	return NULL;
 }
 
-static enum tr_err kv_into(struct tr_db *db, const char *sql, const char *id, json_t *list,
-			   struct tr_buf *err)
-{
-	struct tr_db_stmt *st;
-	enum tr_err rc = tr_db_prepare(db, sql, &st, err);
-	if (rc)
-		return rc;
-	tr_db_bind_text(db, st, 1, id);
-	bool row = true;
-	while (!rc) {
-		rc = tr_db_step(db, st, &row, err);
-		if (rc || !row)
-			break;
-		json_array_append_new(list, json_pack("{s:s,s:s}", "key", tr_db_col_text(db, st, 0),
-						      "value", tr_db_col_text(db, st, 1)));
-	}
-	tr_db_done(db, st);
-	return rc;
-}
-
 /* The metrics logged with this model id (the latest point per key and dataset). */
 static enum tr_err model_metrics(struct tr_db *db, const char *id, json_t *list, struct tr_buf *err)
 {
@@ -120,19 +100,18 @@ static enum tr_err registrations(struct tr_db *db, const char *id, json_t *list,
 	return rc;
 }
 
-/* A LoggedModel {info, data} from a row of LM_COLS with its tags, params,
- * metrics and registrations; NULL on error. */
-static json_t *lm_from_row(struct tr_db *db, struct tr_db_stmt *st, struct tr_buf *err)
+/* A LoggedModel {info, data} from a row of LM_COLS (a new object), with
+ * empty tags, registrations, params and metrics that lm_fill() loads. */
+static json_t *lm_from_row(struct tr_db *db, struct tr_db_stmt *st)
 {
 	char exp[24];
 	snprintf(exp, sizeof(exp), "%lld", (long long)tr_db_col_int64(db, st, 1));
-	char *id = tr_xstrdup(tr_db_col_text(db, st, 0));
 	json_t *info =
-	    json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:s}", "model_id", id, "experiment_id", exp, "name",
-		      tr_db_col_text(db, st, 2), "artifact_uri", tr_db_col_text(db, st, 3),
-		      "creation_timestamp_ms", (json_int_t)tr_db_col_int64(db, st, 4),
-		      "last_updated_timestamp_ms", (json_int_t)tr_db_col_int64(db, st, 5), "status",
-		      tr_db_col_text(db, st, 6));
+	    json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:s}", "model_id", tr_db_col_text(db, st, 0),
+		      "experiment_id", exp, "name", tr_db_col_text(db, st, 2), "artifact_uri",
+		      tr_db_col_text(db, st, 3), "creation_timestamp_ms",
+		      (json_int_t)tr_db_col_int64(db, st, 4), "last_updated_timestamp_ms",
+		      (json_int_t)tr_db_col_int64(db, st, 5), "status", tr_db_col_text(db, st, 6));
 	static const struct {
 		int col;
 		const char *key;
@@ -148,7 +127,6 @@ static json_t *lm_from_row(struct tr_db *db, struct tr_db_stmt *st, struct tr_bu
 	json_object_set_new(info, "registrations", regs);
 	json_t *model = json_pack("{s:o,s:{s:o,s:o}}", "info", info, "data", "params", params,
 				  "metrics", metrics);
-	free(id);
 	return model;
 }
 
@@ -157,17 +135,18 @@ static enum tr_err lm_fill(struct tr_db *db, json_t *model, struct tr_buf *err)
 {
 	json_t *info = json_object_get(model, "info"), *data = json_object_get(model, "data");
 	const char *id = json_string_value(json_object_get(info, "model_id"));
-	enum tr_err rc = kv_into(db,
-				 "SELECT key, value FROM logged_model_tags WHERE model_id = ? "
-				 "ORDER BY key",
-				 id, json_object_get(info, "tags"), err);
+	enum tr_err rc =
+	    store_kv_rows(db,
+			  "SELECT key, value FROM logged_model_tags WHERE model_id = ? "
+			  "ORDER BY key",
+			  id, -1, json_object_get(info, "tags"), err);
 	if (!rc)
 		rc = registrations(db, id, json_object_get(info, "registrations"), err);
 	if (!rc)
-		rc = kv_into(db,
-			     "SELECT key, value FROM logged_model_params WHERE model_id = ? "
-			     "ORDER BY key",
-			     id, json_object_get(data, "params"), err);
+		rc = store_kv_rows(db,
+				   "SELECT key, value FROM logged_model_params WHERE model_id = ? "
+				   "ORDER BY key",
+				   id, -1, json_object_get(data, "params"), err);
 	if (!rc)
 		rc = model_metrics(db, id, json_object_get(data, "metrics"), err);
 	return rc;
@@ -188,7 +167,7 @@ static enum tr_err lm_load(struct tr_db *db, const char *id, json_t **out, struc
 	json_t *m = NULL;
 	rc = tr_db_step(db, st, &row, err);
 	if (!rc && row)
-		m = lm_from_row(db, st, err);
+		m = lm_from_row(db, st);
 	tr_db_done(db, st);
 	if (!rc && !m)
 		return tr_fail(err, TR_ERR_RESOURCE_DOES_NOT_EXIST,
@@ -607,7 +586,7 @@ enum tr_err tr_store_logged_model_search(struct tr_store *s, json_t *args, json_
 					more = true;
 					break;
 				}
-				json_array_append_new(list, lm_from_row(db, st, err));
+				json_array_append_new(list, lm_from_row(db, st));
 			}
 			tr_db_done(db, st);
 		}

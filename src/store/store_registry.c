@@ -57,29 +57,6 @@ static enum tr_err arg_version(json_t *args, int64_t *out, struct tr_buf *err)
 	return tr_validate_model_version(json_is_string(v) ? json_string_value(v) : "", out, err);
 }
 
-static json_t *kv_list(struct tr_db *db, const char *sql, const char *name, int64_t version,
-		       bool with_version, enum tr_err *rc, struct tr_buf *err)
-{
-	struct tr_db_stmt *st;
-	json_t *list = json_array();
-	*rc = tr_db_prepare(db, sql, &st, err);
-	if (*rc)
-		return list;
-	tr_db_bind_text(db, st, 1, name);
-	if (with_version)
-		tr_db_bind_int64(db, st, 2, version);
-	bool row = true;
-	while (!*rc) {
-		*rc = tr_db_step(db, st, &row, err);
-		if (*rc || !row)
-			break;
-		json_array_append_new(list, json_pack("{s:s,s:s}", "key", tr_db_col_text(db, st, 0),
-						      "value", tr_db_col_text(db, st, 1)));
-	}
-	tr_db_done(db, st);
-	return list;
-}
-
 /* ---- reading ----------------------------------------------------------- */
 
 static void put_nonempty(json_t *o, const char *key, const char *v)
@@ -112,12 +89,13 @@ static enum tr_err mv_fill(struct tr_db *db, json_t *mv, struct tr_buf *err)
 {
 	const char *name = json_string_value(json_object_get(mv, "name"));
 	int64_t version = strtoll(json_string_value(json_object_get(mv, "version")), NULL, 10);
-	enum tr_err rc;
-	json_t *tags = kv_list(db,
-			       "SELECT key, value FROM model_version_tags WHERE name = ? AND "
-			       "version = ? ORDER BY key",
-			       name, version, true, &rc, err);
+	json_t *tags = json_array();
 	json_object_set_new(mv, "tags", tags);
+	enum tr_err rc =
+	    store_kv_rows(db,
+			  "SELECT key, value FROM model_version_tags WHERE name = ? AND "
+			  "version = ? ORDER BY key",
+			  name, version, tags, err);
 	if (rc)
 		return rc;
 	struct tr_db_stmt *st;
@@ -228,17 +206,15 @@ static enum tr_err latest_versions(struct tr_db *db, const char *name, json_t *s
 	return TR_OK;
 }
 
-/* A RegisteredModel from a row of RM_COLS, with latest versions, tags and
- * aliases. Returns a new object or NULL on error. */
-static json_t *rm_from_row(struct tr_db *db, struct tr_db_stmt *st, struct tr_buf *err)
+/* A RegisteredModel from a row of RM_COLS (a new object); rm_fill() adds
+ * its latest versions, tags and aliases. */
+static json_t *rm_from_row(struct tr_db *db, struct tr_db_stmt *st)
 {
-	char *name = tr_xstrdup(tr_db_col_text(db, st, 0));
-	json_t *rm = json_pack("{s:s,s:I,s:I}", "name", name, "creation_timestamp",
-			       (json_int_t)tr_db_col_int64(db, st, 1), "last_updated_timestamp",
-			       (json_int_t)tr_db_col_int64(db, st, 2));
+	json_t *rm = json_pack("{s:s,s:I,s:I}", "name", tr_db_col_text(db, st, 0),
+			       "creation_timestamp", (json_int_t)tr_db_col_int64(db, st, 1),
+			       "last_updated_timestamp", (json_int_t)tr_db_col_int64(db, st, 2));
 	put_nonempty(rm, "description", tr_db_col_text(db, st, 3));
 	put_nonempty(rm, "user_id", tr_db_col_text(db, st, 4));
-	free(name);
 	return rm;
 }
 
@@ -253,10 +229,11 @@ static enum tr_err rm_fill(struct tr_db *db, json_t *rm, struct tr_buf *err)
 		json_object_set_new(rm, "latest_versions", latest);
 	else
 		json_decref(latest);
-	json_t *tags =
-	    kv_list(db, "SELECT key, value FROM registered_model_tags WHERE name = ? ORDER BY key",
-		    name, 0, false, &rc, err);
+	json_t *tags = json_array();
 	json_object_set_new(rm, "tags", tags);
+	rc = store_kv_rows(
+	    db, "SELECT key, value FROM registered_model_tags WHERE name = ? ORDER BY key", name,
+	    -1, tags, err);
 	if (rc)
 		return rc;
 	struct tr_db_stmt *st;
@@ -296,7 +273,7 @@ static enum tr_err rm_load(struct tr_db *db, const char *name, json_t **out, str
 	json_t *rm = NULL;
 	rc = tr_db_step(db, st, &row, err);
 	if (!rc && row)
-		rm = rm_from_row(db, st, err);
+		rm = rm_from_row(db, st);
 	tr_db_done(db, st);
 	if (!rc && !rm)
 		return tr_fail(err, TR_ERR_RESOURCE_DOES_NOT_EXIST,
@@ -1308,8 +1285,7 @@ static enum tr_err registry_search(struct tr_db *db, const struct store_search *
 			*more = true;
 			break;
 		}
-		json_array_append_new(list,
-				      versions ? mv_from_row(db, st) : rm_from_row(db, st, err));
+		json_array_append_new(list, versions ? mv_from_row(db, st) : rm_from_row(db, st));
 	}
 	tr_db_done(db, st);
 	size_t i;
