@@ -31,13 +31,10 @@ static void err(struct ck *c, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static void err(struct ck *c, int line, int col, const char *fmt, ...)
 {
-	struct tr_buf b = TR_BUF_INIT;
 	va_list ap;
 	va_start(ap, fmt);
-	tr_buf_vappendf(&b, fmt, ap);
+	tr_diags_vadd(c->d, TR_DIAG_ERROR, line, col, fmt, ap);
 	va_end(ap);
-	tr_diags_add(c->d, TR_DIAG_ERROR, line, col, "%s", tr_buf_str(&b));
-	tr_buf_release(&b);
 }
 
 static struct tr_pipeline_task *sibling(const struct tr_pipeline_dag *d, const char *name)

@@ -23,15 +23,21 @@ void tr_diags_release(struct tr_diags *d)
 void tr_diags_add(struct tr_diags *d, enum tr_diag_level level, int line, int col, const char *fmt,
 		  ...)
 {
+	va_list ap;
+	va_start(ap, fmt);
+	tr_diags_vadd(d, level, line, col, fmt, ap);
+	va_end(ap);
+}
+
+void tr_diags_vadd(struct tr_diags *d, enum tr_diag_level level, int line, int col, const char *fmt,
+		   va_list ap)
+{
 	if (d->n == d->cap) {
 		d->cap = d->cap ? d->cap * 2 : 16;
 		d->v = tr_xrealloc(d->v, d->cap * sizeof(*d->v));
 	}
 	struct tr_buf b = TR_BUF_INIT;
-	va_list ap;
-	va_start(ap, fmt);
 	tr_buf_vappendf(&b, fmt, ap);
-	va_end(ap);
 	d->v[d->n++] = (struct tr_diag){level, line, col, tr_buf_detach(&b)};
 	if (level == TR_DIAG_ERROR)
 		d->errors++;

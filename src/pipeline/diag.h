@@ -9,6 +9,7 @@
 #ifndef TR_PIPELINE_DIAG_H
 #define TR_PIPELINE_DIAG_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 struct tr_buf;
@@ -38,6 +39,9 @@ void tr_diags_release(struct tr_diags *d);
 /* Appends one diagnostic. */
 void tr_diags_add(struct tr_diags *d, enum tr_diag_level level, int line, int col, const char *fmt,
 		  ...) __attribute__((format(printf, 5, 6)));
+/* The same with a va_list, for the loaders' own formatting wrappers. */
+void tr_diags_vadd(struct tr_diags *d, enum tr_diag_level level, int line, int col, const char *fmt,
+		   va_list ap) __attribute__((format(printf, 5, 0)));
 /* Sorts by position (stable) and appends one line per diagnostic to OUT:
  * "FILE:LINE:COL: error: MSG\n", or "FILE: error: MSG\n" without a position. */
 void tr_diags_format(struct tr_diags *d, struct tr_buf *out);

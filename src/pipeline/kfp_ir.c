@@ -40,13 +40,10 @@ static void error_at(struct ld *l, const struct tr_yaml_node *n, const char *fmt
     __attribute__((format(printf, 3, 4)));
 static void error_at(struct ld *l, const struct tr_yaml_node *n, const char *fmt, ...)
 {
-	struct tr_buf b = TR_BUF_INIT;
 	va_list ap;
 	va_start(ap, fmt);
-	tr_buf_vappendf(&b, fmt, ap);
+	tr_diags_vadd(l->d, TR_DIAG_ERROR, n ? n->line : 0, n ? n->col : 0, fmt, ap);
 	va_end(ap);
-	tr_diags_add(l->d, TR_DIAG_ERROR, n ? n->line : 0, n ? n->col : 0, "%s", tr_buf_str(&b));
-	tr_buf_release(&b);
 }
 
 /* ---- component interfaces ---- */
