@@ -43,7 +43,8 @@ struct tr_exec_request {
 	int64_t log_max_bytes;	     /* cap of the log file; 0: 64 MiB */
 	const char *const *writable; /* paths under DIR handed to the step's user while it runs */
 	const char *const *hide;     /* absolute folders the step must not see (the store's, the
-					artifact root): empty in its mount namespace, but for DIR */
+					artifact root): empty in its mount namespace, but for DIR;
+					ignored when the supervisor is not root */
 	const char *const *keep;     /* absolute folders inside HIDE ones the step still sees
 					(its own run's folder) */
 	const char

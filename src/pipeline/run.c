@@ -59,6 +59,8 @@ struct task_inst {
 	size_t n_children, cap_children;
 	json_t *items; /* loop items, or NULL */
 	size_t next_item;
+	size_t first_open; /* children before it are done */
+	bool kids_failed;  /* some finished child failed */
 };
 
 struct dag_inst {
@@ -385,7 +387,7 @@ static json_t *collect_iterations(struct task_inst *ti)
 		json_object_set_new(o->artifact ? as : ps, o->name, json_array());
 	}
 	for (size_t c = 0; c < ti->n_children; c++) {
-		json_t *co = ti->children[c]->owner ? dag_outputs(ti->children[c]) : NULL;
+		json_t *co = dag_outputs(ti->children[c]);
 		const char *k;
 		json_t *v;
 		json_object_foreach(json_object_get(co, "parameters"), k, v)
@@ -659,10 +661,10 @@ static void spawn_release(struct spawn *sp)
 }
 
 /* Makes the queued attempts' records durable (one flush), then spawns them. */
-static enum tr_err spawn_queued(struct tr_run *r, struct tr_buf *err)
+static void spawn_queued(struct tr_run *r)
 {
 	if (!r->n_queue)
-		return TR_OK;
+		return;
 	if (!r->hook_rc && r->o.hooks && r->o.hooks->flush)
 		r->hook_rc = r->o.hooks->flush(r->o.hooks->ctx, &r->hook_err);
 	for (size_t i = 0; i < r->n_queue; i++) {
@@ -682,9 +684,7 @@ static enum tr_err spawn_queued(struct tr_run *r, struct tr_buf *err)
 			tr_buf_appendf(&run_dir, "%s/%s", r->root, r->run_id);
 			const char *hide[] = {r->root, NULL},
 				   *keep[] = {tr_buf_str(&run_dir), NULL};
-			/* only root can make the mount namespace; an unprivileged
-			 * trellis runs steps as itself, which file modes govern */
-			req.hide = geteuid() == 0 ? hide : NULL;
+			req.hide = hide;
 			req.keep = keep;
 			req.dir = sp->dir;
 			req.argv = (const char *const *)sp->argv;
@@ -722,8 +722,6 @@ static enum tr_err spawn_queued(struct tr_run *r, struct tr_buf *err)
 		spawn_release(sp);
 	}
 	r->n_queue = 0;
-	(void)err;
-	return TR_OK;
 }
 
 static int64_t backoff_ms(const struct tr_pipeline_retry *p, int attempt)
@@ -765,7 +763,7 @@ static json_t *output_digests(json_t *outs)
 }
 
 /* Reads a finished attempt: outputs on success, else a retry or a failure. */
-static enum tr_err finish_attempt(struct tr_run *r, struct task_inst *ti, struct tr_buf *err)
+static void finish_attempt(struct tr_run *r, struct task_inst *ti)
 {
 	struct tr_exec_result res;
 	struct tr_buf why = TR_BUF_INIT;
@@ -801,8 +799,8 @@ static enum tr_err finish_attempt(struct tr_run *r, struct task_inst *ti, struct
 			     !(rc == TR_OK && res.reason == TR_EXEC_CANCELLED);
 		if (retry) {
 			ti->not_before_ms = tr_clock_now_ms() + backoff_ms(p, ti->attempts);
-			ti->state = TR_TASK_PENDING; /* inputs stay bound */
-			set_state(r, ti, TR_TASK_PENDING, "attempt %d failed: %s; retrying",
+			set_state(r, ti, TR_TASK_PENDING,
+				  /* inputs stay bound */ "attempt %d failed: %s; retrying",
 				  ti->attempts, tr_buf_str(&why));
 		} else {
 			enum tr_task_state st = !rc && res.reason == TR_EXEC_CANCELLED
@@ -817,8 +815,6 @@ static enum tr_err finish_attempt(struct tr_run *r, struct task_inst *ti, struct
 		}
 	}
 	tr_buf_release(&why);
-	(void)err;
-	return TR_OK;
 }
 
 /* An importer: its artifact output made from the URI, no process. */
@@ -1055,7 +1051,8 @@ static enum tr_err adopt(struct tr_run *r, struct task_inst *ti, const char *dir
 			return tr_fail(err, TR_ERR_INTERNAL_ERROR, "epoll: %s", strerror(errno));
 		return TR_OK;
 	}
-	return finish_attempt(r, ti, err); /* it ended while nobody watched */
+	finish_attempt(r, ti); /* it ended while nobody watched */
+	return TR_OK;
 }
 
 /* What a previous execution recorded for TI decides: outputs of a success are
@@ -1217,21 +1214,29 @@ static enum tr_err dag_step(struct tr_run *r, struct dag_inst *d, int64_t now, i
 		if (rc)
 			return rc;
 		if (ti->state == TR_TASK_RUNNING && ti->n_children) {
-			bool kids_done = true, kids_failed = false;
-			for (size_t k = 0; k < ti->n_children; k++) {
-				rc = dag_step(r, ti->children[k], now, wake, err);
+			/* finished iterations are never stepped again: a pass costs
+			 * the open ones only, not the whole loop */
+			while (ti->first_open < ti->n_children &&
+			       ti->children[ti->first_open]->done)
+				ti->kids_failed |= ti->children[ti->first_open++]->failed;
+			bool kids_done = true;
+			for (size_t k = ti->first_open; k < ti->n_children; k++) {
+				struct dag_inst *kid = ti->children[k];
+				if (!kid->done)
+					rc = dag_step(r, kid, now, wake, err);
 				if (rc)
 					return rc;
-				kids_done &= ti->children[k]->done;
-				kids_failed |= ti->children[k]->failed;
+				kids_done &= kid->done;
+				ti->kids_failed |= kid->failed;
 			}
 			if (ti->items) {
+				size_t before = ti->n_children;
 				loop_fill(r, ti);
-				kids_done &= ti->next_item >= json_array_size(ti->items) ||
-					     r->cancelled || r->failed;
-				for (size_t k = 0; k < ti->n_children; k++) /* just added ones */
-					kids_done &= ti->children[k]->done;
+				kids_done &= ti->n_children == before && /* new ones are open */
+					     (ti->next_item >= json_array_size(ti->items) ||
+					      r->cancelled || r->failed);
 			}
+			bool kids_failed = ti->kids_failed;
 			if (kids_done) {
 				json_decref(ti->outputs);
 				ti->outputs = ti->items ? collect_iterations(ti)
@@ -1426,7 +1431,7 @@ enum tr_err tr_run_execute(struct tr_run *r, struct tr_buf *err)
 			wake = 0;
 			rc = dag_step(r, r->top, now, &wake, err);
 			if (!rc && !r->hook_rc)
-				rc = spawn_queued(r, err);
+				spawn_queued(r);
 		} while (!rc && !r->top->done && seen != r->changes && !r->hook_rc);
 		if (!rc && r->hook_rc) {
 			cancel(r, "the run's state could not be recorded");
@@ -1464,7 +1469,7 @@ enum tr_err tr_run_execute(struct tr_run *r, struct tr_buf *err)
 			rc = tr_exec_poll(ti->attempt, &done, err);
 			if (!rc && done) {
 				epoll_ctl(r->epfd, EPOLL_CTL_DEL, tr_exec_fd(ti->attempt), NULL);
-				rc = finish_attempt(r, ti, err);
+				finish_attempt(r, ti);
 			}
 		}
 	}

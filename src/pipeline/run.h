@@ -75,7 +75,6 @@ struct tr_run_options {
 	const char *python_dir; /* a folder put first on the steps' PATH (--python) */
 	const char *const *env; /* extra "NAME=value" for every step; may be NULL */
 	struct tr_executor *ex; /* borrowed */
-	const char *step_user;	/* unused by the engine; the executor's */
 	const struct tr_run_hooks *hooks; /* may be NULL */
 	bool no_cache;			  /* do not reuse cached outputs (still record them) */
 	/* resume: the tasks a previous execution of this run recorded, {path:
