@@ -13,11 +13,10 @@
 #include "core/ids.h"
 #include "exec/exec.h"
 #include "pipeline/diag.h"
+#include "pipeline/digest.h"
 #include "pipeline/run.h"
 #include "pipeline/spec.h"
 #include "store/store.h"
-
-#include <sodium.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -234,6 +233,8 @@ static void progress_end(struct progress *p)
 	for (size_t i = 0; i < p->n; i++)
 		free(p->v[i].path);
 	free(p->v);
+	p->v = NULL;
+	p->n = p->cap = 0;
 }
 
 /* When steps run as an unprivileged user (trellis run as root), every folder
@@ -389,25 +390,6 @@ static enum tr_err put_run(struct tr_store *s, json_t *args, struct tr_buf *err)
 		tr_buf_append(err, w.err.data ? w.err.data : "", w.err.len);
 	tr_write_release(&w);
 	return rc;
-}
-
-/* SHA-256 of the file at PATH, into HEX. */
-static bool file_sha256(const char *path, char hex[65])
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return false;
-	crypto_hash_sha256_state st;
-	crypto_hash_sha256_init(&st);
-	unsigned char buf[65536], d[crypto_hash_sha256_BYTES];
-	size_t n;
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		crypto_hash_sha256_update(&st, buf, n);
-	bool ok = !ferror(f);
-	fclose(f);
-	crypto_hash_sha256_final(&st, d);
-	tr_ids_hex(d, sizeof(d), hex);
-	return ok;
 }
 
 /* --stats: a histogram of the scheduler's per-attempt overhead. */
@@ -614,8 +596,9 @@ int cmd_run(int argc, char **argv)
 	tr_diags_release(&d);
 	if (rc)
 		goto out;
-	if (!realpath(file, spec_abs) || !file_sha256(spec_abs, sha)) {
-		fprintf(stderr, "trellis run: %s: %s\n", file, strerror(errno));
+	if (!realpath(file, spec_abs) || tr_digest_path(spec_abs, sha, &err)) {
+		fprintf(stderr, "trellis run: %s: %s\n", file,
+			err.len ? tr_buf_str(&err) : strerror(errno));
 		goto out;
 	}
 	if (resume) {
@@ -726,9 +709,7 @@ int cmd_run(int argc, char **argv)
 			tr_pipeline_name(spec), tr_buf_str(&root), run_id);
 	code = 1;
 	rc = tr_run_execute(run, &err);
-	progress_end(&prog);
-	prog.n = 0;
-	prog.v = NULL;
+	progress_end(&prog); /* the final counts, before the summary */
 	struct tr_buf ferr = TR_BUF_INIT;
 	if (flush(&sh, &ferr) && !rc) /* the last records */
 		rc = tr_fail(&err, TR_ERR_IO_ERROR, "cannot record the run: %s", tr_buf_str(&ferr));
