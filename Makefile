@@ -21,7 +21,9 @@ CFLAGS_ALL := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes 
 	-Wno-unused-parameter $(WERROR) $(OPT) $(SAN_FLAGS) -Isrc \
 	$(shell pkg-config --cflags $(PKGS)) $(CFLAGS)
 LDLIBS_ALL := $(shell pkg-config --libs $(PKGS)) $(MALLOC_LIBS) -lpthread -lm $(LDLIBS)
-LDFLAGS_ALL := $(SAN_FLAGS) $(LDFLAGS)
+# -z now: symbols are bound once at start (and RELRO is complete), so the
+# supervisors the zygote forks do not each resolve them again lazily.
+LDFLAGS_ALL := $(SAN_FLAGS) -Wl,-z,now -Wl,-z,relro $(LDFLAGS)
 BANNED := -include src/core/banned.h
 
 VERSION := $(shell cat VERSION)
@@ -43,7 +45,7 @@ PIPELINE_SRC := src/pipeline/diag.c src/pipeline/yaml.c src/pipeline/fields.c sr
 	src/pipeline/kfp_ir.c src/pipeline/trellis_yaml.c src/pipeline/cel.c src/pipeline/placeholder.c \
 	src/pipeline/check.c src/pipeline/graph.c src/pipeline/resolve.c \
 	src/pipeline/resolve_outputs.c src/pipeline/resolve_pip.c src/pipeline/run.c src/pipeline/digest.c
-EXEC_SRC := src/exec/exec.c src/exec/limits.c src/exec/local.c src/exec/shim.c
+EXEC_SRC := src/exec/exec.c src/exec/limits.c src/exec/local.c src/exec/shim.c src/exec/zygote.c
 CMD_SRC := cmd/trellis.c cmd/cmd_server.c cmd/cmd_db.c cmd/cmd_audit.c cmd/cmd_backup.c cmd/cmd_gc.c \
 	cmd/cmd_pipeline.c cmd/cmd_task_shim.c cmd/cmd_run.c \
 	cmd/cmd_cache.c

@@ -10,6 +10,7 @@ int cmd_backup(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_pipeline(int argc, char **argv);
 int cmd_task_shim(int argc, char **argv);
+int cmd_task_zygote(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
 

@@ -7,9 +7,11 @@
 #include "cmd.h"
 #include "core/buf.h"
 #include "exec/exec.h"
+#include "exec/exec_internal.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int cmd_task_shim(int argc, char **argv)
 {
@@ -29,4 +31,16 @@ int cmd_task_shim(int argc, char **argv)
 	}
 	tr_buf_release(&err);
 	return code;
+}
+
+int cmd_task_zygote(int argc, char **argv)
+{
+	struct stat st;
+	if (argc > 2 || fstat(3, &st) || !S_ISSOCK(st.st_mode)) {
+		fprintf(stderr,
+			"usage: trellis task-zygote [USER] (with its socket on descriptor 3)\n\n"
+			"Forks task supervisors on request of the scheduler that started it.\n");
+		return 2;
+	}
+	return tr_exec_zygote_serve(3, argc == 2 ? argv[1] : NULL);
 }

@@ -32,6 +32,8 @@ int main(int argc, char **argv)
 	const char *c = argv[1];
 	if (!strcmp(c, "task-shim")) /* first: the start path of every task attempt */
 		return cmd_task_shim(argc - 1, argv + 1);
+	if (!strcmp(c, "task-zygote")) /* forks supervisors for the local executor */
+		return cmd_task_zygote(argc - 1, argv + 1);
 	if (!strcmp(c, "--version") || !strcmp(c, "version")) {
 		printf("trellis %s\n", TR_VERSION);
 		return 0;

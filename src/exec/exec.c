@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -263,7 +264,7 @@ enum tr_err tr_exec_parse_cpu(const char *s, uint64_t *millicores, struct tr_buf
 }
 
 enum tr_err tr_exec_write_atomic(int dfd, const char *name, const void *data, size_t len, int mode,
-				 struct tr_buf *err)
+				 bool durable, struct tr_buf *err)
 {
 	char tmp[256];
 	snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
@@ -283,11 +284,11 @@ enum tr_err tr_exec_write_atomic(int dfd, const char *name, const void *data, si
 		p += n;
 		left -= (size_t)n;
 	}
-	if (fsync(fd))
+	if (durable && fsync(fd))
 		goto fail;
 	close(fd);
 	fd = -1;
-	if (renameat(dfd, tmp, dfd, name) || fsync(dfd))
+	if (renameat(dfd, tmp, dfd, name) || (durable && fsync(dfd)))
 		goto fail;
 	return TR_OK;
 fail:;
@@ -366,4 +367,24 @@ bool tr_exec_proc_stat(pid_t pid, char *state, uint64_t *starttime)
 		return false;
 	*starttime = t;
 	return true;
+}
+
+void tr_exec_supervisor_attrs(posix_spawnattr_t *attr)
+{
+	sigset_t blocked, dfl;
+	sigemptyset(&blocked);
+	sigaddset(&blocked, SIGTERM);
+	sigaddset(&blocked, SIGINT);
+	sigaddset(&blocked, SIGHUP);
+	sigaddset(&blocked, SIGCHLD);
+	sigemptyset(&dfl);
+	static const int reset[] = {SIGPIPE, SIGTERM, SIGINT,  SIGHUP, SIGQUIT,
+				    SIGCHLD, SIGUSR1, SIGUSR2, SIGALRM};
+	for (size_t i = 0; i < sizeof(reset) / sizeof(reset[0]); i++)
+		sigaddset(&dfl, reset[i]);
+	posix_spawnattr_init(attr);
+	posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+					   POSIX_SPAWN_SETSIGDEF);
+	posix_spawnattr_setsigmask(attr, &blocked);
+	posix_spawnattr_setsigdefault(attr, &dfl);
 }

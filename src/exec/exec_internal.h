@@ -9,6 +9,7 @@
 
 #include "core/err.h"
 
+#include <spawn.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,9 +24,13 @@ struct tr_buf;
 #define TR_EXEC_SHIM_ERR    "supervisor.err" /* the supervisor's own stderr */
 
 /* Writes NAME (permissions MODE) in the folder DFD atomically: .NAME.tmp,
- * fsync, rename, fsync the folder. Readers see the old file, or the whole new one. */
+ * rename; with DURABLE, fsync before the rename and fsync the folder after.
+ * Readers see the old file, or the whole new one. Files that only matter
+ * while the machine is up (the spec read at once, the pid file) skip the
+ * fsyncs; status.json, which must survive a crash, does not. */
 enum tr_err tr_exec_write_atomic(int dfd, const char *name, const void *data, size_t len, int mode,
-				 struct tr_buf *err) __attribute__((warn_unused_result));
+				 bool durable, struct tr_buf *err)
+    __attribute__((warn_unused_result));
 /* Reads NAME in DFD (at most MAX bytes, else TR_ERR_TOO_LARGE) into OUT.
  * A missing file is TR_ERR_RESOURCE_DOES_NOT_EXIST. */
 enum tr_err tr_exec_read_file(int dfd, const char *name, size_t max, struct tr_buf *out,
@@ -33,6 +38,38 @@ enum tr_err tr_exec_read_file(int dfd, const char *name, size_t max, struct tr_b
 /* The state letter and start time (clock ticks after boot) of PID from
  * /proc/PID/stat; false when there is no such process. PID 0: this process. */
 bool tr_exec_proc_stat(pid_t pid, char *state /* OUT */, uint64_t *starttime /* OUT */);
+
+/* The attributes every supervisor (and the zygote) is spawned with: a
+ * session of its own, SIGTERM/SIGINT/SIGHUP/SIGCHLD blocked (it reads them
+ * through a signalfd; a cancel that comes early must not kill it), the other
+ * common signals at their defaults. Destroy with posix_spawnattr_destroy(). */
+void tr_exec_supervisor_attrs(posix_spawnattr_t *attr /* OUT */);
+
+/* ---- zygote.c: forks supervisors from one long-lived process ---- */
+
+struct tr_zygote {
+	int sock; /* -1: not running */
+	pid_t pid;
+};
+
+/* Starts `EXE task-zygote USER` with environment ENV. Z is caller storage. */
+enum tr_err tr_exec_zygote_start(const char *exe, const char *user, char *const *env,
+				 struct tr_zygote *z, struct tr_buf *err)
+    __attribute__((warn_unused_result));
+/* Has the zygote fork the supervisor of the attempt in DIR (absolute).
+ * Returns its pid and a new pidfd (the caller closes it). A zygote that does
+ * not answer is stopped: TR_ERR_TEMPORARILY_UNAVAILABLE. */
+enum tr_err tr_exec_zygote_spawn(struct tr_zygote *z, const char *dir, pid_t *pid /* OUT */,
+				 int *pidfd /* OUT */, struct tr_buf *err)
+    __attribute__((warn_unused_result));
+/* Closes the zygote's socket and reaps it (supervisors keep running). */
+void tr_exec_zygote_stop(struct tr_zygote *z);
+/* `trellis task-zygote [USER]`: looks USER (the steps' usual user) up once,
+ * then serves requests on SOCK until it closes; the exit code. */
+int tr_exec_zygote_serve(int sock, const char *user);
+/* shim.c: looks up our own name and USER's ids for the supervisors forked
+ * after it (a spec naming another user is looked up as usual). */
+void tr_exec_shim_prime_users(const char *user);
 
 /* ---- limits.c: cgroup v2, cgroup v1 or rlimits for one step ---- */
 

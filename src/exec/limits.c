@@ -202,10 +202,15 @@ out:
 
 static enum tr_err setup_v1(struct tr_limits *l, const char *name, struct tr_buf *err)
 {
+	/* Only the hierarchies a limit needs, and the freezer: each cgroup costs
+	 * a mkdir, a join and an rmdir per task. The tree is the memory cgroup
+	 * when there is one, else the freezer's. Without a memory limit the peak
+	 * comes from the largest process (getrusage), not from a cgroup. */
 	static const char *const hier[] = {"memory", "pids", "freezer", "cpu"};
+	const bool wanted[] = {l->memory_bytes > 0, l->pids > 0, true, l->cpu_millicores > 0};
 	char val[64];
 	for (size_t i = 0; i < sizeof(hier) / sizeof(hier[0]); i++) {
-		if (!strcmp(hier[i], "cpu") && !l->cpu_millicores)
+		if (!wanted[i])
 			continue;
 		char *base = own_cgroup_dir(hier[i]);
 		if (!base || access(base, W_OK)) {
@@ -220,7 +225,7 @@ static enum tr_err setup_v1(struct tr_limits *l, const char *name, struct tr_buf
 		if (!dir && i == 0)
 			return TR_ERR_IO_ERROR;
 		if (!dir)
-			continue; /* the others help, the memory hierarchy is the tree */
+			continue; /* the others help; the limits are in the memory hierarchy */
 		l->dirs[l->n_dirs++] = dir;
 		if (!strcmp(hier[i], "memory")) {
 			l->procs = l->memory_dir = dir;
@@ -239,6 +244,8 @@ static enum tr_err setup_v1(struct tr_limits *l, const char *name, struct tr_buf
 			write_knob(dir, "pids.max", val);
 		} else if (!strcmp(hier[i], "freezer")) {
 			l->freezer = dir;
+			if (!l->procs)
+				l->procs = dir;
 		} else if (!strcmp(hier[i], "cpu")) {
 			write_knob(dir, "cpu.cfs_period_us", "100000");
 			snprintf(val, sizeof(val), "%llu",
@@ -248,6 +255,9 @@ static enum tr_err setup_v1(struct tr_limits *l, const char *name, struct tr_buf
 			write_knob(dir, "cpu.cfs_quota_us", val);
 		}
 	}
+	if (!l->procs)
+		return tr_fail(err, TR_ERR_NOT_IMPLEMENTED,
+			       "no writable cgroup v1 memory or freezer hierarchy");
 	snprintf(l->mechanism, sizeof(l->mechanism), "cgroup-v1");
 	return TR_OK;
 }
@@ -351,6 +361,10 @@ int tr_exec_limits_kill(const struct tr_limits *l, int sig)
 	if (sig == SIGKILL && l->v2 && !write_knob(l->procs, "cgroup.kill", "1"))
 		return signal_procs(l->procs, 0);
 	bool frozen = false;
+	/* an empty cgroup needs no freezing (which is not free: the kernel
+	 * patches code when the first cgroup freezes) */
+	if (sig == SIGKILL && l->freezer && !signal_procs(l->procs, 0))
+		return 0;
 	if (sig == SIGKILL && l->freezer && !write_knob(l->freezer, "freezer.state", "FROZEN")) {
 		/* a frozen tree cannot fork between our read of the list and the kill */
 		char state[32] = "";

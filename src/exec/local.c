@@ -44,6 +44,8 @@ struct local_executor {
 	struct tr_executor base;
 	char *shim_path;
 	char *user;
+	struct tr_zygote zygote; /* started at the first attempt */
+	bool zygote_failed;	 /* could not start or broke: spawn each supervisor */
 };
 
 struct local_attempt {
@@ -59,6 +61,7 @@ static enum tr_err local_open(const struct tr_executor_config *cfg, struct tr_ex
 	ex->base.ops = &tr_exec_local_ops;
 	ex->shim_path = tr_xstrdup(cfg->shim_path ? cfg->shim_path : "/proc/self/exe");
 	ex->user = tr_xstrdup(cfg->user ? cfg->user : "nobody");
+	ex->zygote.sock = -1;
 	*out = &ex->base;
 	return TR_OK;
 }
@@ -66,6 +69,7 @@ static enum tr_err local_open(const struct tr_executor_config *cfg, struct tr_ex
 static void local_close(struct tr_executor *base)
 {
 	struct local_executor *ex = (struct local_executor *)base;
+	tr_exec_zygote_stop(&ex->zygote);
 	free(ex->shim_path);
 	free(ex->user);
 	free(ex);
@@ -158,38 +162,38 @@ static enum tr_err local_start(struct tr_executor *base, const struct tr_exec_re
 	}
 	spec = spec_text(ex, req);
 	/* 0600: the spec's variables may carry tokens the step alone should see */
-	if ((rc = tr_exec_write_atomic(dfd, TR_EXEC_SPEC_FILE, spec, strlen(spec), 0600, err)))
+	if ((rc = tr_exec_write_atomic(dfd, TR_EXEC_SPEC_FILE, spec, strlen(spec), 0600, false,
+				       err)))
 		goto out;
+	env = shim_env();
+	pid_t pid;
+	int pidfd = -1;
+	/* through the zygote: a fork instead of an exec of trellis */
+	if (!ex->zygote_failed && ex->zygote.sock < 0 &&
+	    tr_exec_zygote_start(ex->shim_path, ex->user, env, &ex->zygote, err)) {
+		tr_buf_reset(err);
+		ex->zygote_failed = true;
+	}
+	if (!ex->zygote_failed && req->dir[0] == '/') {
+		struct tr_buf why = TR_BUF_INIT;
+		if (!tr_exec_zygote_spawn(&ex->zygote, req->dir, &pid, &pidfd, &why)) {
+			tr_buf_release(&why);
+			goto started;
+		}
+		ex->zygote_failed = ex->zygote.sock < 0; /* broken, not a failed fork */
+		tr_buf_release(&why);
+	}
 	struct tr_buf errpath = TR_BUF_INIT;
 	tr_buf_appendf(&errpath, "%s/%s", req->dir, TR_EXEC_SHIM_ERR);
-	/* blocked from the start: the supervisor reads them through a signalfd,
-	 * and a cancel that comes before it is ready must not kill it */
-	sigset_t blocked, dfl;
-	sigemptyset(&blocked);
-	sigaddset(&blocked, SIGTERM);
-	sigaddset(&blocked, SIGINT);
-	sigaddset(&blocked, SIGHUP);
-	sigaddset(&blocked, SIGCHLD);
-	sigemptyset(&dfl);
-	static const int reset[] = {SIGPIPE, SIGTERM, SIGINT,  SIGHUP, SIGQUIT,
-				    SIGCHLD, SIGUSR1, SIGUSR2, SIGALRM};
-	for (size_t i = 0; i < sizeof(reset) / sizeof(reset[0]); i++)
-		sigaddset(&dfl, reset[i]);
-	posix_spawnattr_init(&attr);
+	tr_exec_supervisor_attrs(&attr);
 	have_attr = true;
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
-					    POSIX_SPAWN_SETSIGDEF);
-	posix_spawnattr_setsigmask(&attr, &blocked);
-	posix_spawnattr_setsigdefault(&attr, &dfl);
 	posix_spawn_file_actions_init(&fa);
 	have_fa = true;
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, errpath.data, O_WRONLY | O_CREAT | O_APPEND, 0640);
 	posix_spawn_file_actions_adddup2(&fa, 1, 2);
 	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	env = shim_env();
 	char *argv[] = {"trellis", "task-shim", (char *)req->dir, NULL};
-	pid_t pid;
 	int e = posix_spawn(&pid, ex->shim_path, &fa, &attr, argv, env);
 	tr_buf_release(&errpath);
 	if (e) {
@@ -198,13 +202,14 @@ static enum tr_err local_start(struct tr_executor *base, const struct tr_exec_re
 		goto out;
 	}
 	/* our unreaped child: its pid cannot be reused before we open the pidfd */
-	int pidfd = pidfd_open(pid, 0);
+	pidfd = pidfd_open(pid, 0);
 	if (pidfd < 0) {
 		rc = tr_fail(err, TR_ERR_INTERNAL_ERROR, "pidfd_open: %s", strerror(errno));
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		goto out;
 	}
+started:
 	*out = &attempt_new(base, req->dir, pid, pidfd)->base;
 out:
 	if (have_attr)

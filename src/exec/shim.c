@@ -17,10 +17,12 @@
  *    process group and then the supervisor's children, round after round.
  *  - When the step's main process ends, whatever it left behind is killed:
  *    an attempt leaves no process behind, and its pipes reach end of file.
- *  - The step is the only process started, with fork() + execve() from this
- *    small single-threaded process: posix_spawn() cannot join a cgroup before
- *    exec or change credentials, and a trampoline re-exec of trellis costs
- *    about 5 ms. No shell is involved unless argv says `sh -c`.
+ *  - The step is the only process started, with clone(CLONE_VM|CLONE_VFORK)
+ *    + execve() from this small single-threaded process (what posix_spawn()
+ *    does inside, but posix_spawn() cannot join a cgroup before exec or change
+ *    credentials, and a trampoline re-exec of trellis costs about 5 ms). The
+ *    child only reads our memory and makes system calls until it execs. No
+ *    shell is involved unless argv says `sh -c`.
  *  - When running as root, the step runs as an unprivileged user (default
  *    `nobody`) with no supplementary groups and no_new_privs; the log, pid
  *    and status files are written by the supervisor and stay root's.
@@ -48,6 +50,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -288,11 +291,39 @@ out:
 	return rc;
 }
 
+/* Users looked up before the fork by the zygote (tr_exec_shim_prime_users):
+ * the name service (files, maybe more) is not asked again for every task. */
+static struct {
+	char self[64]; /* our own name, "" until known */
+	char name[64]; /* the steps' usual user */
+	uid_t uid;
+	gid_t gid;
+} user_cache;
+
+void tr_exec_shim_prime_users(const char *name)
+{
+	struct passwd *pw = getpwuid(geteuid());
+	snprintf(user_cache.self, sizeof(user_cache.self), "%s", pw ? pw->pw_name : "?");
+	char buf[4096];
+	struct passwd pwd;
+	pw = NULL;
+	if (name && *name && strlen(name) < sizeof(user_cache.name) &&
+	    !getpwnam_r(name, &pwd, buf, sizeof(buf), &pw) && pw) {
+		snprintf(user_cache.name, sizeof(user_cache.name), "%s", name);
+		user_cache.uid = pw->pw_uid;
+		user_cache.gid = pw->pw_gid;
+	}
+}
+
 /* Whom the step runs as: the spec's user when we are root, else ourselves. */
 static enum tr_err resolve_user(struct shim *s, struct tr_buf *err)
 {
 	const char *name = s->user_name;
 	if (geteuid() != 0 || !name || !*name) {
+		if (user_cache.self[0]) {
+			snprintf(s->user, sizeof(s->user), "%s", user_cache.self);
+			return TR_OK;
+		}
 		struct passwd *pw = getpwuid(geteuid());
 		snprintf(s->user, sizeof(s->user), "%s", pw ? pw->pw_name : "?");
 		return TR_OK;
@@ -304,6 +335,9 @@ static enum tr_err resolve_user(struct shim *s, struct tr_buf *err)
 	if (end != name && (!*end || *end == ':')) { /* "uid" or "uid:gid" */
 		s->uid = (uid_t)id;
 		s->gid = (gid_t)(*end ? strtoul(end + 1, NULL, 10) : id);
+	} else if (user_cache.name[0] && !strcmp(name, user_cache.name)) {
+		s->uid = user_cache.uid;
+		s->gid = user_cache.gid;
 	} else if (!getpwnam_r(name, &pwd, buf, sizeof(buf), &pw) && pw) {
 		s->uid = pw->pw_uid;
 		s->gid = pw->pw_gid;
@@ -485,7 +519,8 @@ static void exec_search(const char *const *argv, char **envp)
 	errno = found;
 }
 
-/* The step's process, between fork and exec. Never returns. */
+/* The step's process, between clone and exec, on our memory: system calls
+ * and reads only (errno aside), no allocation, no stdio. Never returns. */
 static void step_child(struct shim *s, const char *dir, int out_w, int err_w, int report)
 {
 	struct start_failure f = {ST_CGROUP, 0};
@@ -555,17 +590,45 @@ static void describe_failure(struct shim *s, const struct start_failure *f)
 	}
 }
 
+struct step_args {
+	struct shim *s;
+	const char *dir;
+	int out_w, err_w, report;
+};
+
+static int step_entry(void *p)
+{
+	struct step_args *a = p;
+	step_child(a->s, a->dir, a->out_w, a->err_w, a->report);
+	return 127;
+}
+
 static enum tr_err start_step(struct shim *s, const char *dir, struct tr_buf *err)
 {
 	int out[2], errp[2], rep[2];
 	if (pipe2(out, O_CLOEXEC) || pipe2(errp, O_CLOEXEC) || pipe2(rep, O_CLOEXEC))
 		return tr_fail(err, TR_ERR_INTERNAL_ERROR, "pipe: %s", strerror(errno));
 	s->start_ms = tr_clock_now_ms();
-	pid_t pid = fork();
+	/* CLONE_VM|CLONE_VFORK (as posix_spawn does): the child borrows our memory
+	 * until it execs, on a stack of its own, so no page tables are copied and
+	 * no page is copied on write; we wait meanwhile. All signals are blocked
+	 * around it so that no handler runs in the child on our memory. */
+	const size_t stack_size = 256 * 1024; /* hide_paths() keeps paths on it */
+	void *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED)
+		return tr_fail(err, TR_ERR_INTERNAL_ERROR, "mmap: %s", strerror(errno));
+	struct step_args args = {s, dir, out[1], errp[1], rep[1]};
+	sigset_t all, old;
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	pid_t pid =
+	    clone(step_entry, (char *)stack + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+	int clone_errno = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	munmap(stack, stack_size);
 	if (pid < 0)
-		return tr_fail(err, TR_ERR_INTERNAL_ERROR, "fork: %s", strerror(errno));
-	if (pid == 0)
-		step_child(s, dir, out[1], errp[1], rep[1]);
+		return tr_fail(err, TR_ERR_INTERNAL_ERROR, "clone: %s", strerror(clone_errno));
 	close(out[1]);
 	close(errp[1]);
 	close(rep[1]);
@@ -730,7 +793,7 @@ static enum tr_err write_status(struct shim *s, const char *reason, const char *
 	char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(j);
 	enum tr_err rc =
-	    tr_exec_write_atomic(s->dfd, TR_EXEC_STATUS_FILE, text, strlen(text), 0644, err);
+	    tr_exec_write_atomic(s->dfd, TR_EXEC_STATUS_FILE, text, strlen(text), 0644, true, err);
 	free(text);
 	return rc;
 }
@@ -861,7 +924,8 @@ enum tr_err tr_exec_shim_run(const char *dir_arg, struct tr_buf *err)
 	}
 	int n = snprintf(pidline, sizeof(pidline), "%d %llu\n", (int)getpid(),
 			 (unsigned long long)started);
-	if ((rc = tr_exec_write_atomic(s.dfd, TR_EXEC_PID_FILE, pidline, (size_t)n, 0644, err)))
+	if ((rc = tr_exec_write_atomic(s.dfd, TR_EXEC_PID_FILE, pidline, (size_t)n, 0644, false,
+				       err)))
 		goto out;
 	s.log_fd = openat(s.dfd, TR_EXEC_LOG_FILE,
 			  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
@@ -909,7 +973,8 @@ enum tr_err tr_exec_shim_run(const char *dir_arg, struct tr_buf *err)
 	if (s.truncated)
 		note(&s, "%lld bytes of output were dropped", (long long)s.dropped);
 	log_flush(&s);
-	fsync(s.log_fd);
+	if (s.log_bytes) /* an empty log has nothing to lose */
+		fsync(s.log_fd);
 	if (s.switch_user) {
 		struct stat st;
 		if (!fstat(s.dfd, &st))

@@ -221,20 +221,27 @@ static void start_failure_is_reported(void **state)
 }
 
 /* The memory cgroup of this process (the supervisor's too). */
-static void own_memory_cgroup(char *out, size_t cap)
+/* Our own cgroup in the v1 hierarchy HIER ("memory", "freezer"). */
+static void own_v1_cgroup(const char *hier, char *out, size_t cap)
 {
 	FILE *f = fopen("/proc/self/cgroup", "r");
-	char line[512];
+	char line[512], key[32];
+	snprintf(key, sizeof(key), ":%s:", hier);
 	out[0] = '\0';
 	while (f && fgets(line, sizeof(line), f)) {
-		char *p = strstr(line, ":memory:");
+		char *p = strstr(line, key);
 		if (p) {
 			p[strcspn(p, "\n")] = '\0';
-			snprintf(out, cap, "/sys/fs/cgroup/memory%s", p + 8);
+			snprintf(out, cap, "/sys/fs/cgroup/%s%s", hier, p + strlen(key));
 		}
 	}
 	if (f)
 		fclose(f);
+}
+
+static void own_memory_cgroup(char *out, size_t cap)
+{
+	own_v1_cgroup("memory", out, cap);
 }
 
 /* The step cgroups of supervisor PID in DIR ("trellis-<pid>-<start time>"). */
@@ -389,7 +396,11 @@ static void cancel_stops_the_attempt(void **state)
 	char cg[512], *pidfile = read_text(req.dir, "pid");
 	int shim = (int)strtol(pidfile, NULL, 10);
 	free(pidfile);
+	/* no memory limit: no memory cgroup, the freezer's holds the tree */
 	own_memory_cgroup(cg, sizeof(cg));
+	assert_int_equal(count_step_cgroups(cg, shim), 0);
+	own_v1_cgroup("freezer", cg, sizeof(cg));
+	assert_true(cg[0]);
 	assert_int_equal(count_step_cgroups(cg, shim), 1);
 	char *procs = step_cgroup_procs(cg, shim), self[32];
 	snprintf(self, sizeof(self), "%d\n", shim);
@@ -407,6 +418,89 @@ static void cancel_stops_the_attempt(void **state)
 	assert_int_equal(count_procs("sleep", m), 0);
 	tr_buf_release(&err);
 	tr_exec_free(a);
+	tr_executor_close(ex);
+}
+
+/* The command line of process PID, NULs as spaces. */
+static void cmdline_of(int pid, char *out, size_t cap)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(out, 1, cap - 1, f) : 0;
+	if (f)
+		fclose(f);
+	for (size_t i = 0; i < n; i++)
+		out[i] = out[i] ? out[i] : ' ';
+	out[n] = '\0';
+}
+
+static int parent_of(int pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+	if (f)
+		fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')'), st;
+	int ppid = 0;
+	if (!p || sscanf(p + 1, " %c %d", &st, &ppid) != 2)
+		return 0;
+	return ppid;
+}
+
+/* The supervisor's pid, once it has written its pid file. */
+static int supervisor_pid(const char *dir)
+{
+	int pid = 0;
+	for (int i = 0; i < 500 && pid <= 0; i++) {
+		char *text = read_text(dir, "pid");
+		pid = (int)strtol(text, NULL, 10);
+		free(text);
+		if (pid <= 0)
+			usleep(10000);
+	}
+	return pid;
+}
+
+/* Supervisors are forked by one zygote per executor, not exec'd each time;
+ * when the zygote is gone, attempts still start (a supervisor of their own). */
+static void supervisors_come_from_the_zygote(void **state)
+{
+	const char *m = marker();
+	const char *argv[] = {"sleep", m, NULL};
+	struct tr_executor *ex = executor();
+	struct tr_exec_request req1 = {.dir = new_dir(), .argv = argv, .grace_ms = 100};
+	struct tr_attempt *a = start(ex, &req1);
+	int shim1 = supervisor_pid(req1.dir);
+	struct tr_exec_request req2 = {.dir = new_dir(), .argv = argv, .grace_ms = 100};
+	struct tr_attempt *b = start(ex, &req2);
+	int shim2 = supervisor_pid(req2.dir);
+	int zygote = parent_of(shim1);
+	char cmd[512];
+	cmdline_of(zygote, cmd, sizeof(cmd));
+	assert_non_null(strstr(cmd, "task-zygote"));
+	assert_int_equal(parent_of(shim2), zygote); /* the same one */
+	/* the zygote dies: running supervisors carry on, new attempts start */
+	assert_int_equal(kill(zygote, SIGKILL), 0);
+	struct tr_exec_request req3 = {.dir = new_dir(), .argv = argv, .grace_ms = 100};
+	struct tr_attempt *c = start(ex, &req3);
+	struct tr_exec_result r;
+	struct tr_buf err = TR_BUF_INIT;
+	for (int i = 0; i < 500 && count_procs("sleep", m) < 3; i++)
+		usleep(10000); /* the steps start a moment after their supervisors */
+	assert_int_equal(count_procs("sleep", m), 3);
+	struct tr_attempt *all[] = {a, b, c};
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(tr_exec_cancel(all[i], &err), TR_OK);
+		finish(all[i], &r);
+		assert_int_equal(r.reason, TR_EXEC_CANCELLED);
+		tr_exec_free(all[i]);
+	}
+	assert_int_equal(count_procs("sleep", m), 0);
+	tr_buf_release(&err);
 	tr_executor_close(ex);
 }
 
@@ -644,6 +738,7 @@ int main(void)
 	    cmocka_unit_test(forked_children_are_not_left_behind),
 	    cmocka_unit_test(without_cgroup_the_subreaper_finds_the_tree),
 	    cmocka_unit_test(cancel_stops_the_attempt),
+	    cmocka_unit_test(supervisors_come_from_the_zygote),
 	    cmocka_unit_test(environment_is_an_allow_list),
 	    cmocka_unit_test(adopt_after_the_parent_died),
 	    cmocka_unit_test(step_cannot_open_the_store),
