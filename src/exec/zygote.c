@@ -22,6 +22,7 @@
  * children and ends when the scheduler closes its end; running supervisors
  * carry on without it.
  */
+#include "core/alloc.h"
 #include "core/buf.h"
 #include "exec/exec.h"
 #include "exec/exec_internal.h"
@@ -37,6 +38,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 struct zygote_reply {
@@ -96,6 +98,7 @@ static void reply(int sock, pid_t pid, int e, int pidfd)
 int tr_exec_zygote_serve(int sock, const char *user)
 {
 	tr_exec_shim_prime_users(user);
+	tzset(); /* the time zone is read here once, not in every supervisor */
 	sigset_t chld;
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
@@ -176,8 +179,19 @@ enum tr_err tr_exec_zygote_start(const char *exe, const char *user, char *const 
 	posix_spawn_file_actions_adddup2(&fa, sv[1], 3);
 	posix_spawn_file_actions_addclosefrom_np(&fa, 4);
 	char *argv[] = {"trellis", "task-zygote", (char *)user, NULL};
+	/* every library's symbols bound at its start, once, rather than lazily
+	 * in each supervisor it forks (steps do not inherit this: a supervisor
+	 * builds their environment from an allow-list) */
+	size_t n = 0;
+	while (env && env[n])
+		n++;
+	char **zenv = tr_xcalloc(n + 2, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		zenv[i] = env[i];
+	zenv[n] = "LD_BIND_NOW=1";
 	pid_t pid;
-	int e = posix_spawn(&pid, exe, &fa, &attr, argv, env);
+	int e = posix_spawn(&pid, exe, &fa, &attr, argv, zenv);
+	free(zenv);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	close(sv[1]);

@@ -60,6 +60,7 @@ struct task_inst {
 	json_t *items; /* loop items, or NULL */
 	size_t next_item;
 	size_t first_open; /* children before it are done */
+	size_t kids_done;  /* children done, wherever they are */
 	bool kids_failed;  /* some finished child failed */
 };
 
@@ -449,24 +450,32 @@ static void free_strv(char **v)
 	free(v);
 }
 
+/* Makes PATH and the folders above it that are missing: the deepest first,
+ * going up only as far as needed (one mkdir for a new leaf in an existing
+ * folder, not one per component). */
+static int mkdirs_at(char *p)
+{
+	if (!mkdir(p, 0755) || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return errno;
+	char *slash = strrchr(p, '/');
+	if (!slash || slash == p)
+		return ENOENT;
+	*slash = '\0';
+	int e = mkdirs_at(p);
+	*slash = '/';
+	if (e)
+		return e;
+	return !mkdir(p, 0755) || errno == EEXIST ? 0 : errno;
+}
+
 static enum tr_err mkdirs(const char *path, struct tr_buf *err)
 {
 	char *p = tr_xstrdup(path);
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = 0;
-		if (mkdir(p, 0755) && errno != EEXIST) {
-			enum tr_err rc = tr_fail(err, TR_ERR_IO_ERROR, "cannot create %s: %s", p,
-						 strerror(errno));
-			free(p);
-			return rc;
-		}
-		*s = '/';
-	}
-	enum tr_err rc = TR_OK;
-	if (mkdir(p, 0755) && errno != EEXIST)
-		rc = tr_fail(err, TR_ERR_IO_ERROR, "cannot create %s: %s", p, strerror(errno));
+	int e = mkdirs_at(p);
+	enum tr_err rc =
+	    e ? tr_fail(err, TR_ERR_IO_ERROR, "cannot create %s: %s", path, strerror(e)) : TR_OK;
 	free(p);
 	return rc;
 }
@@ -863,14 +872,16 @@ static json_t *loop_items(struct task_inst *ti, const struct tr_pipeline_iterato
 static void loop_fill(struct tr_run *r, struct task_inst *ti)
 {
 	const struct tr_pipeline_iterator *it = tr_pipeline_task_iterator(ti->t);
-	size_t active = 0;
-	for (size_t i = 0; i < ti->n_children; i++)
-		active += !ti->children[i]->done;
-	while (ti->next_item < json_array_size(ti->items) &&
-	       (it->parallelism <= 0 || (int64_t)active < it->parallelism) && !r->cancelled &&
-	       !r->failed) {
+	size_t active = ti->n_children - ti->kids_done;
+	/* Iterations are opened as they can run, not all at once: without a
+	 * parallelismLimit, a few times the run's slots are open (each pass steps
+	 * the open ones, so a 10,000-item loop must not cost 10,000 per pass). */
+	int64_t cap = it->parallelism > 0 ? it->parallelism : 4 * (int64_t)r->parallelism + 16;
+	while (ti->next_item < json_array_size(ti->items) && (int64_t)active < cap &&
+	       !r->cancelled && !r->failed) {
 		size_t k = ti->next_item++;
-		json_t *params = json_deep_copy(ti->params), *arts = json_deep_copy(ti->artifacts);
+		/* shallow: the values are shared, only the item's key differs */
+		json_t *params = json_copy(ti->params), *arts = json_copy(ti->artifacts);
 		json_t *item = json_array_get(ti->items, k);
 		if (it->kind == TR_ITER_ARTIFACT)
 			json_object_set_new(arts, it->item_input, json_pack("[O]", item));
@@ -1283,6 +1294,8 @@ static enum tr_err dag_step(struct tr_run *r, struct dag_inst *d, int64_t now, i
 	}
 	if (all_done && !d->done) {
 		d->done = true;
+		if (d->owner)
+			d->owner->kids_done++;
 		for (size_t i = 0; i < d->n; i++)
 			if (d->tasks[i].state == TR_TASK_FAILED ||
 			    d->tasks[i].state == TR_TASK_CANCELLED)

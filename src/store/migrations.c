@@ -146,6 +146,45 @@ static const char *const migrations[] = {
     "  fingerprint TEXT PRIMARY KEY, pipeline TEXT NOT NULL, run_id TEXT NOT NULL,"
     "  path TEXT NOT NULL, outputs TEXT NOT NULL, created_ms BIGINT NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX pipeline_cache_created ON pipeline_cache (created_ms);",
+    /* 5: pipelines in the server: KFP pipelines and their versions, recurring
+     * runs, what a server run carries beyond a CLI run (its experiment, the
+     * spec as submitted, KFP's run fields), each task attempt's MLflow run, and
+     * the lineage graph's edges between nodes named "<kind>:<id>" */
+    "ALTER TABLE pipeline_runs ADD COLUMN experiment_id TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE pipeline_runs ADD COLUMN display_name TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE pipeline_runs ADD COLUMN description TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE pipeline_runs ADD COLUMN storage_state TEXT NOT NULL DEFAULT 'AVAILABLE';"
+    "ALTER TABLE pipeline_runs ADD COLUMN spec_text TEXT;"
+    "ALTER TABLE pipeline_runs ADD COLUMN pipeline_id TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE pipeline_runs ADD COLUMN pipeline_version_id TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE pipeline_runs ADD COLUMN recurring_run_id TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE pipeline_runs ADD COLUMN runtime_config TEXT NOT NULL DEFAULT '{}';"
+    "ALTER TABLE pipeline_runs ADD COLUMN state_history TEXT NOT NULL DEFAULT '[]';"
+    "ALTER TABLE pipeline_runs ADD COLUMN error TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE pipeline_runs ADD COLUMN source TEXT NOT NULL DEFAULT 'cli';"
+    "ALTER TABLE pipeline_runs ADD COLUMN options TEXT NOT NULL DEFAULT '{}';"
+    "ALTER TABLE pipeline_tasks ADD COLUMN mlflow_run_id TEXT NOT NULL DEFAULT '';"
+    "CREATE INDEX pipeline_runs_experiment ON pipeline_runs (experiment_id, created_ms);"
+    "CREATE INDEX pipeline_runs_state ON pipeline_runs (state);"
+    "CREATE TABLE kfp_pipelines (pipeline_id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+    "  display_name TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',"
+    "  created_ms BIGINT NOT NULL, tags TEXT NOT NULL DEFAULT '{}') WITHOUT ROWID;"
+    "CREATE TABLE kfp_pipeline_versions (pipeline_version_id TEXT PRIMARY KEY,"
+    "  pipeline_id TEXT NOT NULL, name TEXT NOT NULL, display_name TEXT NOT NULL,"
+    "  description TEXT NOT NULL DEFAULT '', created_ms BIGINT NOT NULL,"
+    "  spec_text TEXT NOT NULL, code_source_url TEXT NOT NULL DEFAULT '',"
+    "  tags TEXT NOT NULL DEFAULT '{}', UNIQUE (pipeline_id, name)) WITHOUT ROWID;"
+    "CREATE TABLE kfp_recurring_runs (recurring_run_id TEXT PRIMARY KEY,"
+    "  display_name TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',"
+    "  experiment_id TEXT NOT NULL, spec_text TEXT, pipeline_id TEXT NOT NULL DEFAULT '',"
+    "  pipeline_version_id TEXT NOT NULL DEFAULT '', runtime_config TEXT NOT NULL DEFAULT '{}',"
+    "  max_concurrency INTEGER NOT NULL DEFAULT 1, trigger_spec TEXT NOT NULL,"
+    "  enabled INTEGER NOT NULL, no_catchup INTEGER NOT NULL DEFAULT 0,"
+    "  created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL, next_fire_ms BIGINT,"
+    "  last_fire_ms BIGINT) WITHOUT ROWID;"
+    "CREATE TABLE lineage_edges (src TEXT NOT NULL, dst TEXT NOT NULL, relation TEXT NOT NULL,"
+    "  created_ms BIGINT NOT NULL, PRIMARY KEY (src, dst, relation)) WITHOUT ROWID;"
+    "CREATE INDEX lineage_edges_dst ON lineage_edges (dst, src);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
