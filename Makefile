@@ -39,12 +39,13 @@ GOV_SRC := src/governance/audit.c
 ARTIFACT_SRC := src/artifact/path.c src/artifact/fs.c
 API_SRC := src/api/validate.c src/api/mlflow_tracking.c src/api/routes.c src/api/admin.c \
 	src/api/mlflow_artifacts.c src/api/mlflow_registry.c \
-	src/api/log_batch_json.c
+	src/api/log_batch_json.c src/api/kfp_runs.c src/api/kfp_tmp.c
 HTTP_SRC := src/http/server.c src/http/metrics.c
 PIPELINE_SRC := src/pipeline/diag.c src/pipeline/yaml.c src/pipeline/fields.c src/pipeline/spec.c \
 	src/pipeline/kfp_ir.c src/pipeline/trellis_yaml.c src/pipeline/cel.c src/pipeline/placeholder.c \
 	src/pipeline/check.c src/pipeline/graph.c src/pipeline/resolve.c \
-	src/pipeline/resolve_outputs.c src/pipeline/resolve_pip.c src/pipeline/run.c src/pipeline/digest.c
+	src/pipeline/resolve_outputs.c src/pipeline/resolve_pip.c src/pipeline/run.c src/pipeline/digest.c \
+	src/pipeline/recorder.c src/pipeline/service.c
 EXEC_SRC := src/exec/exec.c src/exec/limits.c src/exec/local.c src/exec/shim.c src/exec/zygote.c
 CMD_SRC := cmd/trellis.c cmd/cmd_server.c cmd/cmd_db.c cmd/cmd_audit.c cmd/cmd_backup.c cmd/cmd_gc.c \
 	cmd/cmd_pipeline.c cmd/cmd_task_shim.c cmd/cmd_run.c \
@@ -101,7 +102,7 @@ FUZZ_CORE := src/core/alloc.c src/core/arena.c src/core/buf.c src/core/err.c src
 	src/core/ids.c
 FUZZ_TARGETS := search log_batch validate pipeline cel
 fuzz_search_SRC := src/store/search.c
-fuzz_pipeline_SRC := $(filter-out src/pipeline/run.c,$(PIPELINE_SRC)) src/exec/limits.c
+fuzz_pipeline_SRC := $(filter-out src/pipeline/run.c src/pipeline/recorder.c src/pipeline/service.c,$(PIPELINE_SRC)) src/exec/limits.c
 fuzz_cel_SRC := src/pipeline/cel.c
 fuzz_log_batch_SRC := src/api/log_batch_json.c src/api/validate.c
 fuzz_validate_SRC := src/api/validate.c

@@ -14,6 +14,7 @@
 #include "exec/exec.h"
 #include "pipeline/diag.h"
 #include "pipeline/digest.h"
+#include "pipeline/recorder.h"
 #include "pipeline/run.h"
 #include "pipeline/spec.h"
 #include "store/store.h"
@@ -263,135 +264,6 @@ static bool reachable_by_steps(const char *root, const char *step_user)
 	return ok;
 }
 
-/* The store behind the engine's hooks. Task records are submitted to the
- * group-commit writer without waiting; flush() waits until every one has
- * committed, so the engine spawns a batch after one commit. */
-struct store_hooks {
-	struct tr_store *store;
-	const char *run_id, *pipeline;
-	const char *artifact_root; /* absolute; digests of files under it are recorded */
-	pthread_mutex_t lock;
-	pthread_cond_t done;
-	size_t outstanding;
-	enum tr_err first_rc;
-	struct tr_buf first_err;
-};
-
-struct pending {
-	struct tr_write w;
-	struct store_hooks *h;
-};
-
-static void persist_done(struct tr_write *w, void *ctx)
-{
-	struct pending *p = ctx;
-	struct store_hooks *h = p->h;
-	pthread_mutex_lock(&h->lock);
-	if (w->rc && !h->first_rc) {
-		h->first_rc = w->rc;
-		tr_buf_append(&h->first_err, w->err.data ? w->err.data : "", w->err.len);
-	}
-	if (--h->outstanding == 0)
-		pthread_cond_broadcast(&h->done);
-	pthread_mutex_unlock(&h->lock);
-	json_decref(w->args);
-	tr_write_release(w);
-	free(p);
-}
-
-static void submit(struct store_hooks *h, tr_write_fn apply, json_t *args, const char *action,
-		   enum tr_audit_class cls);
-
-/* Output files of a step are recorded like uploads: path (relative to the
- * artifact root), size and SHA-256, so lineage and gc see them. */
-static void record_digests(struct store_hooks *h, json_t *digests)
-{
-	size_t i, n = h->artifact_root ? strlen(h->artifact_root) : 0;
-	json_t *d;
-	json_array_foreach(digests, i, d)
-	{
-		const char *uri = json_string_value(json_object_get(d, "uri"));
-		if (!n || !uri || strncmp(uri, h->artifact_root, n) || uri[n] != '/')
-			continue;
-		submit(h, tr_store_artifact_record,
-		       json_pack("{s:s,s:O,s:O}", "path", uri + n + 1, "size",
-				 json_object_get(d, "size"), "sha256",
-				 json_object_get(d, "sha256")),
-		       "artifacts.record", TR_AUDIT_DATA);
-	}
-}
-
-static enum tr_err persist(void *ctx, json_t *task, struct tr_buf *err)
-{
-	struct store_hooks *h = ctx;
-	record_digests(h, json_object_get(task, "artifact_digests"));
-	json_object_set_new(task, "run_id", json_string(h->run_id));
-	json_object_set_new(task, "pipeline", json_string(h->pipeline));
-	submit(h, tr_store_pipeline_task_put, json_incref(task), "pipelines.task", TR_AUDIT_DATA);
-	(void)err;
-	return TR_OK;
-}
-
-/* Hands a write to the group-commit writer without waiting; ARGS is stolen. */
-static void submit(struct store_hooks *h, tr_write_fn apply, json_t *args, const char *action,
-		   enum tr_audit_class cls)
-{
-	struct pending *p = calloc(1, sizeof(*p));
-	if (!p)
-		abort();
-	p->h = h;
-	p->w.apply = apply;
-	p->w.args = args;
-	p->w.action = action;
-	p->w.actor = "trellis run";
-	p->w.audit_class = cls;
-	p->w.on_done = persist_done;
-	p->w.ctx = p;
-	pthread_mutex_lock(&h->lock);
-	h->outstanding++;
-	pthread_mutex_unlock(&h->lock);
-	tr_store_submit(h->store, &p->w);
-}
-
-static enum tr_err flush(void *ctx, struct tr_buf *err)
-{
-	struct store_hooks *h = ctx;
-	pthread_mutex_lock(&h->lock);
-	while (h->outstanding)
-		pthread_cond_wait(&h->done, &h->lock);
-	enum tr_err rc = h->first_rc;
-	if (rc)
-		tr_buf_append(err, h->first_err.data, h->first_err.len);
-	pthread_mutex_unlock(&h->lock);
-	return rc;
-}
-
-static json_t *cache_get(void *ctx, const char *fingerprint)
-{
-	struct store_hooks *h = ctx;
-	json_t *outs = NULL;
-	struct tr_buf err = TR_BUF_INIT;
-	if (tr_store_pipeline_cache_get(h->store, fingerprint, &outs, &err))
-		outs = NULL;
-	tr_buf_release(&err);
-	return outs;
-}
-
-static enum tr_err put_run(struct tr_store *s, json_t *args, struct tr_buf *err)
-{
-	struct tr_write w = {0};
-	w.apply = tr_store_pipeline_run_put;
-	w.args = args;
-	w.action = "pipelines.run";
-	w.actor = "trellis run";
-	w.audit_class = TR_AUDIT_CONTROL;
-	enum tr_err rc = tr_store_write_sync(s, &w);
-	if (rc)
-		tr_buf_append(err, w.err.data ? w.err.data : "", w.err.len);
-	tr_write_release(&w);
-	return rc;
-}
-
 /* --stats: a histogram of the scheduler's per-attempt overhead. */
 static void print_stats(const struct tr_run *run)
 {
@@ -552,9 +424,7 @@ int cmd_run(int argc, char **argv)
 	}
 	int code = 2;
 	struct progress prog = {0};
-	struct store_hooks sh = {.lock = PTHREAD_MUTEX_INITIALIZER,
-				 .done = PTHREAD_COND_INITIALIZER,
-				 .first_err = TR_BUF_INIT};
+	struct tr_recorder *recorder = NULL;
 	json_t *params = json_object(), *prior = NULL, *stored = NULL;
 	struct tr_executor *ex = NULL;
 	struct tr_run *run = NULL;
@@ -671,12 +541,10 @@ int cmd_run(int argc, char **argv)
 	prog.quiet = as_json;
 	prog.tty = isatty(2);
 	prog.started_ms = tr_clock_now_ms();
-	sh.store = store;
-	sh.run_id = run_id;
-	sh.pipeline = tr_pipeline_name(spec);
-	sh.artifact_root = *artifact_root ? artifact_root : NULL;
-	struct tr_run_hooks hooks = {
-	    .persist = persist, .flush = flush, .cache_get = cache_get, .ctx = &sh};
+	recorder = tr_recorder_new(store, run_id, tr_pipeline_name(spec),
+				   *artifact_root ? artifact_root : NULL, "trellis run");
+	struct tr_run_hooks hooks = {0};
+	tr_recorder_hooks(recorder, &hooks);
 	struct tr_run_options o = {
 	    .run_id = run_id,
 	    .root = tr_buf_str(&root),
@@ -698,7 +566,7 @@ int cmd_run(int argc, char **argv)
 	json_t *rec = json_pack("{s:s,s:s,s:s,s:s,s:O,s:s,s:s}", "run_id", run_id, "name",
 				tr_pipeline_name(spec), "spec_path", spec_abs, "spec_sha256", sha,
 				"params", params, "root", tr_buf_str(&root), "state", "RUNNING");
-	rc = put_run(store, rec, &err);
+	rc = tr_recorder_put_run(store, rec, "trellis run", &err);
 	if (rc) {
 		fprintf(stderr, "trellis run: cannot record the run: %s\n", tr_buf_str(&err));
 		json_decref(rec);
@@ -711,13 +579,13 @@ int cmd_run(int argc, char **argv)
 	rc = tr_run_execute(run, &err);
 	progress_end(&prog); /* the final counts, before the summary */
 	struct tr_buf ferr = TR_BUF_INIT;
-	if (flush(&sh, &ferr) && !rc) /* the last records */
+	if (tr_recorder_flush(recorder, &ferr) && !rc) /* the last records */
 		rc = tr_fail(&err, TR_ERR_IO_ERROR, "cannot record the run: %s", tr_buf_str(&ferr));
 	tr_buf_release(&ferr);
 	json_object_set_new(rec, "state",
 			    json_string(rc ? "FAILED" : tr_task_state_name(tr_run_state(run))));
 	struct tr_buf err2 = TR_BUF_INIT;
-	if (put_run(store, rec, &err2))
+	if (tr_recorder_put_run(store, rec, "trellis run", &err2))
 		fprintf(stderr, "trellis run: cannot record the run's end: %s\n",
 			tr_buf_str(&err2));
 	tr_buf_release(&err2);
@@ -742,14 +610,8 @@ out:
 	tr_run_free(run);
 	tr_executor_close(ex);
 	tr_pipeline_spec_free(spec);
-	if (store) {
-		struct tr_buf ignore = TR_BUF_INIT;
-		if (flush(&sh, &ignore))
-			tr_buf_reset(&ignore);
-		tr_buf_release(&ignore);
-	}
+	tr_recorder_free(recorder); /* waits for its last writes */
 	tr_store_close(store);
-	tr_buf_release(&sh.first_err);
 	progress_end(&prog);
 	json_decref(params);
 	json_decref(stored);

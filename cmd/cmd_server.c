@@ -7,6 +7,7 @@
  */
 #include "api/api.h"
 #include "artifact/artifact.h"
+#include "pipeline/service.h"
 #include "cmd.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -48,6 +49,12 @@ static void usage(FILE *out)
 	    "                                   (default 16777216)\n"
 	    "      --max-artifact-bytes N       largest artifact upload (default 0: no limit;\n"
 	    "                                   uploads are streamed to disk)\n"
+	    "      --step-user USER             pipeline steps' user when the server runs as root\n"
+	    "                                   (default nobody; \"\" runs them as root)\n"
+	    "      --step-python PATH           the Python that runs lightweight KFP components\n"
+	    "                                   (its folder goes first on the steps' PATH)\n"
+	    "      --max-pipeline-runs N        pipeline runs executing at once (default 4)\n"
+	    "      --pipeline-parallelism N     running tasks per pipeline run (default: cores)\n"
 	    "      --log-json                   log lines as JSON\n"
 	    "      --quiet                      no access log lines\n"
 	    "      --help                       this text\n");
@@ -83,8 +90,14 @@ int cmd_server(int argc, char **argv)
 		O_HELP,
 		O_BODY,
 		O_ARTIFACT,
-		O_QUIET
+		O_QUIET,
+		O_STEP_USER,
+		O_STEP_PY,
+		O_MAX_RUNS,
+		O_PAR
 	};
+	const char *step_user = NULL, *step_python = NULL;
+	int max_runs = 0, parallelism = 0;
 	uint64_t max_artifact = 0;
 	static const struct option opts[] = {
 	    {"host", required_argument, NULL, 'h'},
@@ -99,6 +112,10 @@ int cmd_server(int argc, char **argv)
 	    {"max-artifact-bytes", required_argument, NULL, O_ARTIFACT},
 	    {"log-json", no_argument, NULL, O_JSON},
 	    {"quiet", no_argument, NULL, O_QUIET},
+	    {"step-user", required_argument, NULL, O_STEP_USER},
+	    {"step-python", required_argument, NULL, O_STEP_PY},
+	    {"max-pipeline-runs", required_argument, NULL, O_MAX_RUNS},
+	    {"pipeline-parallelism", required_argument, NULL, O_PAR},
 	    {"help", no_argument, NULL, O_HELP},
 	    {NULL, 0, NULL, 0},
 	};
@@ -143,6 +160,18 @@ int cmd_server(int argc, char **argv)
 			break;
 		case O_QUIET:
 			tr_log_set_level(TR_LOG_WARN);
+			break;
+		case O_STEP_USER:
+			step_user = optarg;
+			break;
+		case O_STEP_PY:
+			step_python = optarg;
+			break;
+		case O_MAX_RUNS:
+			max_runs = (int)parse_num(optarg, "--max-pipeline-runs", 1, 1000);
+			break;
+		case O_PAR:
+			parallelism = (int)parse_num(optarg, "--pipeline-parallelism", 1, 100000);
 			break;
 		case O_HELP:
 			usage(stdout);
@@ -194,12 +223,46 @@ int cmd_server(int argc, char **argv)
 	tr_log_info("trellis %s serving http://%s:%d (store %s, artifacts %s, %d workers)",
 		    TR_VERSION, hopts.host, tr_http_port(http), store_uri, artifacts_dest,
 		    hopts.workers);
+	/* pipelines: steps talk to this server's MLflow API */
+	char abs_artifacts[PATH_MAX], tracking[300], *py_dir = NULL;
+	if (!realpath(artifacts_dest, abs_artifacts)) {
+		tr_log_error("%s: %s", artifacts_dest, strerror(errno));
+		goto out;
+	}
+	const char *th = hopts.host;
+	if (!strcmp(th, "0.0.0.0") || !strcmp(th, "::") || !*th)
+		th = "127.0.0.1";
+	snprintf(tracking, sizeof(tracking), strchr(th, ':') ? "http://[%s]:%d" : "http://%s:%d",
+		 th, tr_http_port(http));
+	if (step_python) {
+		const char *slash = strrchr(step_python, '/');
+		py_dir = slash ? strndup(step_python, (size_t)(slash - step_python)) : NULL;
+	}
+	struct tr_pipelines_config pcfg = {.store = api.store,
+					   .artifact_root = abs_artifacts,
+					   .tracking_uri = tracking,
+					   .max_runs = max_runs,
+					   .parallelism = parallelism,
+					   .step_user = step_user,
+					   .python_dir = py_dir};
+	struct tr_pipelines *pipelines = NULL;
+	enum tr_err prc = tr_pipelines_start(&pcfg, &pipelines, &err);
+	free(py_dir);
+	if (prc) {
+		tr_log_error("cannot start pipelines: %s", tr_buf_str(&err));
+		goto out;
+	}
+	api.pipelines = pipelines;
 	int sig = 0;
 	sigwait(&set, &sig);
 	tr_log_info("received %s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	tr_http_quiesce(http);
 	if (!tr_http_wait_idle(http, 10000))
 		tr_log_warn("requests still in flight after 10 s; stopping anyway");
+	/* running pipeline runs are left to their supervisors; the next start
+	 * resumes them */
+	api.pipelines = NULL;
+	tr_pipelines_stop(pipelines);
 	/* commit and answer every queued write while the HTTP server can still
 	 * send the answers; only then stop it */
 	tr_store_drain(api.store);

@@ -16,9 +16,11 @@
 #include <jansson.h>
 
 struct tr_artifacts;
+struct tr_pipelines;
 
 struct tr_api {
 	struct tr_store *store;
+	struct tr_pipelines *pipelines; /* runs pipelines; NULL until started */
 	struct tr_artifacts *artifacts; /* the artifact proxy's store */
 	uint64_t max_artifact_bytes;	/* largest upload; 0: no limit */
 	int64_t started_ms;

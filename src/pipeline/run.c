@@ -24,9 +24,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -51,9 +53,10 @@ struct task_inst {
 	bool cached;	/* outputs taken from the task cache */
 	bool cacheable; /* a success becomes a cache entry */
 	char fingerprint[65];
-	char *attempt_dir; /* the current or last attempt's folder */
-	uint64_t gpus;	   /* GPUs assigned to the running attempt */
-	json_t *digests;   /* [{uri, sha256, size}] of the outputs an attempt wrote */
+	char *attempt_dir;     /* the current or last attempt's folder */
+	char tracking_run[64]; /* the current or last attempt's tracking (MLflow) run, or "" */
+	uint64_t gpus;	       /* GPUs assigned to the running attempt */
+	json_t *digests;       /* [{uri, sha256, size}] of the outputs an attempt wrote */
 	/* a task whose component is a DAG */
 	struct dag_inst **children;
 	size_t n_children, cap_children;
@@ -88,6 +91,10 @@ struct tr_run {
 	char *cancel_reason;
 	int64_t started_ms;
 	int epfd, sigfd;
+	int ctlfd;	      /* eventfd: tr_run_cancel()/tr_run_detach() from other threads */
+	atomic_int ctl;	      /* CTL_CANCEL | CTL_DETACH, set by those */
+	char ctl_reason[128]; /* tr_run_cancel()'s reason, written before CTL_CANCEL */
+	bool detached;
 	int kfp_importable;	  /* -1 unknown, 0 no, 1 yes */
 	struct task_inst **order; /* tasks in the order they started */
 	size_t n_order, cap_order;
@@ -203,6 +210,9 @@ static void dag_free(struct dag_inst *d)
 
 static void set_state(struct tr_run *r, struct task_inst *ti, enum tr_task_state st,
 		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+struct tr_exec_result;
+static void attempt_ended(struct tr_run *r, struct task_inst *ti, const char *state,
+			  const struct tr_exec_result *res, const char *message);
 
 static void set_state(struct tr_run *r, struct task_inst *ti, enum tr_task_state st,
 		      const char *fmt, ...)
@@ -249,6 +259,8 @@ static void set_state(struct tr_run *r, struct task_inst *ti, enum tr_task_state
 			json_object_set_new(t, "start_ms", json_integer(ti->start_ms));
 		if (ti->end_ms)
 			json_object_set_new(t, "end_ms", json_integer(ti->end_ms));
+		if (ti->tracking_run[0])
+			json_object_set_new(t, "mlflow_run_id", json_string(ti->tracking_run));
 		r->hook_rc = r->o.hooks->persist(r->o.hooks->ctx, t, &r->hook_err);
 		json_decref(t);
 	}
@@ -614,6 +626,28 @@ static enum tr_err start_attempt(struct tr_run *r, struct task_inst *ti,
 		}
 		free(v);
 	}
+	ti->tracking_run[0] = '\0';
+	if (!rc && r->o.hooks && r->o.hooks->attempt_begin) {
+		/* the attempt's tracking run, and what the step needs to log to it */
+		struct tr_buf env = TR_BUF_INIT;
+		json_t *a = json_pack(
+		    "{s:s,s:i,s:s,s:O,s:s}", "path", ti->path, "attempt", ti->attempts, "component",
+		    tr_pipeline_component_name(c) ? tr_pipeline_component_name(c) : "", "params",
+		    ti->params ? ti->params : json_object(), "attempt_dir", tr_buf_str(&dir));
+		rc = r->o.hooks->attempt_begin(r->o.hooks->ctx, a, ti->tracking_run, &env, err);
+		json_decref(a);
+		ti->tracking_run[sizeof(ti->tracking_run) - 1] = '\0';
+		size_t n_lines = 0;
+		for (size_t i = 0; i < env.len; i++)
+			n_lines += env.data[i] == '\0';
+		if (!rc && n_lines) {
+			envv = tr_xrealloc(envv, (ne + n_lines + 1) * sizeof(*envv));
+			for (size_t i = 0; i < env.len; i += strlen(env.data + i) + 1)
+				envv[ne++] = tr_xstrdup(env.data + i);
+			envv[ne] = NULL;
+		}
+		tr_buf_release(&env);
+	}
 	if (!rc && argc > 2 && !strcmp(argv[0], "sh") && !strcmp(argv[1], "-c") &&
 	    strstr(argv[2], "kfp==")) {
 		char **penv = tr_xcalloc(2, sizeof(char *));
@@ -726,6 +760,7 @@ static void spawn_queued(struct tr_run *r)
 			tr_exec_free(ti->attempt);
 			ti->attempt = NULL;
 			set_state(r, ti, TR_TASK_FAILED, "%s", tr_buf_str(&why));
+			attempt_ended(r, ti, "FAILED", NULL, tr_buf_str(&why));
 		}
 		tr_buf_release(&why);
 		spawn_release(sp);
@@ -771,6 +806,32 @@ static json_t *output_digests(json_t *outs)
 	return list;
 }
 
+/* Tells the tracking hook how attempt ti->attempts ended (RES may be NULL:
+ * it never ran, or its supervisor left no status). */
+static void attempt_ended(struct tr_run *r, struct task_inst *ti, const char *state,
+			  const struct tr_exec_result *res, const char *message)
+{
+	if (!r->o.hooks || !r->o.hooks->attempt_end)
+		return;
+	json_t *a = json_pack("{s:s,s:i,s:s,s:s,s:s,s:s}", "path", ti->path, "attempt",
+			      ti->attempts, "mlflow_run_id", ti->tracking_run, "state", state,
+			      "message", message ? message : "", "attempt_dir",
+			      ti->attempt_dir ? ti->attempt_dir : "");
+	if (res) {
+		json_object_set_new(a, "reason", json_string(tr_exec_reason_name(res->reason)));
+		json_object_set_new(a, "exit_code", json_integer(res->exit_code));
+		json_object_set_new(a, "signal", json_integer(res->signal));
+		json_object_set_new(a, "start_ms", json_integer(res->start_ms));
+		json_object_set_new(a, "end_ms", json_integer(res->end_ms));
+		json_object_set_new(a, "peak_rss_bytes",
+				    json_integer((json_int_t)res->peak_rss_bytes));
+	}
+	if (ti->outputs && !strcmp(state, "SUCCEEDED"))
+		json_object_set(a, "outputs", ti->outputs);
+	r->o.hooks->attempt_end(r->o.hooks->ctx, a);
+	json_decref(a);
+}
+
 /* Reads a finished attempt: outputs on success, else a retry or a failure. */
 static void finish_attempt(struct tr_run *r, struct task_inst *ti)
 {
@@ -802,10 +863,18 @@ static void finish_attempt(struct tr_run *r, struct task_inst *ti)
 		set_state(r, ti, TR_TASK_SUCCEEDED, "succeeded on attempt %d", ti->attempts);
 	else if (ok)
 		set_state(r, ti, TR_TASK_SUCCEEDED, NULL);
-	else {
+	if (ok) {
+		attempt_ended(r, ti, "SUCCEEDED", &res, NULL);
+	} else {
 		const struct tr_pipeline_retry *p = tr_pipeline_task_retry(ti->t);
 		bool retry = p && ti->attempts <= p->max_retries && !r->cancelled &&
 			     !(rc == TR_OK && res.reason == TR_EXEC_CANCELLED);
+		bool cancelled = !rc && res.reason == TR_EXEC_CANCELLED && !retry;
+		attempt_ended(r, ti,
+			      retry	  ? "RETRYING"
+			      : cancelled ? "CANCELLED"
+					  : "FAILED",
+			      rc ? NULL : &res, tr_buf_str(&why));
 		if (retry) {
 			ti->not_before_ms = tr_clock_now_ms() + backoff_ms(p, ti->attempts);
 			set_state(r, ti, TR_TASK_PENDING,
@@ -1076,6 +1145,8 @@ static bool from_prior(struct tr_run *r, struct task_inst *ti,
 		return false;
 	const char *st = json_string_value(json_object_get(p, "state"));
 	ti->attempts = (int)json_integer_value(json_object_get(p, "attempts"));
+	const char *tracked = json_string_value(json_object_get(p, "mlflow_run_id"));
+	snprintf(ti->tracking_run, sizeof(ti->tracking_run), "%s", tracked ? tracked : "");
 	json_t *outs = json_object_get(p, "outputs");
 	if (st && !strcmp(st, "SUCCEEDED") && json_is_object(outs)) {
 		json_decref(ti->outputs);
@@ -1206,6 +1277,8 @@ static enum tr_err try_start(struct tr_run *r, struct task_inst *ti, int64_t now
 	enum tr_err rc = start_attempt(r, ti, tr_pipeline_executor_container(ex), err);
 	if (rc) { /* could not even start: the task fails, the run goes on */
 		set_state(r, ti, TR_TASK_FAILED, "%s", tr_buf_str(err));
+		if (ti->tracking_run[0])
+			attempt_ended(r, ti, "FAILED", NULL, tr_buf_str(err));
 		tr_buf_reset(err);
 	}
 	return TR_OK;
@@ -1355,6 +1428,13 @@ enum tr_err tr_run_new(const struct tr_pipeline_spec *spec, const struct tr_run_
 	r->kfp_importable = -1;
 	r->n_gpus = -1;
 	r->epfd = r->sigfd = -1;
+	r->ctlfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (r->ctlfd < 0) {
+		enum tr_err erc =
+		    tr_fail(err, TR_ERR_INTERNAL_ERROR, "eventfd: %s", strerror(errno));
+		tr_run_free(r);
+		return erc;
+	}
 	time_t now = time(NULL);
 	struct tm tm;
 	gmtime_r(&now, &tm);
@@ -1384,7 +1464,29 @@ void tr_run_free(struct tr_run *r)
 		close(r->epfd);
 	if (r->sigfd >= 0)
 		close(r->sigfd);
+	if (r->ctlfd >= 0)
+		close(r->ctlfd);
 	free(r);
+}
+
+enum { CTL_CANCEL = 1, CTL_DETACH = 2 };
+
+void tr_run_cancel(struct tr_run *r, const char *reason)
+{
+	if (!(atomic_load(&r->ctl) & CTL_CANCEL)) /* the first reason stays */
+		snprintf(r->ctl_reason, sizeof(r->ctl_reason), "%s", reason ? reason : "cancelled");
+	atomic_fetch_or(&r->ctl, CTL_CANCEL);
+	uint64_t one = 1;
+	if (write(r->ctlfd, &one, sizeof(one)) < 0) { /* full: a wake-up is pending anyway */
+	}
+}
+
+void tr_run_detach(struct tr_run *r)
+{
+	atomic_fetch_or(&r->ctl, CTL_DETACH);
+	uint64_t one = 1;
+	if (write(r->ctlfd, &one, sizeof(one)) < 0) {
+	}
 }
 
 /* Cancels every running attempt under D. */
@@ -1420,20 +1522,32 @@ enum tr_err tr_run_execute(struct tr_run *r, struct tr_buf *err)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigset_t old;
-	pthread_sigmask(SIG_BLOCK, &mask, &old);
-	r->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (r->epfd < 0 || r->sigfd < 0) {
+	pthread_sigmask(r->o.no_signals ? SIG_SETMASK : SIG_BLOCK, r->o.no_signals ? NULL : &mask,
+			&old);
+	if (!r->o.no_signals)
+		r->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (r->epfd < 0 || (!r->o.no_signals && r->sigfd < 0)) {
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		return tr_fail(err, TR_ERR_INTERNAL_ERROR, "event loop: %s", strerror(errno));
 	}
 	struct epoll_event sev = {.events = EPOLLIN, .data.ptr = NULL};
-	epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->sigfd, &sev);
+	if (r->sigfd >= 0)
+		epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->sigfd, &sev);
+	struct epoll_event cev = {.events = EPOLLIN, .data.ptr = &r->ctlfd};
+	epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->ctlfd, &cev);
 	r->started_ms = tr_clock_now_ms();
 	int64_t deadline =
 	    tr_pipeline_timeout_ms(r->spec) ? r->started_ms + tr_pipeline_timeout_ms(r->spec) : 0;
 	enum tr_err rc = TR_OK;
 	while (!rc) {
 		int64_t now = tr_clock_now_ms(), wake = 0;
+		int ctl = atomic_load(&r->ctl);
+		if (ctl & CTL_DETACH) { /* attempts go on under their supervisors */
+			r->detached = true;
+			break;
+		}
+		if (ctl & CTL_CANCEL)
+			cancel(r, r->ctl_reason);
 		if (deadline && now >= deadline)
 			cancel(r, "the pipeline timed out");
 		/* until nothing changes: a finished task may let a sibling start, a
@@ -1468,6 +1582,12 @@ enum tr_err tr_run_execute(struct tr_run *r, struct tr_buf *err)
 			break;
 		}
 		for (int i = 0; i < n && !rc; i++) {
+			if (evs[i].data.ptr == &r->ctlfd) { /* read at the top of the loop */
+				uint64_t v;
+				if (read(r->ctlfd, &v, sizeof(v)) < 0) {
+				}
+				continue;
+			}
 			struct task_inst *ti = evs[i].data.ptr;
 			if (!ti) { /* SIGINT/SIGTERM */
 				struct signalfd_siginfo si;
@@ -1487,7 +1607,9 @@ enum tr_err tr_run_execute(struct tr_run *r, struct tr_buf *err)
 		}
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (!rc)
+	if (!rc && r->detached)
+		r->state = TR_TASK_RUNNING;
+	else if (!rc)
 		r->state = r->cancelled	    ? TR_TASK_CANCELLED
 			   : r->top->failed ? TR_TASK_FAILED
 					    : TR_TASK_SUCCEEDED;

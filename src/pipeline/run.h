@@ -62,6 +62,21 @@ struct tr_run_hooks {
 	enum tr_err (*persist)(void *ctx, json_t *task, struct tr_buf *err);
 	enum tr_err (*flush)(void *ctx, struct tr_buf *err);
 	json_t *(*cache_get)(void *ctx, const char *fingerprint);
+	/*
+	 * Tracking, both optional. ATTEMPT_BEGIN runs before a container attempt
+	 * is recorded and spawned, with {path, attempt, component, params (the
+	 * resolved input parameters), attempt_dir}; it may name the attempt's
+	 * tracking run in RUN_ID (then recorded with the task as "mlflow_run_id")
+	 * and add "NAME=value" lines, each NUL-terminated, to ENV for the step.
+	 * An error fails the attempt (not the run). ATTEMPT_END runs when the
+	 * attempt has ended: {path, attempt, mlflow_run_id, state ("SUCCEEDED",
+	 * "FAILED", "CANCELLED", or "RETRYING" when another attempt follows),
+	 * reason, exit_code, signal, message, start_ms, end_ms, peak_rss_bytes,
+	 * attempt_dir, outputs?}.
+	 */
+	enum tr_err (*attempt_begin)(void *ctx, json_t *attempt, char run_id[64],
+				     struct tr_buf *env, struct tr_buf *err);
+	void (*attempt_end)(void *ctx, json_t *attempt);
 	void *ctx;
 };
 
@@ -77,6 +92,7 @@ struct tr_run_options {
 	struct tr_executor *ex; /* borrowed */
 	const struct tr_run_hooks *hooks; /* may be NULL */
 	bool no_cache;			  /* do not reuse cached outputs (still record them) */
+	bool no_signals; /* SIGINT/SIGTERM are not the run's (a server): tr_run_cancel() instead */
 	/* resume: the tasks a previous execution of this run recorded, {path:
 	 * {state, attempts, attempt_dir, outputs?, cached}} (borrowed). A task that
 	 * succeeded keeps its outputs and is not run again; an attempt that was
@@ -106,7 +122,14 @@ void tr_run_free(struct tr_run *r);
 enum tr_err tr_run_execute(struct tr_run *r, struct tr_buf *err)
     __attribute__((warn_unused_result));
 
-/* SUCCEEDED, FAILED or CANCELLED once executed. */
+/* From any thread, while tr_run_execute() runs (or before): CANCEL stops the
+ * run as Ctrl-C does (running attempts are cancelled, exit handlers run);
+ * DETACH makes tr_run_execute() return at once, leaving running attempts to
+ * their supervisors and the run unfinished (RUNNING), to be resumed later. */
+void tr_run_cancel(struct tr_run *r, const char *reason);
+void tr_run_detach(struct tr_run *r);
+
+/* SUCCEEDED, FAILED or CANCELLED once executed; RUNNING when detached. */
 enum tr_task_state tr_run_state(const struct tr_run *r);
 /*
  * The run as JSON (new object): {"run_id", "state", "outputs": {"parameters",

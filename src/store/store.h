@@ -225,6 +225,22 @@ enum tr_err tr_store_pipeline_task_put(struct tr_store_tx *tx, struct tr_write *
 				       struct tr_buf *err);
 enum tr_err tr_store_pipeline_cache_purge(struct tr_store_tx *tx, struct tr_write *w,
 					  struct tr_buf *err);
+/* Pipeline runs submitted to the server. run_submit: ARGS {display_name,
+ * experiment_id?, description?, name (the pipeline's), spec_text,
+ * spec_sha256, params, runtime_config, options, root, pipeline_id?,
+ * pipeline_version_id?, recurring_run_id?, tags: [{key, value}] of the
+ * parent MLflow run, user_id?}: creates the parent MLflow run and the pipeline
+ * run (PENDING) under the same id in one transaction; result {"run_id"}.
+ * run_update: ARGS {run_id, state?, error?, storage_state?}: a new state is
+ * appended to the run's state history, and the parent MLflow run's status
+ * follows (FINISHED, FAILED, KILLED). run_delete: ARGS {run_id}: the run, its
+ * tasks, and its MLflow runs (marked deleted). */
+enum tr_err tr_store_pipeline_run_submit(struct tr_store_tx *tx, struct tr_write *w,
+					 struct tr_buf *err);
+enum tr_err tr_store_pipeline_run_update(struct tr_store_tx *tx, struct tr_write *w,
+					 struct tr_buf *err);
+enum tr_err tr_store_pipeline_run_delete(struct tr_store_tx *tx, struct tr_write *w,
+					 struct tr_buf *err);
 /* Appends only the audit entry (a request rejected before it reached the store). */
 enum tr_err tr_store_reject(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
 
@@ -284,6 +300,17 @@ enum tr_err tr_store_pipeline_cache_get(struct tr_store *s, const char *fingerpr
  * attempt_dir, outputs?, message, cached}}} (new object). */
 enum tr_err tr_store_pipeline_run_get(struct tr_store *s, const char *run_id, json_t **out,
 				      struct tr_buf *err) __attribute__((warn_unused_result));
+
+/* TEMPORARY declaration until the KFP API branch lands (store_kfp.c). */
+enum tr_err tr_store_kfp_version_spec(struct tr_store *s, const char *pipeline_id,
+				      const char *version_id, char **spec_text,
+				      char **resolved_version_id, struct tr_buf *err)
+    __attribute__((warn_unused_result));
+
+/* The ids of server pipeline runs not finished (PENDING, RUNNING, CANCELING),
+ * oldest first: a new array. */
+enum tr_err tr_store_pipeline_runs_unfinished(struct tr_store *s, json_t **out, struct tr_buf *err)
+    __attribute__((warn_unused_result));
 
 /* Runs deleted at or before CUTOFF_MS, oldest first: a new array of
  * {run_id, artifact_uri, deleted_time, artifact_files, artifact_bytes}. */
