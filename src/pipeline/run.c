@@ -1274,6 +1274,10 @@ static enum tr_err try_start(struct tr_run *r, struct task_inst *ti, int64_t now
 	}
 	if (r->running >= r->parallelism)
 		return TR_OK; /* a slot frees when an attempt ends */
+	/* bound earlier but waiting for a slot (or a retry's backoff): once the
+	 * run is cancelled, or failed, no attempt starts any more */
+	if (ti->started && (r->cancelled || (r->failed && !completed_only)))
+		return TR_OK;
 	enum tr_err rc = start_attempt(r, ti, tr_pipeline_executor_container(ex), err);
 	if (rc) { /* could not even start: the task fails, the run goes on */
 		set_state(r, ti, TR_TASK_FAILED, "%s", tr_buf_str(err));
