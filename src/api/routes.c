@@ -5,6 +5,7 @@
  * the HTTP layer's checks) in the audit log before answering its error.
  */
 #include "api/api.h"
+#include "api/kfp.h"
 #include "api/log_batch_json.h"
 #include "core/arena.h"
 
@@ -102,6 +103,8 @@ void tr_api_dispatch(void *ctx, struct tr_req *r)
 {
 	struct tr_api *api = ctx;
 	if (tr_api_artifacts(api, r))
+		return;
+	if (tr_api_kfp(api, r)) /* /apis/v2beta1/...: Kubeflow Pipelines (kfp.c) */
 		return;
 	const char *suffix = mlflow_suffix(r->path);
 	const struct tr_route *route = NULL;
