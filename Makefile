@@ -60,7 +60,7 @@ UNIT_TESTS := test_core test_search test_validate test_store test_registry test_
 	test_pipeline test_exec test_resolve test_kfp
 UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
-.PHONY: all test unit compat pipeline-tests check clean format format-check bench fuzz
+.PHONY: all test unit compat pipeline-tests server-tests check clean format format-check bench fuzz
 all: $(BUILD)/trellis
 
 $(BUILD)/trellis: $(CMD_OBJ) $(BUILD)/libtrellis.a
@@ -92,6 +92,11 @@ compat: $(BUILD)/trellis
 # scripts/install-deps.sh --test).
 pipeline-tests: $(BUILD)/trellis
 	TRELLIS_BIN=$(abspath $(BUILD)/trellis) .venv/kfp/bin/python -m pytest tests/pipeline -q
+
+# The KFP REST API (/apis/v2beta1) driven by the official kfp.Client against a
+# real `trellis server` (needs .venv/kfp from scripts/install-deps.sh --test).
+server-tests: $(BUILD)/trellis
+	TRELLIS_BIN=$(abspath $(BUILD)/trellis) .venv/kfp/bin/python -m pytest tests/server -q
 
 # libFuzzer targets (clang), each run briefly on its seed corpus by `make fuzz`;
 # FUZZ_SECONDS=N runs each longer.
