@@ -91,6 +91,9 @@ enum tr_err tr_kfp_multipart_find(const char *content_type, const char *body, si
 {
 	char boundary[204];
 	const char *ct = content_type ? content_type : "";
+	if (!body || !len) /* an empty body: no pointer arithmetic on NULL */
+		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+			       "the request has no multipart body");
 	if (strncasecmp(ct, "multipart/form-data", strlen("multipart/form-data")) ||
 	    !header_param(ct, strlen(ct), "boundary", boundary, sizeof(boundary)) || !*boundary ||
 	    strlen(boundary) > 200)
@@ -238,8 +241,9 @@ bool tr_api_kfp_upload(struct tr_api *api, struct tr_req *r, const char *sub)
 	struct tr_kfp_part part;
 	struct tr_diags diags = TR_DIAGS_INIT;
 	struct tr_pipeline_spec *spec = NULL;
-	enum tr_err rc = tr_kfp_multipart_find(tr_req_header(r, "Content-Type"), r->body.data,
-					       r->body.len, "uploadfile", &part, &err);
+	enum tr_err rc =
+	    tr_kfp_multipart_find(tr_req_header(r, "Content-Type"), tr_buf_str(&r->body),
+				  r->body.len, "uploadfile", &part, &err);
 	if (!rc)
 		rc = parse_tags(tr_kfp_arg(q, "tags"), &tags, &err);
 	if (rc)

@@ -415,7 +415,8 @@ static void test_multipart_bad(void **state)
 	expect_mp_bad("multipart/form-data; boundary=", body_ok, strlen(body_ok), "boundary");
 	expect_mp_bad("multipart/form-data; boundary=nothere", body_ok, strlen(body_ok),
 		      "no boundary");
-	expect_mp_bad(ct, "", 0, "no boundary");
+	expect_mp_bad(ct, "", 0, "no multipart body");
+	expect_mp_bad(ct, NULL, 0, "no multipart body");
 	const char *nofile = "--XyZ\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\nv\r\n"
 			     "--XyZ--\r\n";
 	expect_mp_bad(ct, nofile, strlen(nofile), "no 'uploadfile'");
