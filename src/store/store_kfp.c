@@ -17,6 +17,7 @@
 #include "core/json.h"
 #include "store/store_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define PIPE_COLS "pipeline_id, name, display_name, description, created_ms, tags"
@@ -188,6 +189,32 @@ enum tr_err tr_store_kfp_experiment_list(struct tr_store *s, const struct tr_sto
 			 total, err);
 }
 
+/* Experiment ID's row on DB into *OUT. Only the canonical decimal form names
+ * an experiment ("01" or "1x" do not), and the lookup uses the primary key. */
+static enum tr_err experiment_row_get(struct tr_db *db, const char *id, json_t **out,
+				      struct tr_buf *err)
+{
+	size_t n = id ? strlen(id) : 0;
+	bool ok = n > 0 && n <= 18 && strspn(id, "0123456789") == n && (id[0] != '0' || n == 1);
+	if (!ok)
+		return tr_fail(err, TR_ERR_RESOURCE_DOES_NOT_EXIST, "experiment '%.64s' not found",
+			       id ? id : "");
+	struct tr_db_stmt *st;
+	bool row = false;
+	enum tr_err rc = tr_db_prepare(
+	    db, "SELECT " EXP_KFP_COLS " FROM experiments e WHERE e.experiment_id = ?", &st, err);
+	if (rc)
+		return rc;
+	tr_db_bind_int64(db, st, 1, strtoll(id, NULL, 10));
+	rc = tr_db_step(db, st, &row, err);
+	if (!rc && row)
+		*out = experiment_row(db, st);
+	tr_db_done(db, st);
+	if (!rc && !row)
+		rc = tr_fail(err, TR_ERR_RESOURCE_DOES_NOT_EXIST, "experiment '%s' not found", id);
+	return rc;
+}
+
 enum tr_err tr_store_kfp_experiment_get(struct tr_store *s, const char *id, json_t **out,
 					struct tr_buf *err)
 {
@@ -195,11 +222,7 @@ enum tr_err tr_store_kfp_experiment_get(struct tr_store *s, const char *id, json
 	enum tr_err rc = store_reader_get(s, &db, err);
 	if (rc)
 		return rc;
-	/* compared as text, so "1x" or "01" name no experiment */
-	rc = get_row(db,
-		     "SELECT " EXP_KFP_COLS
-		     " FROM experiments e WHERE CAST(e.experiment_id AS TEXT) = ?",
-		     id, NULL, experiment_row, "experiment", out, err);
+	rc = experiment_row_get(db, id, out, err);
 	store_reader_put(s, db);
 	return rc;
 }
@@ -212,10 +235,7 @@ enum tr_err tr_store_kfp_experiment_create(struct tr_store_tx *tx, struct tr_wri
 		return rc;
 	const char *id = json_string_value(json_object_get(w->result, "experiment_id"));
 	json_t *e = NULL;
-	rc = get_row(tx->db,
-		     "SELECT " EXP_KFP_COLS
-		     " FROM experiments e WHERE CAST(e.experiment_id AS TEXT) = ?",
-		     id ? id : "", NULL, experiment_row, "experiment", &e, err);
+	rc = experiment_row_get(tx->db, id, &e, err);
 	json_decref(w->result);
 	w->result = e;
 	return rc;

@@ -146,6 +146,9 @@ def test_experiment_bad_input(server, client):
         client.get_experiment(experiment_id="not-a-number")
     assert status_of(e) == 404
     with pytest.raises(ApiException) as e:
+        client.get_experiment(experiment_id="00")  # only the canonical form names "0"
+    assert status_of(e) == 404
+    with pytest.raises(ApiException) as e:
         client.archive_experiment("987654")
     assert status_of(e) == 404
     with pytest.raises(ApiException) as e:
