@@ -34,12 +34,13 @@ STORE_SRC := src/store/db.c src/store/db_sqlite.c src/store/migrations.c src/sto
 	src/store/store.c src/store/store_experiments.c src/store/store_runs.c src/store/store_search.c \
 	src/store/store_metrics.c src/store/metric_chunk.c src/store/writer.c src/store/uri.c \
 	src/store/store_artifacts.c src/store/store_registry.c src/store/store_logged_models.c \
-	src/store/store_pipelines.c
+	src/store/store_pipelines.c src/store/store_kfp.c
 GOV_SRC := src/governance/audit.c
 ARTIFACT_SRC := src/artifact/path.c src/artifact/fs.c
 API_SRC := src/api/validate.c src/api/mlflow_tracking.c src/api/routes.c src/api/admin.c \
 	src/api/mlflow_artifacts.c src/api/mlflow_registry.c \
-	src/api/log_batch_json.c src/api/kfp_runs.c src/api/kfp_tmp.c
+	src/api/log_batch_json.c src/api/kfp.c src/api/kfp_experiments.c src/api/kfp_pipelines.c \
+	src/api/kfp_upload.c src/api/kfp_runs.c
 HTTP_SRC := src/http/server.c src/http/metrics.c
 PIPELINE_SRC := src/pipeline/diag.c src/pipeline/yaml.c src/pipeline/fields.c src/pipeline/spec.c \
 	src/pipeline/kfp_ir.c src/pipeline/trellis_yaml.c src/pipeline/cel.c src/pipeline/placeholder.c \
@@ -57,10 +58,10 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/%.o)
 
 UNIT_TESTS := test_core test_search test_validate test_store test_registry test_log_batch_json test_artifact \
-	test_pipeline test_exec test_resolve
+	test_pipeline test_exec test_resolve test_kfp
 UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
-.PHONY: all test unit compat pipeline-tests check clean format format-check bench fuzz
+.PHONY: all test unit compat pipeline-tests server-tests check clean format format-check bench fuzz
 all: $(BUILD)/trellis
 
 $(BUILD)/trellis: $(CMD_OBJ) $(BUILD)/libtrellis.a
@@ -92,6 +93,11 @@ compat: $(BUILD)/trellis
 # scripts/install-deps.sh --test).
 pipeline-tests: $(BUILD)/trellis
 	TRELLIS_BIN=$(abspath $(BUILD)/trellis) .venv/kfp/bin/python -m pytest tests/pipeline -q
+
+# The KFP REST API (/apis/v2beta1) driven by the official kfp.Client against a
+# real `trellis server` (needs .venv/kfp from scripts/install-deps.sh --test).
+server-tests: $(BUILD)/trellis
+	TRELLIS_BIN=$(abspath $(BUILD)/trellis) .venv/kfp/bin/python -m pytest tests/server -q
 
 # libFuzzer targets (clang), each run briefly on its seed corpus by `make fuzz`;
 # FUZZ_SECONDS=N runs each longer.

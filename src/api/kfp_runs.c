@@ -115,6 +115,62 @@ static json_t *run_json(json_t *rec)
 	return run;
 }
 
+static const struct tr_kfp_field run_fields[] = {
+    {"run_id", "run_id", TR_KFP_TEXT},
+    {"id", "run_id", TR_KFP_TEXT},
+    {"display_name", "display_name", TR_KFP_TEXT},
+    {"name", "display_name", TR_KFP_TEXT},
+    {"state", "state", TR_KFP_TEXT},
+    {"status", "state", TR_KFP_TEXT},
+    {"experiment_id", "experiment_id", TR_KFP_TEXT},
+    {"created_at", "created_ms", TR_KFP_TIME_MS},
+    {"scheduled_at", "created_ms", TR_KFP_TIME_MS},
+    {"finished_at", "finished_ms", TR_KFP_TIME_MS},
+    {"storage_state", "storage_state", TR_KFP_TEXT},
+    {"description", "description", TR_KFP_TEXT},
+    {"recurring_run_id", "recurring_run_id", TR_KFP_TEXT},
+    {"namespace", "''", TR_KFP_TEXT},
+    {NULL, NULL, TR_KFP_TEXT},
+};
+
+static void list_runs(struct tr_api *api, struct tr_req *r)
+{
+	struct tr_kfp_list l = TR_KFP_LIST_INIT;
+	struct tr_buf err = TR_BUF_INIT;
+	json_t *ids = NULL;
+	int64_t total = 0;
+	json_t *q = tr_req_query(r);
+	const char *exp = tr_kfp_arg(q, "experiment_id");
+	enum tr_err rc = tr_kfp_list_parse(r, run_fields, &l, &err);
+	if (!rc)
+		rc = tr_store_kfp_run_list(api->store, exp, &l.q, &ids, &total, &err);
+	if (rc) {
+		tr_kfp_error(r, rc, tr_buf_str(&err));
+		goto out;
+	}
+	json_t *out = json_object(), *runs = json_array(), *id;
+	size_t i;
+	json_array_foreach(ids, i, id)
+	{
+		json_t *rec = NULL;
+		struct tr_buf e = TR_BUF_INIT;
+		if (!tr_store_pipeline_run_get(api->store, json_string_value(id), &rec, &e))
+			json_array_append_new(runs, run_json(rec));
+		json_decref(rec);
+		tr_buf_release(&e);
+	}
+	if (json_array_size(runs))
+		json_object_set_new(out, "runs", runs);
+	else
+		json_decref(runs);
+	tr_kfp_list_finish(&l, total, out);
+	tr_kfp_json(r, out);
+out:
+	json_decref(ids);
+	tr_kfp_list_release(&l);
+	tr_buf_release(&err);
+}
+
 static void answer_run(struct tr_api *api, struct tr_req *r, const char *run_id)
 {
 	json_t *rec = NULL;
@@ -266,11 +322,19 @@ bool tr_api_kfp_runs(struct tr_api *api, struct tr_req *r)
 	if (strncmp(path, prefix, strlen(prefix)))
 		return false;
 	const char *rest = path + strlen(prefix);
+	struct tr_buf perr = TR_BUF_INIT;
+	r->route = "kfp.runs";
+	if (tr_req_parse_args(r, &perr)) {
+		tr_kfp_error(r, TR_ERR_INVALID_PARAMETER_VALUE, tr_buf_str(&perr));
+		tr_buf_release(&perr);
+		return true;
+	}
+	tr_buf_release(&perr);
 	if (!*rest) {
 		if (!strcmp(r->method, "POST"))
 			create_run(api, r);
 		else if (!strcmp(r->method, "GET"))
-			tr_api_kfp_runs_list(api, r);
+			list_runs(api, r);
 		else
 			tr_kfp_error(r, TR_ERR_METHOD_NOT_ALLOWED, "Method Not Allowed");
 		return true;

@@ -104,18 +104,8 @@ void tr_api_dispatch(void *ctx, struct tr_req *r)
 	struct tr_api *api = ctx;
 	if (tr_api_artifacts(api, r))
 		return;
-	if (!strncmp(r->path, "/apis/v2beta1/", 14)) { /* Kubeflow Pipelines' API */
-		if (r->write.reject) {
-			tr_kfp_error(r, r->write.reject, tr_buf_str(&r->write.err));
-			return;
-		}
-		enum tr_err prc = tr_req_parse_args(r, &r->write.err);
-		if (prc)
-			tr_kfp_error(r, prc, tr_buf_str(&r->write.err));
-		else if (!tr_api_kfp_runs(api, r))
-			tr_kfp_error(r, TR_ERR_ENDPOINT_NOT_FOUND, "Not Found");
+	if (tr_api_kfp(api, r)) /* /apis/v2beta1/...: Kubeflow Pipelines (kfp.c) */
 		return;
-	}
 	const char *suffix = mlflow_suffix(r->path);
 	const struct tr_route *route = NULL;
 	const char *path_id = NULL, *path_key = NULL;

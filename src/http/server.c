@@ -264,7 +264,9 @@ void tr_req_error(struct tr_req *r, enum tr_err code, const char *message)
 static void write_done(struct tr_write *w, void *ctx)
 {
 	struct tr_req *r = ctx;
-	if (w->rc)
+	if (r->render)
+		r->render(r, w);
+	else if (w->rc)
 		tr_req_error(r, w->rc, tr_buf_str(&w->err));
 	else
 		tr_req_json(r, 200, w->result ? json_incref(w->result) : json_object());
@@ -300,6 +302,14 @@ void tr_req_submit(struct tr_req *r, struct tr_store *s, tr_write_fn apply, cons
 	r->state = ST_SUSPENDED;
 	MHD_suspend_connection(r->conn);
 	tr_store_submit(s, w);
+}
+
+void tr_req_submit_render(struct tr_req *r, struct tr_store *s, tr_write_fn apply,
+			  const char *action, enum tr_audit_class cls,
+			  void (*render)(struct tr_req *r, struct tr_write *w))
+{
+	r->render = render;
+	tr_req_submit(r, s, apply, action, cls);
 }
 
 void tr_req_stream_body(struct tr_req *r, const struct tr_body_sink *sink, void *sink_ctx)
@@ -370,14 +380,46 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k
 	return MHD_YES;
 }
 
-static bool is_json_type(const char *ct)
+json_t *tr_req_query(struct tr_req *r)
+{
+	if (!r->query) {
+		r->query = json_object();
+		MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, add_arg, r->query);
+	}
+	return r->query;
+}
+
+/* Content-Type CT is TYPE (parameters after ';' ignored, case-insensitive). */
+static bool is_type(const char *ct, const char *type)
 {
 	if (!ct)
 		return false;
 	size_t n = strcspn(ct, ";");
 	while (n && ct[n - 1] == ' ')
 		n--;
-	return n == strlen("application/json") && !strncasecmp(ct, "application/json", n);
+	return n == strlen(type) && !strncasecmp(ct, type, n);
+}
+
+/* The only writes that may be multipart/form-data: KFP's pipeline uploads,
+ * whose official client sends files that way. Everywhere else a write must be
+ * JSON, which a cross-site HTML form cannot send (CSRF); these two are
+ * covered by the Origin check, as browsers send Origin on cross-origin POSTs. */
+static const char *const multipart_paths[] = {"/apis/v2beta1/pipelines/upload",
+					      "/apis/v2beta1/pipelines/upload_version"};
+
+static bool multipart_allowed(const struct tr_req *r, const char *ct)
+{
+	if (strcmp(r->method, "POST") || !is_type(ct, "multipart/form-data"))
+		return false;
+	for (size_t i = 0; i < sizeof(multipart_paths) / sizeof(multipart_paths[0]); i++)
+		if (!strcmp(r->path, multipart_paths[i]))
+			return true;
+	return false;
+}
+
+static bool is_json_type(const char *ct)
+{
+	return is_type(ct, "application/json");
 }
 
 enum tr_err tr_req_parse_args(struct tr_req *r, struct tr_buf *msg)
@@ -461,7 +503,7 @@ static void dispatch(struct tr_http *h, struct MHD_Connection *c, struct tr_req 
 	} else if (!rc &&
 		   (!strcmp(r->method, "POST") || !strcmp(r->method, "PATCH") ||
 		    (!strcmp(r->method, "DELETE") && r->body.len)) &&
-		   !is_json_type(ctype)) {
+		   !is_json_type(ctype) && !multipart_allowed(r, ctype)) {
 		rc = tr_fail(
 		    &msg, TR_ERR_INVALID_PARAMETER_VALUE,
 		    "Invalid content type: '%.100s'. Requests that change state must be sent "
@@ -584,6 +626,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	tr_log_access(r->method, r->path, status, us);
 	tr_http_metrics_observe(r->route, status, us);
 	json_decref(r->args);
+	json_decref(r->query);
 	if (r->has_fd)
 		close(r->resp_fd); /* answered with a file that was never queued */
 	tr_arena_free(r->arena);

@@ -90,6 +90,8 @@ struct tr_req {
 	bool body_streamed;		      /* the body went to a sink, not to BODY */
 	uint64_t body_received;		      /* bytes of a streamed body so far */
 	struct tr_request_digest body_digest; /* of a streamed body, for the audit */
+	json_t *query;			      /* the query arguments, see tr_req_query() */
+	void (*render)(struct tr_req *r, struct tr_write *w); /* see tr_req_submit_render() */
 };
 
 typedef void (*tr_http_dispatch_fn)(void *ctx, struct tr_req *req);
@@ -144,6 +146,17 @@ void tr_req_error(struct tr_req *r, enum tr_err code, const char *message);
  * error) is sent after the commit. */
 void tr_req_submit(struct tr_req *r, struct tr_store *s, tr_write_fn apply, const char *action,
 		   enum tr_audit_class cls);
+
+/* Like tr_req_submit(), but RENDER answers the request from the finished
+ * write (on the writer thread, after commit; it must call one of the
+ * response functions and must not release W), for APIs whose response and
+ * error shapes are not MLflow's (the KFP API). */
+void tr_req_submit_render(struct tr_req *r, struct tr_store *s, tr_write_fn apply,
+			  const char *action, enum tr_audit_class cls,
+			  void (*render)(struct tr_req *r, struct tr_write *w));
+/* The query-string arguments as one object (repeated keys as arrays), also
+ * for requests with a body. Borrowed; valid for the request's lifetime. */
+json_t *tr_req_query(struct tr_req *r);
 
 /* ---- /metrics (Prometheus text) ---- */
 /* Appends the HTTP metrics: requests by route and status, latency histogram. */

@@ -301,12 +301,6 @@ enum tr_err tr_store_pipeline_cache_get(struct tr_store *s, const char *fingerpr
 enum tr_err tr_store_pipeline_run_get(struct tr_store *s, const char *run_id, json_t **out,
 				      struct tr_buf *err) __attribute__((warn_unused_result));
 
-/* TEMPORARY declaration until the KFP API branch lands (store_kfp.c). */
-enum tr_err tr_store_kfp_version_spec(struct tr_store *s, const char *pipeline_id,
-				      const char *version_id, char **spec_text,
-				      char **resolved_version_id, struct tr_buf *err)
-    __attribute__((warn_unused_result));
-
 /* The ids of server pipeline runs not finished (PENDING, RUNNING, CANCELING),
  * oldest first: a new array. */
 enum tr_err tr_store_pipeline_runs_unfinished(struct tr_store *s, json_t **out, struct tr_buf *err)
@@ -316,6 +310,97 @@ enum tr_err tr_store_pipeline_runs_unfinished(struct tr_store *s, json_t **out, 
  * {run_id, artifact_uri, deleted_time, artifact_files, artifact_bytes}. */
 enum tr_err tr_store_runs_deleted_before(struct tr_store *s, int64_t cutoff_ms, json_t **out,
 					 struct tr_buf *err) __attribute__((warn_unused_result));
+
+/* ---- KFP pipelines (store_kfp.c) ------------------------------------- */
+
+/*
+ * A list query over one table, built by the KFP API's list parser
+ * (api/kfp.h, tr_kfp_list_parse()): WHERE is a boolean SQL expression ("" for
+ * none) over the columns the API's field table names, with '?' placeholders;
+ * BINDS an array with one string, integer or real per placeholder, in order;
+ * ORDER_BY a column list; LIMIT rows from OFFSET. All borrowed.
+ */
+struct tr_store_list {
+	const char *where;
+	json_t *binds;
+	const char *order_by;
+	int64_t limit, offset;
+};
+
+/* Writes (tr_write_fn). ARGS:
+ * - kfp_experiment_create: experiments/create's (name, tags); result: the
+ *   experiment as a KFP row (see tr_store_kfp_experiment_list()).
+ * - kfp_experiment_delete: {experiment_id}; MLflow's delete, but deleting a
+ *   deleted experiment is not an error (KFP's delete is idempotent).
+ * - kfp_experiment_restore: {experiment_id}; MLflow's restore, idempotent.
+ * - kfp_pipeline_upload: {name, display_name?, description?, tags? (object),
+ *   spec_text, code_source_url?}; creates the pipeline and its first version
+ *   (same name); result: the pipeline row. RESOURCE_ALREADY_EXISTS on a
+ *   duplicate name.
+ * - kfp_version_upload: {pipeline_id, name, display_name?, description?,
+ *   tags?, spec_text, code_source_url?}; result: the version row (without
+ *   spec_text). RESOURCE_DOES_NOT_EXIST for an unknown pipeline,
+ *   RESOURCE_ALREADY_EXISTS for a name the pipeline already has.
+ * - kfp_pipeline_delete: {pipeline_id}; deletes its versions too (cascade).
+ * - kfp_version_delete: {pipeline_id, pipeline_version_id}. */
+enum tr_err tr_store_kfp_experiment_create(struct tr_store_tx *tx, struct tr_write *w,
+					   struct tr_buf *err);
+enum tr_err tr_store_kfp_experiment_delete(struct tr_store_tx *tx, struct tr_write *w,
+					   struct tr_buf *err);
+enum tr_err tr_store_kfp_experiment_restore(struct tr_store_tx *tx, struct tr_write *w,
+					    struct tr_buf *err);
+enum tr_err tr_store_kfp_pipeline_upload(struct tr_store_tx *tx, struct tr_write *w,
+					 struct tr_buf *err);
+enum tr_err tr_store_kfp_version_upload(struct tr_store_tx *tx, struct tr_write *w,
+					struct tr_buf *err);
+enum tr_err tr_store_kfp_pipeline_delete(struct tr_store_tx *tx, struct tr_write *w,
+					 struct tr_buf *err);
+enum tr_err tr_store_kfp_version_delete(struct tr_store_tx *tx, struct tr_write *w,
+					struct tr_buf *err);
+
+/* Lists: a new array of rows in *ROWS and the number of all matches in
+ * *TOTAL. Experiment rows: {experiment_id, name, lifecycle_stage,
+ * creation_time, description} (columns for Q: e.experiment_id, e.name,
+ * e.lifecycle_stage, e.creation_time). Pipeline rows: {pipeline_id, name,
+ * display_name, description, created_ms, tags}. Version rows:
+ * {pipeline_version_id, pipeline_id, name, display_name, description,
+ * created_ms, code_source_url, tags}, of PIPELINE_ID only. */
+enum tr_err tr_store_kfp_experiment_list(struct tr_store *s, const struct tr_store_list *q,
+					 json_t **rows, int64_t *total, struct tr_buf *err)
+    __attribute__((warn_unused_result));
+enum tr_err tr_store_kfp_pipeline_list(struct tr_store *s, const struct tr_store_list *q,
+				       json_t **rows, int64_t *total, struct tr_buf *err)
+    __attribute__((warn_unused_result));
+enum tr_err tr_store_kfp_version_list(struct tr_store *s, const char *pipeline_id,
+				      const struct tr_store_list *q, json_t **rows, int64_t *total,
+				      struct tr_buf *err) __attribute__((warn_unused_result));
+/* One row (new object); RESOURCE_DOES_NOT_EXIST when missing. The experiment
+ * by its id; the pipeline by id, or by name when BY_NAME; the version of
+ * PIPELINE_ID with spec_text added. */
+enum tr_err tr_store_kfp_experiment_get(struct tr_store *s, const char *id, json_t **out,
+					struct tr_buf *err) __attribute__((warn_unused_result));
+enum tr_err tr_store_kfp_pipeline_get(struct tr_store *s, const char *id, bool by_name,
+				      json_t **out, struct tr_buf *err)
+    __attribute__((warn_unused_result));
+enum tr_err tr_store_kfp_version_get(struct tr_store *s, const char *pipeline_id,
+				     const char *version_id, json_t **out, struct tr_buf *err)
+    __attribute__((warn_unused_result));
+/* The stored YAML of version VERSION_ID of PIPELINE_ID (NULL or "": its
+ * latest version) as a new string in *SPEC_TEXT (free with free()), and, when
+ * RESOLVED_VERSION_ID is not NULL, that version's id as a new string there.
+ * RESOURCE_DOES_NOT_EXIST when missing. For the KFP runs API. */
+enum tr_err tr_store_kfp_version_spec(struct tr_store *s, const char *pipeline_id,
+				      const char *version_id, char **spec_text /* OUT */,
+				      char **resolved_version_id /* OUT, may be NULL */,
+				      struct tr_buf *err) __attribute__((warn_unused_result));
+
+/* The ids of server pipeline runs (of EXPERIMENT_ID when not NULL) matching Q,
+ * a new array in *IDS, and the number of all matches in *TOTAL. Columns for
+ * Q: run_id, display_name, state, experiment_id, created_ms, finished_ms,
+ * storage_state, description, recurring_run_id. */
+enum tr_err tr_store_kfp_run_list(struct tr_store *s, const char *experiment_id,
+				  const struct tr_store_list *q, json_t **ids, int64_t *total,
+				  struct tr_buf *err) __attribute__((warn_unused_result));
 
 /* ---- audit ----------------------------------------------------------- */
 
