@@ -31,6 +31,32 @@ static const char *const kinds[] = {"artifact",	    "run",	     "pipeline_run", 
 static const char *const relations[] = {"produced", "consumed",	  "registered_from", "logged_model",
 					"part_of",  "tracked_as", "same_content"};
 
+/* Whether S is well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF). */
+static bool utf8_valid(const unsigned char *s)
+{
+	while (*s) {
+		unsigned char c = *s;
+		size_t n = c < 0x80		    ? 0
+			   : c >= 0xc2 && c <= 0xdf ? 1
+			   : (c & 0xf0) == 0xe0	    ? 2
+			   : c >= 0xf0 && c <= 0xf4 ? 3
+						    : 4;
+		if (n == 4)
+			return false;
+		unsigned cp = n == 0 ? c : n == 1 ? c & 0x1fu : n == 2 ? c & 0x0fu : c & 0x07u;
+		for (size_t i = 1; i <= n; i++) {
+			if ((s[i] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i] & 0x3fu);
+		}
+		if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+			return false;
+		s += n + 1;
+	}
+	return true;
+}
+
 bool store_lineage_node_valid(const char *node, struct tr_buf *why)
 {
 	size_t len = node ? strlen(node) : 0;
@@ -53,6 +79,11 @@ bool store_lineage_node_valid(const char *node, struct tr_buf *why)
 				tr_buf_appendf(why, "lineage node has a control character");
 			return false;
 		}
+	if (!utf8_valid((const unsigned char *)node)) {
+		if (why)
+			tr_buf_appendf(why, "lineage node is not valid UTF-8");
+		return false;
+	}
 	size_t klen = (size_t)(colon - node);
 	bool known = false;
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
@@ -262,19 +293,24 @@ enum tr_err store_lineage_model_version(struct tr_store_tx *tx, const char *name
 	if (!rc && storage && !strncmp(storage, prefix, sizeof(prefix) - 1) &&
 	    storage[sizeof(prefix) - 1]) {
 		const char *path = storage + sizeof(prefix) - 1;
-		struct tr_buf under = TR_BUF_INIT;
+		/* "<path>/" <= p < "<path>0" ('0' follows '/') walks the key
+		 * range only; substr keeps the answer exact under any collation */
+		struct tr_buf under = TR_BUF_INIT, past = TR_BUF_INIT;
 		tr_buf_appendf(&under, "%s/", path);
+		tr_buf_appendf(&past, "%s0", path);
 		struct tr_db_stmt *st;
 		rc = tr_db_prepare(tx->db,
 				   "SELECT DISTINCT sha256 FROM artifacts WHERE path = ? OR"
-				   " substr(path, 1, ?) = ? LIMIT 1000",
+				   " (path > ? AND path < ? AND substr(path, 1, ?) = ?) LIMIT 1000",
 				   &st, err);
 		json_t *shas = json_array();
 		if (!rc) {
 			bool row = true;
 			tr_db_bind_text(tx->db, st, 1, path);
-			tr_db_bind_int64(tx->db, st, 2, (int64_t)under.len);
-			tr_db_bind_text(tx->db, st, 3, tr_buf_str(&under));
+			tr_db_bind_text(tx->db, st, 2, tr_buf_str(&under));
+			tr_db_bind_text(tx->db, st, 3, tr_buf_str(&past));
+			tr_db_bind_int64(tx->db, st, 4, (int64_t)under.len);
+			tr_db_bind_text(tx->db, st, 5, tr_buf_str(&under));
 			while (!rc) {
 				rc = tr_db_step(tx->db, st, &row, err);
 				if (rc || !row)
@@ -291,6 +327,7 @@ enum tr_err store_lineage_model_version(struct tr_store_tx *tx, const char *name
 			     "registered_from", err);
 		json_decref(shas);
 		tr_buf_release(&under);
+		tr_buf_release(&past);
 	}
 	tr_buf_release(&mv);
 	return rc;

@@ -152,15 +152,20 @@ static void names_and_relations_are_checked(void **state)
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = 0;
 	memcpy(big, "run:", 4);
-	const char *bad_nodes[] = {"", "run", "run:", "thing:1", ":x", "run:a\tb", "run:a\nb", big};
+	const char *bad_nodes[] = {"",	       "run",	   "run:",     "thing:1",	   ":x",
+				   "run:a\tb", "run:a\nb", "run:\xc3", "run:\xed\xa0\x80", big};
 	for (size_t i = 0; i < sizeof(bad_nodes) / sizeof(bad_nodes[0]); i++) {
-		json_t *body = json_pack("{s:[{s:s,s:s,s:s}]}", "edges", "src", bad_nodes[i], "dst",
-					 "run:ok", "relation", "consumed");
-		char *text = json_dumps(body, 0);
-		assert_int_equal(write_json(f->s, tr_store_lineage_link, text, NULL, NULL, 0),
-				 TR_ERR_INVALID_PARAMETER_VALUE);
-		free(text);
-		json_decref(body);
+		if (i != 7 && i != 8) { /* JSON cannot carry bad UTF-8; the query can */
+			json_t *body =
+			    json_pack("{s:[{s:s,s:s,s:s}]}", "edges", "src", bad_nodes[i], "dst",
+				      "run:ok", "relation", "consumed");
+			char *text = json_dumps(body, 0);
+			assert_int_equal(
+			    write_json(f->s, tr_store_lineage_link, text, NULL, NULL, 0),
+			    TR_ERR_INVALID_PARAMETER_VALUE);
+			free(text);
+			json_decref(body);
+		}
 		json_t *out = NULL;
 		struct tr_buf err = TR_BUF_INIT;
 		assert_int_equal(tr_store_lineage_query(f->s, bad_nodes[i], "both", 1, &out, &err),
