@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* /health, /version, /metrics and Trellis' own /api/2.0/trellis/version. */
+/* /health, /version, /metrics and Trellis' own /api/2.0/trellis/version and
+ * /api/2.0/trellis/lineage (trellis_lineage.c). */
 #include "api/api.h"
 #include "core/clock.h"
 
@@ -7,6 +8,8 @@
 
 bool tr_api_admin(struct tr_api *api, struct tr_req *r)
 {
+	if (tr_api_lineage(api, r))
+		return true;
 	bool get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
 	if (!strcmp(r->path, "/health") && get) {
 		r->route = "health";

@@ -54,6 +54,10 @@ bool tr_api_artifacts(struct tr_api *api, struct tr_req *req);
 /* Handles /health, /version, /metrics and /api/2.0/trellis/...; false when PATH is not one. */
 bool tr_api_admin(struct tr_api *api, struct tr_req *req);
 
+/* Handles /api/2.0/trellis/lineage[/model-version|/dataset] (trellis_lineage.c);
+ * false when PATH is not there. */
+bool tr_api_lineage(struct tr_api *api, struct tr_req *req);
+
 /* The MLflow tracking route table (mlflow_tracking.c). */
 extern const struct tr_route tr_mlflow_tracking_routes[];
 extern const size_t tr_mlflow_tracking_n_routes;

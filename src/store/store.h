@@ -402,6 +402,45 @@ enum tr_err tr_store_kfp_run_list(struct tr_store *s, const char *experiment_id,
 				  const struct tr_store_list *q, json_t **ids, int64_t *total,
 				  struct tr_buf *err) __attribute__((warn_unused_result));
 
+/* ---- Lineage (store_lineage.c) ----------------------------------------
+ * One graph over nodes named "<kind>:<id>" (kinds: artifact:<sha256>,
+ * run:<run id>, pipeline_run:<id>, task:<pipeline run id>/<task path>,
+ * logged_model:<model id>, model_version:<name>/<version>,
+ * dataset:<mlflow digest>) with edges src -> dst of relations produced,
+ * consumed, registered_from, logged_model, part_of, tracked_as and
+ * same_content. See docs/api.md "Lineage". */
+
+#define TR_LINEAGE_MAX_DEPTH 20
+
+/* Adds edges: ARGS {"edges": [{"src", "dst", "relation"}, ...]} (at most
+ * 10,000); every name and relation is checked, all are added or none. An
+ * edge that exists already is kept as it is. */
+enum tr_err tr_store_lineage_link(struct tr_store_tx *tx, struct tr_write *w, struct tr_buf *err);
+/* The graph around NODE, breadth-first: DIRECTION "upstream" follows edges
+ * backwards (what made NODE), "downstream" forwards (what used it), "both"
+ * (or NULL) does one walk each way; DEPTH is 1..TR_LINEAGE_MAX_DEPTH; at
+ * most 5,000 nodes ("truncated": true beyond). same_content edges are
+ * followed both ways. *OUT is a new object {root, nodes: [{id, kind,
+ * exists, details...}], edges: [{src, dst, relation}], truncated}; a node
+ * without edges answers just itself. INVALID_PARAMETER_VALUE for a bad name,
+ * direction or depth. */
+enum tr_err tr_store_lineage_query(struct tr_store *s, const char *node, const char *direction,
+				   int depth, json_t **out, struct tr_buf *err)
+    __attribute__((warn_unused_result));
+/* What made model version NAME/VERSION: the upstream walk to full depth plus
+ * what the runs and tasks in it produced and the pipeline runs they are part
+ * of, with "summary": {runs, pipeline_runs, tasks, logged_models, artifacts,
+ * input_digests} (new object). RESOURCE_DOES_NOT_EXIST for an unknown or
+ * deleted version. */
+enum tr_err tr_store_lineage_model_version(struct tr_store *s, const char *name,
+					   const char *version, json_t **out, struct tr_buf *err)
+    __attribute__((warn_unused_result));
+/* What used the data DIGEST: the downstream walk from dataset:<DIGEST>, or
+ * from artifact:<DIGEST> for a 64-hex SHA-256, with "summary": {runs, tasks,
+ * model_versions} (new object). */
+enum tr_err tr_store_lineage_dataset(struct tr_store *s, const char *digest, json_t **out,
+				     struct tr_buf *err) __attribute__((warn_unused_result));
+
 /* ---- audit ----------------------------------------------------------- */
 
 /* Walks the audit chain. Returns TR_OK with the entry count, or DATA_LOSS

@@ -35,9 +35,12 @@ enum tr_err tr_store_artifact_record(struct tr_store_tx *tx, struct tr_write *w,
 		rc = tr_json_int64(w->args, "size", &size, &has_size, err);
 	if (rc)
 		return rc;
-	return tr_db_run(tx->db, err,
-			 "INSERT INTO artifacts (path, size, sha256, updated_ms) VALUES (?,?,?,?)"
-			 " ON CONFLICT (path) DO UPDATE SET size = excluded.size,"
-			 " sha256 = excluded.sha256, updated_ms = excluded.updated_ms",
-			 "titi", path, size, sha, tx->now_ms);
+	rc = tr_db_run(tx->db, err,
+		       "INSERT INTO artifacts (path, size, sha256, updated_ms) VALUES (?,?,?,?)"
+		       " ON CONFLICT (path) DO UPDATE SET size = excluded.size,"
+		       " sha256 = excluded.sha256, updated_ms = excluded.updated_ms",
+		       "titi", path, size, sha, tx->now_ms);
+	if (!rc) /* the run, logged model or pipeline task that wrote it */
+		rc = store_lineage_artifact(tx, path, sha, err);
+	return rc;
 }

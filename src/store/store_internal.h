@@ -135,4 +135,39 @@ enum tr_err store_kv_rows(struct tr_db *db, const char *sql, const char *id, int
 enum tr_err store_args_run_id(json_t *args, const char **out, struct tr_buf *err)
     __attribute__((warn_unused_result));
 
+/* Lineage (store_lineage.c), inside the writing transaction. */
+/* Whether NODE is "<known kind>:<non-empty id>", at most 512 bytes, without
+ * control characters; the reason goes to WHY (may be NULL) when not. */
+bool store_lineage_node_valid(const char *node, struct tr_buf *why);
+/* Adds the edge SRC -> DST of RELATION (kept if it exists already);
+ * INVALID_PARAMETER_VALUE for a bad name or relation. */
+enum tr_err store_lineage_link(struct tr_store_tx *tx, const char *src, const char *dst,
+			       const char *relation, struct tr_buf *err)
+    __attribute__((warn_unused_result));
+/* Producers for the store's own writes. Each links only what it can name
+ * validly and never fails for lineage's sake except on a database error.
+ * An artifact at PATH with SHA: run:<id> or logged_model:<id> produced it
+ * (<exp>/<run>/artifacts/..., <exp>/models/<id>/artifacts/... of a stored
+ * run or logged model) or task:<run>/<task path> did
+ * (pipelines/<run>/<task path>/<attempt>/out/...). */
+enum tr_err store_lineage_artifact(struct tr_store_tx *tx, const char *path, const char *sha,
+				   struct tr_buf *err) __attribute__((warn_unused_result));
+/* A new model version: run -> it and logged model -> it (registered_from),
+ * and every artifact stored at or beneath STORAGE (an mlflow-artifacts: URI,
+ * at most 1,000 distinct digests) -> it (registered_from). */
+enum tr_err store_lineage_model_version(struct tr_store_tx *tx, const char *name, int64_t version,
+					const char *run_id, const char *model_id,
+					const char *storage, struct tr_buf *err)
+    __attribute__((warn_unused_result));
+/* A new logged model of RUN_ID: run -> logged_model (relation logged_model). */
+enum tr_err store_lineage_logged_model(struct tr_store_tx *tx, const char *run_id,
+				       const char *model_id, struct tr_buf *err)
+    __attribute__((warn_unused_result));
+/* A dataset input: dataset:<DIGEST> consumed run:<RUN_ID>, and, when SOURCE's
+ * "uri" (or "url", "path") is mlflow-artifacts:/<p> or runs:/<run>/<p>
+ * naming one stored file, dataset:<DIGEST> same_content artifact:<sha256>. */
+enum tr_err store_lineage_dataset(struct tr_store_tx *tx, const char *run_id, const char *digest,
+				  const char *source, struct tr_buf *err)
+    __attribute__((warn_unused_result));
+
 #endif

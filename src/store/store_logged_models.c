@@ -302,6 +302,8 @@ enum tr_err tr_store_logged_model_create(struct tr_store_tx *tx, struct tr_write
 		       tx->now_ms, tx->now_ms, model_type ? model_type : "", run_id ? run_id : "");
 	tr_buf_release(&loc);
 	if (!rc)
+		rc = store_lineage_logged_model(tx, run_id, id, err);
+	if (!rc)
 		rc = put_kvs(tx, PUT_PARAM_SQL, id, params, "param", err);
 	if (!rc)
 		rc = put_kvs(tx, PUT_TAG_SQL, id, tags, "tag", err);
@@ -448,6 +450,8 @@ enum tr_err tr_store_run_log_outputs(struct tr_store_tx *tx, struct tr_write *w,
 				      "(?,?,?) ON CONFLICT (run_uuid, model_id) DO UPDATE SET step "
 				      "= excluded.step",
 				      "tti", run_id, id, step);
+		if (!rc)
+			rc = store_lineage_logged_model(tx, run_id, id, err);
 		if (rc)
 			break;
 	}

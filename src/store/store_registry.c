@@ -1080,6 +1080,9 @@ enum tr_err tr_store_model_version_create(struct tr_store_tx *tx, struct tr_writ
 			       "tiiitttttt", name, version, tx->now_ms, tx->now_ms,
 			       desc ? desc : "", source, res.storage, final_run,
 			       run_link ? run_link : "", final_model);
+	if (!rc) /* what it was made from, in the same transaction */
+		rc = store_lineage_model_version(tx, name, version, final_run, final_model,
+						 res.storage, err);
 	size_t i;
 	json_t *t;
 	json_array_foreach(tags, i, t) if (!rc) rc =

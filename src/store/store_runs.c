@@ -722,7 +722,11 @@ static enum tr_err dataset_input(struct tr_store_tx *tx, const char *run_id, int
 		       "ttt", in_id, ds_id, run_id);
 	if (rc)
 		return rc;
-	if (tr_db_changes(tx->db) == 0)
+	int64_t linked = tr_db_changes(tx->db);
+	rc = store_lineage_dataset(tx, run_id, digest, source, err);
+	if (rc)
+		return rc;
+	if (linked == 0)
 		return TR_OK; /* already linked: MLflow keeps the first input's tags */
 	json_t *tags = json_object_get(di, "tags");
 	size_t i;
