@@ -631,9 +631,11 @@ static enum tr_err start_attempt(struct tr_run *r, struct task_inst *ti,
 		/* the attempt's tracking run, and what the step needs to log to it */
 		struct tr_buf env = TR_BUF_INIT;
 		json_t *a = json_pack(
-		    "{s:s,s:i,s:s,s:O,s:s}", "path", ti->path, "attempt", ti->attempts, "component",
-		    tr_pipeline_component_name(c) ? tr_pipeline_component_name(c) : "", "params",
-		    ti->params ? ti->params : json_object(), "attempt_dir", tr_buf_str(&dir));
+		    "{s:s,s:i,s:s,s:o,s:o,s:s}", "path", ti->path, "attempt", ti->attempts,
+		    "component", tr_pipeline_component_name(c) ? tr_pipeline_component_name(c) : "",
+		    "params", ti->params ? json_incref(ti->params) : json_object(), "artifacts",
+		    ti->artifacts ? json_incref(ti->artifacts) : json_object(), "attempt_dir",
+		    tr_buf_str(&dir));
 		rc = r->o.hooks->attempt_begin(r->o.hooks->ctx, a, ti->tracking_run, &env, err);
 		json_decref(a);
 		ti->tracking_run[sizeof(ti->tracking_run) - 1] = '\0';

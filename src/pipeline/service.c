@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "exec/exec.h"
 #include "pipeline/diag.h"
+#include "pipeline/digest.h"
 #include "pipeline/recorder.h"
 #include "pipeline/run.h"
 #include "pipeline/spec.h"
@@ -231,6 +232,39 @@ static enum tr_err attempt_begin(void *ctx, json_t *a, char run_id[64], struct t
 		    "runs.log-parameter", TR_AUDIT_DATA);
 		free(text);
 	}
+	/* lineage: the task is tracked as this run, both are part of the
+	 * pipeline run, and the task consumed its input files (by content) */
+	char task_node[600], run_node[100], prun_node[100];
+	snprintf(task_node, sizeof(task_node), "task:%s/%.500s", t->run_id, path);
+	snprintf(run_node, sizeof(run_node), "run:%s", run_id);
+	snprintf(prun_node, sizeof(prun_node), "pipeline_run:%s", t->run_id);
+	json_t *edges = json_pack(
+	    "[{s:s,s:s,s:s},{s:s,s:s,s:s},{s:s,s:s,s:s}]", "src", task_node, "dst", run_node,
+	    "relation", "tracked_as", "src", task_node, "dst", prun_node, "relation", "part_of",
+	    "src", run_node, "dst", prun_node, "relation", "part_of");
+	const char *aname;
+	json_t *alist;
+	json_object_foreach(json_object_get(a, "artifacts"), aname, alist)
+	{
+		size_t i;
+		json_t *art;
+		json_array_foreach(alist, i, art)
+		{
+			const char *uri = json_string_value(json_object_get(art, "uri"));
+			char hex[65];
+			struct tr_buf derr = TR_BUF_INIT;
+			if (uri && uri[0] == '/' && !tr_digest_path(uri, hex, &derr)) {
+				char node[80];
+				snprintf(node, sizeof(node), "artifact:%s", hex);
+				json_array_append_new(edges,
+						      json_pack("{s:s,s:s,s:s}", "src", node, "dst",
+								task_node, "relation", "consumed"));
+			}
+			tr_buf_release(&derr);
+		}
+	}
+	tr_recorder_submit(t->rec, tr_store_lineage_link, json_pack("{s:o}", "edges", edges),
+			   "lineage.link", TR_AUDIT_DATA);
 	/* what the step's mlflow client needs to log to this run */
 	tr_buf_appendf(env, "MLFLOW_TRACKING_URI=%s", t->p->tracking_uri);
 	tr_buf_appendc(env, '\0');
