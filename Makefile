@@ -41,7 +41,7 @@ API_SRC := src/api/validate.c src/api/mlflow_tracking.c src/api/routes.c src/api
 	src/api/mlflow_artifacts.c src/api/mlflow_registry.c \
 	src/api/log_batch_json.c src/api/kfp.c src/api/kfp_experiments.c src/api/kfp_pipelines.c \
 	src/api/kfp_upload.c src/api/kfp_runs.c \
-	src/api/trellis_lineage.c
+	src/api/trellis_lineage.c src/api/trellis_pipelines.c
 HTTP_SRC := src/http/server.c src/http/metrics.c
 PIPELINE_SRC := src/pipeline/diag.c src/pipeline/yaml.c src/pipeline/fields.c src/pipeline/spec.c \
 	src/pipeline/kfp_ir.c src/pipeline/trellis_yaml.c src/pipeline/cel.c src/pipeline/placeholder.c \

@@ -8,7 +8,7 @@
 
 bool tr_api_admin(struct tr_api *api, struct tr_req *r)
 {
-	if (tr_api_lineage(api, r))
+	if (tr_api_lineage(api, r) || tr_api_trellis_pipelines(api, r))
 		return true;
 	bool get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
 	if (!strcmp(r->path, "/health") && get) {

@@ -56,6 +56,10 @@ bool tr_api_admin(struct tr_api *api, struct tr_req *req);
 
 /* Handles /api/2.0/trellis/lineage[/model-version|/dataset] (trellis_lineage.c);
  * false when PATH is not there. */
+/* Trellis' pipeline API under /api/2.0/trellis/pipelines/ (trellis_pipelines.c):
+ * validate, runs of Trellis YAML, the run event stream, task logs; false when
+ * PATH is not there. */
+bool tr_api_trellis_pipelines(struct tr_api *api, struct tr_req *r);
 bool tr_api_lineage(struct tr_api *api, struct tr_req *req);
 
 /* The MLflow tracking route table (mlflow_tracking.c). */

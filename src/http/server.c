@@ -51,6 +51,22 @@ struct tr_http {
 	size_t max_body;
 	int port;
 	atomic_int in_flight;
+	/* streamed responses: suspended ones are resumed by the ticker */
+	pthread_mutex_t streams_lock;
+	struct stream *streams;
+	atomic_bool streams_end; /* quiescing: every stream ends */
+	atomic_bool ticker_stop;
+	pthread_t ticker;
+	bool ticker_started;
+};
+
+struct stream {
+	struct tr_http *h;
+	struct MHD_Connection *conn;
+	const struct tr_stream_source *src;
+	void *ctx;
+	bool suspended; /* under h->streams_lock */
+	struct stream *next;
 };
 
 static void split_list(const char *list, char ***out, size_t *n, bool *any)
@@ -320,10 +336,94 @@ void tr_req_stream_body(struct tr_req *r, const struct tr_body_sink *sink, void 
 	tr_request_digest_init(&r->body_digest);
 }
 
+void tr_req_stream(struct tr_req *r, int status, const char *content_type,
+		   const struct tr_stream_source *src, void *ctx)
+{
+	free(r->resp);
+	r->resp = NULL;
+	r->status = status;
+	r->resp_type = content_type;
+	r->stream_src = src;
+	r->stream_ctx = ctx;
+	r->state = ST_READY;
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct stream *st = cls;
+	(void)pos;
+	if (atomic_load(&st->h->streams_end))
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	long n = st->src->read(st->ctx, buf, max);
+	if (n < 0)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	if (n > 0)
+		return (ssize_t)n;
+	/* nothing yet: wait without a worker, the ticker resumes us */
+	pthread_mutex_lock(&st->h->streams_lock);
+	st->suspended = true;
+	MHD_suspend_connection(st->conn);
+	pthread_mutex_unlock(&st->h->streams_lock);
+	return 0;
+}
+
+static void stream_free(void *cls)
+{
+	struct stream *st = cls;
+	struct tr_http *h = st->h;
+	pthread_mutex_lock(&h->streams_lock);
+	for (struct stream **q = &h->streams; *q; q = &(*q)->next)
+		if (*q == st) {
+			*q = st->next;
+			break;
+		}
+	pthread_mutex_unlock(&h->streams_lock);
+	if (st->src->free)
+		st->src->free(st->ctx);
+	free(st);
+}
+
+/* Resumes every suspended stream, so that it looks for news. */
+static void streams_resume(struct tr_http *h)
+{
+	pthread_mutex_lock(&h->streams_lock);
+	for (struct stream *st = h->streams; st; st = st->next)
+		if (st->suspended) {
+			st->suspended = false;
+			MHD_resume_connection(st->conn);
+		}
+	pthread_mutex_unlock(&h->streams_lock);
+}
+
+static void *ticker(void *arg)
+{
+	struct tr_http *h = arg;
+	while (!atomic_load(&h->ticker_stop)) {
+		usleep(200 * 1000);
+		streams_resume(h);
+	}
+	return NULL;
+}
+
 static enum MHD_Result queue(struct MHD_Connection *c, struct tr_req *r)
 {
 	struct MHD_Response *resp;
-	if (r->has_fd) {
+	if (r->stream_src) {
+		struct stream *st = tr_xcalloc(1, sizeof(*st));
+		st->h = r->http;
+		st->conn = c;
+		st->src = r->stream_src;
+		st->ctx = r->stream_ctx;
+		r->stream_src = NULL; /* the stream owns the context now */
+		pthread_mutex_lock(&st->h->streams_lock);
+		st->next = st->h->streams;
+		st->h->streams = st;
+		pthread_mutex_unlock(&st->h->streams_lock);
+		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read,
+							 st, stream_free);
+		MHD_add_response_header(resp, "Cache-Control", "no-cache");
+		MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+	} else if (r->has_fd) {
 		resp = MHD_create_response_from_fd_at_offset64(r->resp_fd_size, r->resp_fd,
 							       r->resp_fd_offset);
 		r->has_fd = false; /* MHD closes it now */
@@ -628,7 +728,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	json_decref(r->args);
 	json_decref(r->query);
 	if (r->has_fd)
-		close(r->resp_fd); /* answered with a file that was never queued */
+		close(r->resp_fd);		  /* answered with a file that was never queued */
+	if (r->stream_src && r->stream_src->free) /* a stream that was never queued */
+		r->stream_src->free(r->stream_ctx);
 	tr_arena_free(r->arena);
 	tr_buf_release(&r->body);
 	tr_buf_release(&r->write.err);
@@ -676,6 +778,7 @@ enum tr_err tr_http_start(const struct tr_http_opts *opts, tr_http_dispatch_fn d
 			  struct tr_buf *err)
 {
 	struct tr_http *h = tr_xcalloc(1, sizeof(*h));
+	pthread_mutex_init(&h->streams_lock, NULL);
 	h->dispatch = dispatch_fn;
 	h->claim = claim;
 	h->ctx = ctx;
@@ -732,6 +835,11 @@ enum tr_err tr_http_start(const struct tr_http_opts *opts, tr_http_dispatch_fn d
 	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
 	h->port = info ? info->port : opts->port;
+	if (pthread_create(&h->ticker, NULL, ticker, h)) {
+		tr_http_stop(h);
+		return tr_fail(err, TR_ERR_INTERNAL_ERROR, "cannot start the stream ticker");
+	}
+	h->ticker_started = true;
 	*out = h;
 	return TR_OK;
 }
@@ -743,6 +851,10 @@ int tr_http_port(const struct tr_http *h)
 
 void tr_http_quiesce(struct tr_http *h)
 {
+	if (h) { /* streams end now, so that they do not hold the stop */
+		atomic_store(&h->streams_end, true);
+		streams_resume(h);
+	}
 	if (h && h->d) {
 		MHD_socket s = MHD_quiesce_daemon(h->d);
 		if (s != MHD_INVALID_SOCKET)
@@ -764,8 +876,15 @@ void tr_http_stop(struct tr_http *h)
 {
 	if (!h)
 		return;
+	atomic_store(&h->streams_end, true);
+	if (h->ticker_started) {
+		atomic_store(&h->ticker_stop, true);
+		pthread_join(h->ticker, NULL);
+	}
+	streams_resume(h); /* MHD stops only with no connection suspended */
 	if (h->d)
 		MHD_stop_daemon(h->d);
+	pthread_mutex_destroy(&h->streams_lock);
 	free_list(h->hosts, h->n_hosts);
 	free_list(h->origins, h->n_origins);
 	free(h);

@@ -80,6 +80,8 @@ struct tr_req {
 	uint64_t resp_fd_offset;
 	uint64_t resp_fd_total; /* the whole file's size, for Content-Range */
 	bool has_fd;
+	const struct tr_stream_source *stream_src; /* with tr_req_stream() */
+	void *stream_ctx;
 	bool attachment;	   /* Content-Disposition: attachment */
 	bool sandbox;		   /* Content-Security-Policy: sandbox */
 	const char *content_range; /* Content-Range header, in the request's arena */
@@ -129,6 +131,21 @@ struct tr_arena *tr_req_arena(struct tr_req *r);
 /* Responses; exactly one per request. BODY is stolen. */
 void tr_req_json(struct tr_req *r, int status, json_t *body);
 void tr_req_text(struct tr_req *r, int status, const char *content_type, const char *text);
+/*
+ * A response streamed for as long as its source has something to say (Server-
+ * Sent Events, a log that grows). READ fills BUF with at most MAX bytes and
+ * returns how many; 0 when nothing is there yet (the connection is suspended,
+ * holding no worker, and READ is asked again about every 200 ms); -1 at the
+ * end. It runs on a worker thread and must not block. FREE releases CTX when
+ * the response is done (or the client left). When the server stops, streams
+ * end.
+ */
+struct tr_stream_source {
+	long (*read)(void *ctx, char *buf, size_t max);
+	void (*free)(void *ctx);
+};
+void tr_req_stream(struct tr_req *r, int status, const char *content_type,
+		   const struct tr_stream_source *src, void *ctx);
 /* Sends SIZE bytes of FD (taken over, closed after sending) as CONTENT_TYPE.
  * ATTACHMENT adds Content-Disposition: attachment, SANDBOX a CSP sandbox,
  * so stored HTML or SVG cannot run script in the server's origin. */
