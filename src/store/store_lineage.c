@@ -581,6 +581,31 @@ static enum tr_err node_json(struct tr_db *db, const char *node, json_t **out, s
 				"SELECT CAST(experiment_id AS TEXT), name, status, lifecycle_stage"
 				" FROM runs WHERE run_uuid = ?",
 				id, NULL, c, 4, err);
+		/* its parameters: a task's resolved inputs, when it is a task's run */
+		struct tr_db_stmt *st = NULL;
+		if (!rc)
+			rc = tr_db_prepare(
+			    db,
+			    "SELECT key, value FROM params WHERE run_uuid = ? ORDER BY "
+			    "key LIMIT 100",
+			    &st, err);
+		if (!rc) {
+			json_t *params = json_object();
+			tr_db_bind_text(db, st, 1, id);
+			for (;;) {
+				bool row = false;
+				rc = tr_db_step(db, st, &row, err);
+				if (rc || !row)
+					break;
+				json_object_set_new(params, tr_db_col_text(db, st, 0),
+						    json_string(tr_db_col_text(db, st, 1)));
+			}
+			tr_db_done(db, st);
+			if (json_object_size(params))
+				json_object_set_new(o, "params", params);
+			else
+				json_decref(params);
+		}
 	} else if ((id = node_id(node, "model_version"))) {
 		const char *slash = strrchr(id, '/');
 		char *name = slash ? tr_xstrndup(id, (size_t)(slash - id)) : NULL;

@@ -219,8 +219,11 @@ def test_terminate_a_long_run(server, tmp_path):
                      params={"seconds": 60, "marker_dir": str(marks)})
     wait_state(server, run["run_id"], {"RUNNING"})
     deadline = time.time() + 30
-    while len(list(marks.glob("*.start"))) < 3 and time.time() < deadline:
+    while len(list(marks.glob("*.start"))) < 2 and time.time() < deadline:
         time.sleep(0.1)
+    # retrying a running run is refused
+    r = requests.post(f"{server.url}/apis/v2beta1/runs/{run['run_id']}:retry", headers=JSON, timeout=30)
+    assert r.status_code == 400
     r = requests.post(f"{server.url}/apis/v2beta1/runs/{run['run_id']}:terminate", headers=JSON, timeout=30)
     assert r.status_code == 200, r.text
     t0 = time.time()

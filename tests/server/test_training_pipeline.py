@@ -122,6 +122,10 @@ def test_training_pipeline_tracked_registered_and_traced(server):
     for task in ("make-data", "train"):
         assert f"task:{run.run_id}/{task}" in ids
     assert f"run:{children['train']['info']['run_id']}" in ids
+    # with each task's parameters, through the task's run
+    by_id = {n["id"]: n for n in graph["nodes"]}
+    train_run = by_id[f"run:{children['train']['info']['run_id']}"]
+    assert train_run["params"]["c"] == "0.5"
     assert f"pipeline_run:{run.run_id}" in ids or any(
         p == run.run_id for p in graph.get("pipeline_runs", []))
     # and forward from the data file to the model version
