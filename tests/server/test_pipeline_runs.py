@@ -366,3 +366,27 @@ def test_bad_input(server, tmp_path):
     assert r.status_code in (400, 413), r.text[:300]
     # the server is unaffected
     assert requests.get(f"{server.url}/health").status_code == 200
+
+
+def test_every_run_change_is_audited(server, tmp_path):
+    import sqlite3
+    import subprocess
+
+    run = create_run(server, spec_dict(arith, tmp_path), name="audited")
+    rid = run["run_id"]
+    wait_state(server, rid)
+    requests.post(f"{server.url}/apis/v2beta1/runs/{rid}:archive", headers=JSON, timeout=30)
+    requests.delete(f"{server.url}/apis/v2beta1/runs/{rid}", timeout=30)
+    db = sqlite3.connect(f"file:{server.db_path}?mode=ro", uri=True)
+    rows = db.execute("SELECT action, resource, outcome FROM audit_log WHERE resource = ? "
+                      "ORDER BY seq", (f"pipeline_run/{rid}",)).fetchall()
+    actions = [a for a, _, _ in rows]
+    assert actions[0] == "pipelines.runs.create"
+    assert actions.count("pipelines.run.state") >= 2  # RUNNING, SUCCEEDED
+    assert "data.write" in actions  # task records: data-plane writes, audited in batches
+    assert actions[-2:] == ["kfp.runs.archive", "kfp.runs.delete"]
+    assert all(o == "ok" for _, _, o in rows)
+    # the chain verifies
+    out = subprocess.run([server.binary, "audit", "verify", "--backend-store-uri",
+                          f"sqlite:///{server.db_path}"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
