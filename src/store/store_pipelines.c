@@ -17,6 +17,12 @@ static const char *str_or(json_t *o, const char *k, const char *def)
 	return v ? v : def;
 }
 
+/* V as JSON text, or "{}" when V is NULL: a new string. */
+static char *dump_object(json_t *v, size_t flags)
+{
+	return v ? json_dumps(v, flags) : tr_xstrdup("{}");
+}
+
 enum tr_err tr_store_pipeline_run_put(struct tr_store_tx *tx, struct tr_write *w,
 				      struct tr_buf *err)
 {
@@ -26,7 +32,7 @@ enum tr_err tr_store_pipeline_run_put(struct tr_store_tx *tx, struct tr_write *w
 		return rc;
 	snprintf(w->resource, sizeof(w->resource), "pipeline_run/%.140s", id);
 	json_t *params = json_object_get(w->args, "params");
-	char *ptext = json_dumps(params ? params : json_object(), JSON_COMPACT | JSON_SORT_KEYS);
+	char *ptext = dump_object(params, JSON_COMPACT | JSON_SORT_KEYS);
 	const char *state = str_or(w->args, "state", "RUNNING");
 	bool finished = strcmp(state, "RUNNING") && strcmp(state, "PENDING");
 	rc = tr_db_run(tx->db, err,
@@ -281,10 +287,10 @@ enum tr_err tr_store_pipeline_run_submit(struct tr_store_tx *tx, struct tr_write
 	/* the parent MLflow run first: its id is the pipeline run's */
 	json_t *tags = json_object_get(w->args, "tags");
 	struct tr_write inner = {0};
-	inner.args =
-	    json_pack("{s:s,s:s,s:O,s:s}", "experiment_id", str_or(w->args, "experiment_id", "0"),
-		      "run_name", display, "tags", json_is_array(tags) ? tags : json_array(),
-		      "user_id", str_or(w->args, "user_id", ""));
+	inner.args = json_pack("{s:s,s:s,s:o,s:s}", "experiment_id",
+			       str_or(w->args, "experiment_id", "0"), "run_name", display, "tags",
+			       json_is_array(tags) ? json_incref(tags) : json_array(), "user_id",
+			       str_or(w->args, "user_id", ""));
 	rc = tr_store_run_create(tx, &inner, err);
 	json_decref(inner.args);
 	const char *id =
@@ -304,9 +310,9 @@ enum tr_err tr_store_pipeline_run_submit(struct tr_store_tx *tx, struct tr_write
 	json_t *params = json_object_get(w->args, "params");
 	json_t *rtc = json_object_get(w->args, "runtime_config");
 	json_t *opts = json_object_get(w->args, "options");
-	char *ptext = json_dumps(params ? params : json_object(), JSON_COMPACT | JSON_SORT_KEYS);
-	char *rtext = json_dumps(rtc ? rtc : json_object(), JSON_COMPACT | JSON_SORT_KEYS);
-	char *otext = json_dumps(opts ? opts : json_object(), JSON_COMPACT | JSON_SORT_KEYS);
+	char *ptext = dump_object(params, JSON_COMPACT | JSON_SORT_KEYS);
+	char *rtext = dump_object(rtc, JSON_COMPACT | JSON_SORT_KEYS);
+	char *otext = dump_object(opts, JSON_COMPACT | JSON_SORT_KEYS);
 	json_t *hist =
 	    json_pack("[{s:I,s:s}]", "update_ms", (json_int_t)tx->now_ms, "state", "PENDING");
 	char *htext = json_dumps(hist, JSON_COMPACT);
