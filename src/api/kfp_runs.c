@@ -251,12 +251,15 @@ static void create_run(struct tr_api *api, struct tr_req *r)
 	tr_buf_release(&err);
 }
 
-static void set_storage(struct tr_api *api, struct tr_req *r, const char *run_id, const char *state)
+/* Applies store write APPLY with ARGS (stolen) as ACTION and answers {} or
+ * KFP's error. */
+static void write_and_answer(struct tr_api *api, struct tr_req *r, tr_write_fn apply, json_t *args,
+			     const char *action)
 {
 	struct tr_write w = {0};
-	w.apply = tr_store_pipeline_run_update;
-	w.args = json_pack("{s:s,s:s}", "run_id", run_id, "storage_state", state);
-	w.action = !strcmp(state, "ARCHIVED") ? "kfp.runs.archive" : "kfp.runs.unarchive";
+	w.apply = apply;
+	w.args = args;
+	w.action = action;
 	w.actor = "anonymous";
 	w.audit_class = TR_AUDIT_CONTROL;
 	enum tr_err rc = tr_store_write_sync(api->store, &w);
@@ -268,27 +271,22 @@ static void set_storage(struct tr_api *api, struct tr_req *r, const char *run_id
 	tr_write_release(&w);
 }
 
+static void set_storage(struct tr_api *api, struct tr_req *r, const char *run_id, const char *state)
+{
+	write_and_answer(api, r, tr_store_pipeline_run_update,
+			 json_pack("{s:s,s:s}", "run_id", run_id, "storage_state", state),
+			 !strcmp(state, "ARCHIVED") ? "kfp.runs.archive" : "kfp.runs.unarchive");
+}
+
 static void delete_run(struct tr_api *api, struct tr_req *r, const char *run_id)
 {
-	struct tr_buf err = TR_BUF_INIT;
-	/* a running run stops first */
-	if (api->pipelines && !tr_pipelines_terminate(api->pipelines, run_id, "anonymous", &err))
-		tr_buf_reset(&err);
-	tr_buf_reset(&err);
-	struct tr_write w = {0};
-	w.apply = tr_store_pipeline_run_delete;
-	w.args = json_pack("{s:s}", "run_id", run_id);
-	w.action = "kfp.runs.delete";
-	w.actor = "anonymous";
-	w.audit_class = TR_AUDIT_CONTROL;
-	enum tr_err rc = tr_store_write_sync(api->store, &w);
-	if (rc)
-		tr_kfp_error(r, rc, tr_buf_str(&w.err));
-	else
-		tr_kfp_json(r, json_object());
-	json_decref(w.args);
-	tr_write_release(&w);
-	tr_buf_release(&err);
+	struct tr_buf ignore = TR_BUF_INIT;
+	/* a running run stops first (a finished one has nothing to stop) */
+	if (api->pipelines && tr_pipelines_terminate(api->pipelines, run_id, "anonymous", &ignore))
+		tr_buf_reset(&ignore);
+	tr_buf_release(&ignore);
+	write_and_answer(api, r, tr_store_pipeline_run_delete, json_pack("{s:s}", "run_id", run_id),
+			 "kfp.runs.delete");
 }
 
 static void run_verb(struct tr_api *api, struct tr_req *r, const char *run_id, const char *verb)

@@ -161,6 +161,18 @@ static void get_run(struct tr_api *api, struct tr_req *r)
 
 /* ---- the event stream ----------------------------------------------------------- */
 
+/* Copies what is left of PENDING after *SENT into BUF (at most MAX bytes). */
+static long drain(struct tr_buf *pending, size_t *sent, char *buf, size_t max)
+{
+	size_t n = pending->len - *sent;
+	if (n > max)
+		n = max;
+	if (n)
+		memcpy(buf, pending->data + *sent, n);
+	*sent += n;
+	return (long)n;
+}
+
 struct event_stream {
 	struct tr_pipelines *p;
 	char *run_id; /* NULL: every run */
@@ -197,12 +209,7 @@ static long events_read(void *ctx, char *buf, size_t max)
 		if (es->pending.len)
 			es->last_ms = now;
 	}
-	size_t n = es->pending.len - es->sent;
-	if (n > max)
-		n = max;
-	memcpy(buf, es->pending.data + es->sent, n);
-	es->sent += n;
-	return (long)n;
+	return drain(&es->pending, &es->sent, buf, max);
 }
 
 static void events_free(void *ctx)
@@ -375,12 +382,7 @@ static long log_read(void *ctx, char *buf, size_t max)
 		if (ls->pending.len)
 			ls->last_ms = now;
 	}
-	size_t n = ls->pending.len - ls->sent;
-	if (n > max)
-		n = max;
-	memcpy(buf, ls->pending.data + ls->sent, n);
-	ls->sent += n;
-	return (long)n;
+	return drain(&ls->pending, &ls->sent, buf, max);
 }
 
 static void log_free(void *ctx)

@@ -211,6 +211,7 @@ static void dag_free(struct dag_inst *d)
 static void set_state(struct tr_run *r, struct task_inst *ti, enum tr_task_state st,
 		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 struct tr_exec_result;
+static json_t *artifact_digests(json_t *arts_map);
 static void attempt_ended(struct tr_run *r, struct task_inst *ti, const char *state,
 			  const struct tr_exec_result *res, const char *message);
 
@@ -633,9 +634,8 @@ static enum tr_err start_attempt(struct tr_run *r, struct task_inst *ti,
 		json_t *a = json_pack(
 		    "{s:s,s:i,s:s,s:o,s:o,s:s}", "path", ti->path, "attempt", ti->attempts,
 		    "component", tr_pipeline_component_name(c) ? tr_pipeline_component_name(c) : "",
-		    "params", ti->params ? json_incref(ti->params) : json_object(), "artifacts",
-		    ti->artifacts ? json_incref(ti->artifacts) : json_object(), "attempt_dir",
-		    tr_buf_str(&dir));
+		    "params", ti->params ? json_incref(ti->params) : json_object(), "input_digests",
+		    artifact_digests(ti->artifacts), "attempt_dir", tr_buf_str(&dir));
 		rc = r->o.hooks->attempt_begin(r->o.hooks->ctx, a, ti->tracking_run, &env, err);
 		json_decref(a);
 		ti->tracking_run[sizeof(ti->tracking_run) - 1] = '\0';
@@ -779,14 +779,16 @@ static int64_t backoff_ms(const struct tr_pipeline_retry *p, int attempt)
 	return d > (double)max ? max : (int64_t)d;
 }
 
-/* The content digests of the artifact files OUTS names (those that exist),
- * recorded with the task so that lineage and the cache name content. */
-static json_t *output_digests(json_t *outs)
+/* The content digests [{uri, sha256, size}] of the artifact files ARTS
+ * ({name: [artifact]}) names (those that exist): of a task's outputs, recorded
+ * with the task so that lineage and the cache name content, and of its
+ * inputs, for the tracking hook. A new array. */
+static json_t *artifact_digests(json_t *arts_map)
 {
 	json_t *list = json_array();
 	const char *name;
 	json_t *arts;
-	json_object_foreach(json_object_get(outs, "artifacts"), name, arts)
+	json_object_foreach(arts_map, name, arts)
 	{
 		size_t i;
 		json_t *a;
@@ -856,7 +858,7 @@ static void finish_attempt(struct tr_run *r, struct task_inst *ti)
 			json_decref(ti->outputs);
 			ti->outputs = outs;
 			json_decref(ti->digests);
-			ti->digests = output_digests(outs);
+			ti->digests = artifact_digests(json_object_get(outs, "artifacts"));
 		}
 	}
 	tr_exec_free(ti->attempt);

@@ -65,8 +65,8 @@ struct tr_run_hooks {
 	/*
 	 * Tracking, both optional. ATTEMPT_BEGIN runs before a container attempt
 	 * is recorded and spawned, with {path, attempt, component, params (the
-	 * resolved input parameters), artifacts (the input artifacts, {name:
-	 * [{uri, ...}]}), attempt_dir}; it may name the attempt's
+	 * resolved input parameters), input_digests ([{uri, sha256, size}] of
+	 * the input artifact files), attempt_dir}; it may name the attempt's
 	 * tracking run in RUN_ID (then recorded with the task as "mlflow_run_id")
 	 * and add "NAME=value" lines, each NUL-terminated, to ENV for the step.
 	 * An error fails the attempt (not the run). ATTEMPT_END runs when the

@@ -12,7 +12,6 @@
 #include "core/log.h"
 #include "exec/exec.h"
 #include "pipeline/diag.h"
-#include "pipeline/digest.h"
 #include "pipeline/recorder.h"
 #include "pipeline/run.h"
 #include "pipeline/spec.h"
@@ -242,26 +241,15 @@ static enum tr_err attempt_begin(void *ctx, json_t *a, char run_id[64], struct t
 				  "dst", run_node, "relation", "tracked_as", "src", task_node,
 				  "dst", prun_node, "relation", "part_of", "src", run_node, "dst",
 				  prun_node, "relation", "part_of");
-	const char *aname;
-	json_t *alist;
-	json_object_foreach(json_object_get(a, "artifacts"), aname, alist)
+	size_t di;
+	json_t *dg;
+	json_array_foreach(json_object_get(a, "input_digests"), di, dg)
 	{
-		size_t i;
-		json_t *art;
-		json_array_foreach(alist, i, art)
-		{
-			const char *uri = json_string_value(json_object_get(art, "uri"));
-			char hex[65];
-			struct tr_buf derr = TR_BUF_INIT;
-			if (uri && uri[0] == '/' && !tr_digest_path(uri, hex, &derr)) {
-				char node[80];
-				snprintf(node, sizeof(node), "artifact:%s", hex);
-				json_array_append_new(edges,
-						      json_pack("{s:s,s:s,s:s}", "src", node, "dst",
-								task_node, "relation", "consumed"));
-			}
-			tr_buf_release(&derr);
-		}
+		char node[80];
+		snprintf(node, sizeof(node), "artifact:%s",
+			 json_string_value(json_object_get(dg, "sha256")));
+		json_array_append_new(edges, json_pack("{s:s,s:s,s:s}", "src", node, "dst",
+						       task_node, "relation", "consumed"));
 	}
 	tr_recorder_submit(t->rec, tr_store_lineage_link, json_pack("{s:o}", "edges", edges),
 			   "lineage.link", TR_AUDIT_DATA);
