@@ -40,7 +40,7 @@ ARTIFACT_SRC := src/artifact/path.c src/artifact/fs.c
 API_SRC := src/api/validate.c src/api/mlflow_tracking.c src/api/routes.c src/api/admin.c \
 	src/api/mlflow_artifacts.c src/api/mlflow_registry.c \
 	src/api/log_batch_json.c src/api/kfp.c src/api/kfp_experiments.c src/api/kfp_pipelines.c \
-	src/api/kfp_upload.c src/api/kfp_runs.c \
+	src/api/kfp_upload.c src/api/kfp_runs.c src/api/kfp_list.c src/api/multipart.c \
 	src/api/trellis_lineage.c src/api/trellis_pipelines.c
 HTTP_SRC := src/http/server.c src/http/metrics.c
 PIPELINE_SRC := src/pipeline/diag.c src/pipeline/yaml.c src/pipeline/fields.c src/pipeline/spec.c \
@@ -107,15 +107,16 @@ FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -g -O1 -Isrc -include src/core/banned.h -f
 	-fno-sanitize-recover=all $(shell pkg-config --cflags $(PKGS))
 FUZZ_CORE := src/core/alloc.c src/core/arena.c src/core/buf.c src/core/err.c src/core/json.c \
 	src/core/ids.c
-FUZZ_TARGETS := search log_batch validate pipeline cel
+FUZZ_TARGETS := search log_batch validate pipeline cel kfp
 fuzz_search_SRC := src/store/search.c
 fuzz_pipeline_SRC := $(filter-out src/pipeline/run.c src/pipeline/recorder.c src/pipeline/service.c,$(PIPELINE_SRC)) src/exec/limits.c
 fuzz_cel_SRC := src/pipeline/cel.c
 fuzz_log_batch_SRC := src/api/log_batch_json.c src/api/validate.c
 fuzz_validate_SRC := src/api/validate.c
+fuzz_kfp_SRC := src/api/kfp_list.c src/api/multipart.c
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_CORE) src/store/search.c src/api/log_batch_json.c \
-	src/api/validate.c $(PIPELINE_SRC)
+	src/api/validate.c $(PIPELINE_SRC) src/api/kfp_list.c src/api/multipart.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_CORE) $($(notdir $@)_SRC) \
 		$(shell pkg-config --libs jansson yajl libsodium libfyaml) -lm
