@@ -155,12 +155,26 @@ static const struct tr_body_sink upload_sink = {
     .abort = upload_abort,
 };
 
+/* The folder of pipeline runs (<artifact root>/pipelines) is written by the
+ * scheduler alone: their files' digests are recorded and lineage and the task
+ * cache rely on them, so the proxy serves them read-only. */
+static bool scheduler_owned(const char *path)
+{
+	return !strncmp(path, "pipelines", 9) && (path[9] == '\0' || path[9] == '/');
+}
+
 void tr_api_artifacts_claim(struct tr_api *api, struct tr_req *r)
 {
 	const char *rest = proxy_rest(r->path);
 	if (strcmp(r->method, "PUT") || !rest || !*rest)
 		return;
 	r->route = "artifacts.upload";
+	if (scheduler_owned(rest + 1)) {
+		tr_fail(&r->write.err, TR_ERR_PERMISSION_DENIED,
+			"'%s' is a pipeline run's folder, written by the scheduler only", rest + 1);
+		refuse_write(api, r, "artifacts.upload", TR_ERR_PERMISSION_DENIED);
+		return;
+	}
 	struct upload *u = tr_arena_alloc(tr_req_arena(r), sizeof(*u));
 	*u = (struct upload){.api = api, .path = rest + 1};
 	const char *cl = tr_req_header(r, "Content-Length");
@@ -405,6 +419,12 @@ bool tr_api_artifacts(struct tr_api *api, struct tr_req *r)
 	struct tr_buf *err = &r->write.err;
 	const char *path = *rest ? rest + 1 : "";
 	enum tr_err rc;
+	if ((is_put || is_delete) && scheduler_owned(path)) {
+		tr_fail(err, TR_ERR_PERMISSION_DENIED,
+			"'%s' is a pipeline run's folder, written by the scheduler only", path);
+		refuse_write(api, r, action, TR_ERR_PERMISSION_DENIED);
+		return true;
+	}
 	if (!*rest) { /* list: GET .../artifacts?path=p */
 		const char *p = NULL;
 		json_t *files = NULL;

@@ -393,6 +393,12 @@ static void execute(struct job *j)
 		goto out;
 	}
 	tr_diags_release(&d);
+	/* the run folders' folder, made with the first run */
+	if (mkdir(p->runs_root, 0755) && errno != EEXIST) {
+		tr_buf_appendf(&err, "cannot create %s: %s", p->runs_root, strerror(errno));
+		set_run_state(p, j->run_id, "FAILED", tr_buf_str(&err), "pipelines");
+		goto out;
+	}
 	struct tr_executor_config ecfg = {.user = p->step_user};
 	if (tr_executor_open("local", &ecfg, &ex, &err)) {
 		set_run_state(p, j->run_id, "FAILED", tr_buf_str(&err), "pipelines");
@@ -557,12 +563,6 @@ enum tr_err tr_pipelines_start(const struct tr_pipelines_config *cfg, struct tr_
 	p->parallelism = cfg->parallelism;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->changed, NULL);
-	if (mkdir(p->runs_root, 0755) && errno != EEXIST) {
-		enum tr_err rc = tr_fail(err, TR_ERR_IO_ERROR, "cannot create %s: %s", p->runs_root,
-					 strerror(errno));
-		tr_pipelines_stop(p);
-		return rc;
-	}
 	/* runs the last server left unfinished go on */
 	json_t *ids = NULL;
 	if (tr_store_pipeline_runs_unfinished(p->store, &ids, err)) {

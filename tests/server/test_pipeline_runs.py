@@ -390,3 +390,19 @@ def test_every_run_change_is_audited(server, tmp_path):
     out = subprocess.run([server.binary, "audit", "verify", "--backend-store-uri",
                           f"sqlite:///{server.db_path}"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+
+
+def test_run_folders_are_read_only_through_the_artifact_proxy(server, tmp_path):
+    run = create_run(server, spec_dict(arith, tmp_path), name="ro")
+    rid = run["run_id"]
+    assert wait_state(server, rid)["state"] == "SUCCEEDED"
+    art = f"{server.url}/api/2.0/mlflow-artifacts/artifacts"
+    out = f"{art}/pipelines/{rid}/add/1/out/executor_output.json"
+    assert requests.get(out, timeout=30).status_code == 200  # readable
+    for r in (requests.put(out, data=b"tampered", timeout=30),
+              requests.put(f"{art}/pipelines/new.txt", data=b"x", timeout=30),
+              requests.delete(out, timeout=30),
+              requests.delete(f"{art}/pipelines", timeout=30)):
+        assert r.status_code == 403, r.text
+        assert r.json()["error_code"] == "PERMISSION_DENIED"
+    assert requests.get(out, timeout=30).content != b"tampered"
