@@ -5,6 +5,7 @@
  * writer, so each upload and delete is audited like any other write.
  */
 #include "core/json.h"
+#include "core/alloc.h"
 #include "store/store_internal.h"
 
 #include <string.h>
@@ -43,4 +44,23 @@ enum tr_err tr_store_artifact_record(struct tr_store_tx *tx, struct tr_write *w,
 	if (!rc) /* the run, logged model or pipeline task that wrote it */
 		rc = store_lineage_artifact(tx, path, sha, err);
 	return rc;
+}
+
+bool store_artifact_owner(const char *path, bool *model, char **id, char **root, const char **rest)
+{
+	const char *s1 = strchr(path, '/');
+	const char *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
+	if (!s2)
+		return false;
+	*model = !strncmp(s1 + 1, "models/", 7);
+	const char *id_start = *model ? s2 + 1 : s1 + 1;
+	const char *id_end = *model ? strchr(id_start, '/') : s2;
+	if (!id_end)
+		return false;
+	*id = tr_xstrndup(id_start, (size_t)(id_end - id_start));
+	struct tr_buf r = TR_BUF_INIT;
+	tr_buf_appendf(&r, "mlflow-artifacts:/%.*s/artifacts", (int)(id_end - path), path);
+	*root = tr_buf_detach(&r);
+	*rest = id_end;
+	return true;
 }

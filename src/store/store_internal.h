@@ -138,6 +138,12 @@ enum tr_err store_args_run_id(json_t *args, const char **out, struct tr_buf *err
 /* Lineage (store_lineage.c), inside the writing transaction. */
 /* Whether NODE is "<known kind>:<non-empty id>", at most 512 bytes, without
  * control characters; the reason goes to WHY (may be NULL) when not. */
+/* The owner an artifact PATH names by its shape: "<exp>/<run>/..." (a run) or
+ * "<exp>/models/<model id>/..." (a logged model, *MODEL). *ID gets the
+ * owner's id and *ROOT the artifact location the owner must have
+ * ("mlflow-artifacts:/<exp>/<id>/artifacts"), both new strings; *REST points
+ * into PATH after the id. False (nothing allocated) for any other shape. */
+bool store_artifact_owner(const char *path, bool *model, char **id, char **root, const char **rest);
 bool store_lineage_node_valid(const char *node, struct tr_buf *why);
 /* Adds the edge SRC -> DST of RELATION (kept if it exists already);
  * INVALID_PARAMETER_VALUE for a bad name or relation. */

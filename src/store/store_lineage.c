@@ -229,18 +229,16 @@ enum tr_err store_lineage_artifact(struct tr_store_tx *tx, const char *path, con
 		return pipeline_output(tx, path, sha, err);
 	/* <exp>/<run>/artifacts/... or <exp>/models/<model id>/artifacts/...,
 	 * checked against the run's or the logged model's stored location */
-	const char *s1 = strchr(path, '/');
-	const char *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
-	if (!s2)
+	bool model;
+	char *id, *rootstr;
+	const char *rest;
+	if (!store_artifact_owner(path, &model, &id, &rootstr, &rest))
 		return TR_OK;
-	bool model = !strncmp(s1 + 1, "models/", 7);
-	const char *id_start = model ? s2 + 1 : s1 + 1;
-	const char *id_end = model ? strchr(id_start, '/') : s2;
-	if (!id_end || strncmp(id_end, "/artifacts/", 11))
+	if (strncmp(rest, "/artifacts/", 11)) {
+		free(id);
+		free(rootstr);
 		return TR_OK;
-	char *id = tr_xstrndup(id_start, (size_t)(id_end - id_start));
-	struct tr_buf root = TR_BUF_INIT;
-	tr_buf_appendf(&root, "mlflow-artifacts:/%.*s/artifacts", (int)(id_end - path), path);
+	}
 	struct tr_db_stmt *st;
 	bool found = false;
 	enum tr_err rc = tr_db_prepare(
@@ -250,14 +248,14 @@ enum tr_err store_lineage_artifact(struct tr_store_tx *tx, const char *path, con
 	    &st, err);
 	if (!rc) {
 		tr_db_bind_text(tx->db, st, 1, id);
-		tr_db_bind_text(tx->db, st, 2, tr_buf_str(&root));
+		tr_db_bind_text(tx->db, st, 2, rootstr);
 		rc = tr_db_step(tx->db, st, &found, err);
 		tr_db_done(tx->db, st);
 	}
 	if (!rc && found)
 		rc = link_ids(tx, model ? "logged_model" : "run", id, "artifact", sha, "produced",
 			      err);
-	tr_buf_release(&root);
+	free(rootstr);
 	free(id);
 	return rc;
 }

@@ -784,18 +784,11 @@ static enum tr_err bad_source(struct tr_buf *err, const char *source, const char
 static enum tr_err artifacts_owner(struct tr_db *db, const char *path, struct resolved *out,
 				   struct tr_buf *err)
 {
-	const char *s1 = strchr(path, '/');
-	const char *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
-	if (!s2)
+	bool model;
+	char *id, *rootstr;
+	const char *rest;
+	if (!store_artifact_owner(path, &model, &id, &rootstr, &rest))
 		return TR_OK;
-	bool model = !strncmp(s1 + 1, "models/", 7);
-	const char *id_start = model ? s2 + 1 : s1 + 1;
-	const char *id_end = model ? strchr(id_start, '/') : s2;
-	if (!id_end)
-		return TR_OK;
-	char *id = tr_xstrndup(id_start, (size_t)(id_end - id_start));
-	struct tr_buf root = TR_BUF_INIT;
-	tr_buf_appendf(&root, "mlflow-artifacts:/%.*s/artifacts", (int)(id_end - path), path);
 	bool found = false;
 	enum tr_err rc;
 	if (model) {
@@ -803,7 +796,7 @@ static enum tr_err artifacts_owner(struct tr_db *db, const char *path, struct re
 		rc = logged_model_find(db,
 				       "SELECT model_id, artifact_location, source_run_id FROM "
 				       "logged_models WHERE model_id = ? AND artifact_location = ?",
-				       id, tr_buf_str(&root), &lm, &found, err);
+				       id, rootstr, &lm, &found, err);
 		if (!rc && found) {
 			out->model_id = lm.model_id;
 			out->run_id = lm.run_id;
@@ -816,14 +809,14 @@ static enum tr_err artifacts_owner(struct tr_db *db, const char *path, struct re
 				   &st, err);
 		if (!rc) {
 			tr_db_bind_text(db, st, 1, id);
-			tr_db_bind_text(db, st, 2, tr_buf_str(&root));
+			tr_db_bind_text(db, st, 2, rootstr);
 			rc = tr_db_step(db, st, &found, err);
 			tr_db_done(db, st);
 		}
 		if (!rc && found)
 			out->run_id = tr_xstrdup(id);
 	}
-	tr_buf_release(&root);
+	free(rootstr);
 	free(id);
 	return rc;
 }
