@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "compat"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from trellis_proc import TrellisServer  # noqa: E402
+from server_helpers import start_server  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -34,9 +34,9 @@ def _isolated_home(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = TrellisServer(tmp_path_factory.mktemp("trellis-server"))
-    srv.start()
+def server():
+    """A server per module whose pipeline steps can run (server_helpers.py)."""
+    srv = start_server()
     yield srv
     if srv.is_running():
         srv.stop()

@@ -17,19 +17,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_pipeline_runs import arith, flaky, shared_dir, sleepers, start_server  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def server():
-    srv = start_server()
-    yield srv
-    if srv.is_running():
-        srv.stop()
-
-
-@pytest.fixture(scope="module")
-def client(server):
-    return kfp.Client(host=server.url)
-
-
 def package(func):
     d = Path(tempfile.mkdtemp(prefix="trellis-pkg-", dir="/tmp"))
     path = d / f"{func.name}.yaml"

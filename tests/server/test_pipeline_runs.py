@@ -24,37 +24,10 @@ from google.protobuf import json_format
 from kfp import compiler, dsl
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "compat"))
-from trellis_proc import TrellisServer  # noqa: E402
-
-PYTHON = str(Path(sys.executable))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from server_helpers import PYTHON, shared_dir, start_server  # noqa: E402,F401
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELED", "SKIPPED"}
 JSON = {"Content-Type": "application/json"}  # what kfp's generated client always sends
-
-
-def shared_dir(prefix):
-    """A folder the step user (nobody) can reach and write: steps count their
-    side effects there."""
-    d = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
-    d.chmod(0o777)
-    return d
-
-
-def start_server(*extra):
-    work = Path(tempfile.mkdtemp(prefix="trellis-srv-", dir="/tmp"))
-    work.chmod(0o755)
-    srv = TrellisServer(work, extra_args=["--step-python", PYTHON, *extra])
-    srv.artifacts_dir.chmod(0o755)
-    srv.start()
-    return srv
-
-
-@pytest.fixture(scope="module")
-def server():
-    srv = start_server("--max-pipeline-runs", "4")
-    yield srv
-    if srv.is_running():
-        srv.stop()
 
 
 def spec_dict(pipeline_func, tmp_path):
@@ -393,7 +366,9 @@ def test_every_run_change_is_audited(server, tmp_path):
 
 
 def test_run_folders_are_read_only_through_the_artifact_proxy(server, tmp_path):
-    run = create_run(server, spec_dict(arith, tmp_path), name="ro")
+    # inputs of its own: a cached task would have no attempt folder
+    run = create_run(server, spec_dict(arith, tmp_path), name="ro",
+                     params={"a": int(time.time() * 1000) % 100000})
     rid = run["run_id"]
     assert wait_state(server, rid)["state"] == "SUCCEEDED"
     art = f"{server.url}/api/2.0/mlflow-artifacts/artifacts"

@@ -68,14 +68,6 @@ def training(rows: int = 200, c: float = 1.0, model_name: str = "clf"):
     register(model_uri=t.output, name=model_name)
 
 
-@pytest.fixture(scope="module")
-def server():
-    srv = start_server()
-    yield srv
-    if srv.is_running():
-        srv.stop()
-
-
 def test_training_pipeline_tracked_registered_and_traced(server):
     work = Path(tempfile.mkdtemp(prefix="trellis-train-", dir="/tmp"))
     package = work / "training.yaml"

@@ -26,14 +26,6 @@ steps:
 """
 
 
-@pytest.fixture(scope="module")
-def server():
-    srv = start_server()
-    yield srv
-    if srv.is_running():
-        srv.stop()
-
-
 def api(srv, path):
     return f"{srv.url}/api/2.0/trellis/pipelines/{path}"
 
