@@ -682,11 +682,12 @@ enum tr_err tr_pipelines_submit(struct tr_pipelines *p, const struct tr_pipeline
 		      tag("trellis.pipeline_run", "true"), tag("mlflow.source.type", "JOB"),
 		      tag("mlflow.source.name", tr_pipeline_name(spec)));
 	json_t *args = json_pack(
-	    "{s:s,s:s,s:s,s:s,s:s%,s:s,s:o,s:O,s:{s:b},s:s,s:o}", "display_name", req->display_name,
+	    "{s:s,s:s,s:s,s:s,s:s%,s:s,s:o,s:o,s:{s:b},s:s,s:o}", "display_name", req->display_name,
 	    "experiment_id", req->experiment_id && *req->experiment_id ? req->experiment_id : "0",
 	    "description", req->description ? req->description : "", "name", tr_pipeline_name(spec),
 	    "spec_text", req->spec_text, req->spec_len, "spec_sha256", sha, "params", params,
-	    "runtime_config", req->runtime_config ? req->runtime_config : json_object(), "options",
+	    "runtime_config",
+	    req->runtime_config ? json_incref(req->runtime_config) : json_object(), "options",
 	    "no_cache", req->no_cache, "root", p->runs_root, "tags", tags);
 	tr_pipeline_spec_free(spec);
 	if (req->pipeline_id)
