@@ -1,6 +1,6 @@
 # Trellis: one plain Makefile. `make`, `make test`, `make SANITIZE=address,undefined test`.
 CC ?= cc
-PKGS := libmicrohttpd jansson sqlite3 libsodium yajl libfyaml
+PKGS := libmicrohttpd jansson sqlite3 libsodium yajl libfyaml libcurl
 TEST_PKGS := cmocka
 
 ifdef SANITIZE
@@ -48,18 +48,19 @@ PIPELINE_SRC := src/pipeline/diag.c src/pipeline/yaml.c src/pipeline/fields.c sr
 	src/pipeline/check.c src/pipeline/graph.c src/pipeline/resolve.c \
 	src/pipeline/resolve_outputs.c src/pipeline/resolve_pip.c src/pipeline/run.c src/pipeline/digest.c \
 	src/pipeline/recorder.c src/pipeline/service.c
+CLIENT_SRC := src/client/http_client.c
 EXEC_SRC := src/exec/exec.c src/exec/limits.c src/exec/local.c src/exec/shim.c src/exec/zygote.c
 CMD_SRC := cmd/trellis.c cmd/cmd_server.c cmd/cmd_db.c cmd/cmd_audit.c cmd/cmd_backup.c cmd/cmd_gc.c \
 	cmd/cmd_pipeline.c cmd/cmd_task_shim.c cmd/cmd_run.c \
 	cmd/cmd_cache.c
 
 LIB_SRC := $(CORE_SRC) $(STORE_SRC) $(GOV_SRC) $(ARTIFACT_SRC) $(API_SRC) $(HTTP_SRC) $(PIPELINE_SRC) \
-	$(EXEC_SRC)
+	$(EXEC_SRC) $(CLIENT_SRC)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/%.o)
 
 UNIT_TESTS := test_core test_search test_validate test_store test_registry test_log_batch_json test_artifact \
-	test_pipeline test_exec test_resolve test_kfp test_lineage
+	test_pipeline test_exec test_resolve test_kfp test_lineage test_client
 UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
 .PHONY: all test unit compat pipeline-tests server-tests check clean format format-check bench fuzz

@@ -8,6 +8,7 @@
  * failed or was cancelled; 2 for a usage or load error.
  */
 #include "cmd.h"
+#include "client/http_client.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/ids.h"
@@ -37,9 +38,13 @@ static int usage(FILE *out, int code)
 	fprintf(
 	    out,
 	    "usage: trellis run PIPELINE.yaml [-p NAME=VALUE ...] [options]\n"
-	    "       trellis run --resume RUN_ID [options]\n\n"
+	    "       trellis run --resume RUN_ID [options]\n"
+	    "       trellis run --server URL PIPELINE.yaml [-p NAME=VALUE ...] [--experiment-id "
+	    "ID]\n"
+	    "                   [--run-name NAME] [--no-cache] [--json]\n\n"
 	    "Runs a pipeline compiled by the kfp SDK (KFP v2 IR YAML) or written in\n"
-	    "Trellis YAML (docs/pipelines.md) on this machine.\n\n"
+	    "Trellis YAML (docs/pipelines.md) on this machine, or with --server on a\n"
+	    "running `trellis server`, showing the same progress and summary.\n\n"
 	    "  -p, --param NAME=VALUE       a pipeline parameter (repeatable); typed by the\n"
 	    "                               pipeline's declaration (ints, floats, bools, JSON\n"
 	    "                               lists and structs)\n"
@@ -58,7 +63,14 @@ static int usage(FILE *out, int code)
 	    "  --resume RUN_ID              finish a killed or failed run: tasks that succeeded\n"
 	    "                               keep their outputs and are not run again\n"
 	    "  --stats                      print a histogram of the scheduler's overhead\n"
-	    "  --json                       print a JSON summary instead of the progress view\n",
+	    "  --json                       print a JSON summary instead of the progress view\n\n"
+	    "On a server (the pipeline is checked here first, then submitted):\n"
+	    "  --server URL                 the server, e.g. http://127.0.0.1:5000; only -p,\n"
+	    "                               --no-cache and --json of the options above apply\n"
+	    "  --experiment-id ID           the MLflow experiment of the run (default \"0\")\n"
+	    "  --run-name NAME              the run's display name\n"
+	    "Ctrl-C asks the server to stop the run and waits until it is canceled;\n"
+	    "a second Ctrl-C leaves at once (exit 130), the run going on there.\n",
 	    TR_DEFAULT_ARTIFACTS, TR_DEFAULT_STORE_URI);
 	return code;
 }
@@ -117,6 +129,21 @@ static bool add_param(const struct tr_pipeline_spec *spec, json_t *params, const
 	json_object_set_new(params, name, v);
 	free(name);
 	return true;
+}
+
+/* Loads FILE into *SPEC (free with tr_pipeline_spec_free()), printing its
+ * problems with file:line:col to stderr. */
+static enum tr_err load_pipeline(const char *file, struct tr_pipeline_spec **spec)
+{
+	struct tr_diags d = TR_DIAGS_INIT;
+	d.file = file;
+	enum tr_err rc = tr_pipeline_load_file(file, NULL, spec, &d);
+	struct tr_buf msg = TR_BUF_INIT;
+	tr_diags_format(&d, &msg);
+	fputs(tr_buf_str(&msg), stderr);
+	tr_buf_release(&msg);
+	tr_diags_release(&d);
+	return rc;
 }
 
 /* Progress: on a terminal a compact live view redrawn in place (counts per
@@ -327,6 +354,442 @@ static void print_summary(json_t *sum)
 	}
 }
 
+/* ---- --server: the run on a trellis server ------------------------------------------ */
+
+/* The first SIGINT/SIGTERM asks the server to stop the run (the follow loop
+ * sees the count); a second one leaves at once, the run going on there. */
+static volatile sig_atomic_t interrupts;
+
+static void on_interrupt(int sig)
+{
+	(void)sig;
+	if (++interrupts > 1) {
+		static const char msg[] =
+		    "\ntrellis run: interrupted again; the run keeps its state on the server\n";
+		ssize_t w = write(2, msg, sizeof(msg) - 1);
+		(void)w;
+		_exit(130);
+	}
+}
+
+/* A server-given string fit for a terminal: control characters become '?'.
+ * Returns a new string or NULL when S is NULL or empty; free() it. */
+static char *clean(const char *s)
+{
+	if (!s || !*s)
+		return NULL;
+	char *c = strdup(s);
+	if (!c)
+		abort();
+	for (char *p = c; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return c;
+}
+
+/* Run ids go into URLs: only what the server makes (hex, dashes). */
+static bool good_id(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n < 1 || n > 63)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!(s[i] >= '0' && s[i] <= '9') && !(s[i] >= 'a' && s[i] <= 'z') &&
+		    !(s[i] >= 'A' && s[i] <= 'Z') && s[i] != '-' && s[i] != '_')
+			return false;
+	return true;
+}
+
+static bool task_state_parse(const char *s, enum tr_task_state *out)
+{
+	if (!s)
+		return false;
+	for (int i = TR_TASK_PENDING; i <= TR_TASK_CANCELLED; i++)
+		if (!strcmp(s, tr_task_state_name((enum tr_task_state)i))) {
+			*out = (enum tr_task_state)i;
+			return true;
+		}
+	if (!strcmp(s, "CANCELED")) {
+		*out = TR_TASK_CANCELLED;
+		return true;
+	}
+	return false;
+}
+
+static bool run_state_final(const char *s)
+{
+	return s && (!strcmp(s, "SUCCEEDED") || !strcmp(s, "FAILED") || !strcmp(s, "CANCELED"));
+}
+
+struct remote {
+	struct tr_client *c;
+	const char *url; /* the server, without a final slash */
+	char run_id[64];
+	struct progress *prog;
+	json_t *shown; /* task path -> the state last shown */
+};
+
+/* One exchange expecting a 2xx JSON object: *OUT gets it (json_decref() it).
+ * A transport failure is IO_ERROR ("cannot reach the server at URL: ..."),
+ * an error answer or a malformed one BAD_REQUEST, with the detail in ERR. */
+static enum tr_err call(struct remote *r, const char *method, const char *url, json_t *body,
+			long timeout_ms, json_t **out, struct tr_buf *err)
+{
+	long status = 0;
+	json_t *ans = NULL;
+	struct tr_buf e = TR_BUF_INIT;
+	enum tr_err rc = tr_client_request(r->c, method, url, body, timeout_ms, &status, &ans, &e);
+	if (rc == TR_ERR_IO_ERROR)
+		rc = tr_fail(err, rc, "cannot reach the server at %s: %s", r->url, tr_buf_str(&e));
+	else if (rc)
+		rc = tr_fail(err, TR_ERR_BAD_REQUEST, "bad answer from %s: %s", r->url,
+			     tr_buf_str(&e));
+	else if (status < 200 || status > 299) {
+		tr_buf_reset(&e);
+		tr_client_error_text(status, ans, &e);
+		char *text = clean(tr_buf_str(&e));
+		rc = tr_fail(err, TR_ERR_BAD_REQUEST, "the server answered: %s", text ? text : "?");
+		free(text);
+	} else if (!json_is_object(ans))
+		rc = tr_fail(err, TR_ERR_BAD_REQUEST, "the server's answer is not a JSON object");
+	tr_buf_release(&e);
+	if (rc)
+		json_decref(ans);
+	else
+		*out = ans;
+	return rc;
+}
+
+/* Shows a task's state change, unless it is already shown or stale (a task
+ * that ended does not go back). */
+static void show_task(struct remote *r, const char *path, const char *state, const char *message)
+{
+	enum tr_task_state st, prev;
+	if (!path || !*path || !task_state_parse(state, &st))
+		return;
+	const char *was = json_string_value(json_object_get(r->shown, path));
+	if (was && task_state_parse(was, &prev) && (prev == st || prev >= TR_TASK_SUCCEEDED))
+		return;
+	json_object_set_new(r->shown, path, json_string(tr_task_state_name(st)));
+	char *cpath = clean(path), *cmsg = clean(message);
+	on_change(r->prog, cpath, st, cmsg);
+	free(cpath);
+	free(cmsg);
+}
+
+/* The run as the server has it (GET runs/get): *RUN gets its record. */
+static enum tr_err get_run(struct remote *r, json_t **run, struct tr_buf *err)
+{
+	struct tr_buf u = TR_BUF_INIT;
+	tr_buf_appendf(&u, "%s/api/2.0/trellis/pipelines/runs/get?run_id=%s", r->url, r->run_id);
+	json_t *ans = NULL;
+	enum tr_err rc = call(r, "GET", tr_buf_str(&u), NULL, 30000, &ans, err);
+	tr_buf_release(&u);
+	if (rc)
+		return rc;
+	json_t *rec = json_object_get(ans, "run");
+	if (!json_is_object(rec) || !json_is_object(json_object_get(rec, "tasks")) ||
+	    !json_is_string(json_object_get(rec, "state"))) {
+		json_decref(ans);
+		return tr_fail(err, TR_ERR_BAD_REQUEST, "the server's run record is malformed");
+	}
+	*run = json_incref(rec);
+	json_decref(ans);
+	return TR_OK;
+}
+
+/* After lost events: shows the tasks' states from the run record. *FINAL
+ * gets the run's state when it has ended (a new string; free() it). */
+static enum tr_err resync(struct remote *r, char **final, struct tr_buf *err)
+{
+	json_t *run = NULL;
+	enum tr_err rc = get_run(r, &run, err);
+	if (rc)
+		return rc;
+	const char *path;
+	json_t *t;
+	json_object_foreach(json_object_get(run, "tasks"), path, t)
+	{
+		show_task(r, path, json_string_value(json_object_get(t, "state")),
+			  json_string_value(json_object_get(t, "message")));
+	}
+	const char *state = json_string_value(json_object_get(run, "state"));
+	if (run_state_final(state) && !*final)
+		*final = clean(state);
+	json_decref(run);
+	return TR_OK;
+}
+
+static int64_t int_or0(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+}
+
+static int by_start(const void *a, const void *b)
+{
+	json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+	int64_t sx = int_or0(x, "start_ms"), sy = int_or0(y, "start_ms");
+	if (!sx != !sy) /* tasks that never started last */
+		return sx ? -1 : 1;
+	if (sx != sy)
+		return sx < sy ? -1 : 1;
+	return strcmp(json_string_value(json_object_get(x, "path")),
+		      json_string_value(json_object_get(y, "path")));
+}
+
+/* The summary of a server's run record in the shape of tr_run_summary():
+ * {"run_id", "state", "tasks": [{"path", "state", "attempts", "cached",
+ * "start_ms"?, "end_ms"?, "message"?}]} in start order, every string
+ * cleaned. Returns a new object. */
+static json_t *remote_summary(const char *run_id, const char *state, json_t *run)
+{
+	json_t *tasks = json_object_get(run, "tasks");
+	size_t n = 0, cap = json_object_size(tasks);
+	json_t **v = calloc(cap ? cap : 1, sizeof(*v));
+	if (!v)
+		abort();
+	const char *path;
+	json_t *t;
+	json_object_foreach(tasks, path, t)
+	{
+		if (!json_is_object(t) || n == cap)
+			continue;
+		char *cpath = clean(path),
+		     *cstate = clean(json_string_value(json_object_get(t, "state")));
+		char *cmsg = clean(json_string_value(json_object_get(t, "message")));
+		json_t *o = json_pack("{s:s,s:s,s:I,s:b}", "path", cpath ? cpath : "?", "state",
+				      cstate ? cstate : "UNKNOWN", "attempts",
+				      (json_int_t)int_or0(t, "attempts"), "cached",
+				      json_is_true(json_object_get(t, "cached")));
+		if (int_or0(t, "start_ms") > 0)
+			json_object_set_new(o, "start_ms", json_integer(int_or0(t, "start_ms")));
+		if (int_or0(t, "end_ms") > 0)
+			json_object_set_new(o, "end_ms", json_integer(int_or0(t, "end_ms")));
+		if (cmsg)
+			json_object_set_new(o, "message", json_string(cmsg));
+		free(cpath);
+		free(cstate);
+		free(cmsg);
+		if (o)
+			v[n++] = o;
+	}
+	qsort(v, n, sizeof(*v), by_start);
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, v[i]);
+	free(v);
+	return json_pack("{s:s,s:s,s:o}", "run_id", run_id, "state", state, "tasks", arr);
+}
+
+/* FILE's text into OUT; a new string through the buffer. */
+static bool read_text(const char *file, struct tr_buf *out)
+{
+	FILE *f = fopen(file, "rb");
+	if (!f) {
+		fprintf(stderr, "trellis run: %s: %s\n", file, strerror(errno));
+		return false;
+	}
+	char chunk[65536];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		tr_buf_append(out, chunk, n);
+	bool ok = !ferror(f);
+	if (!ok)
+		fprintf(stderr, "trellis run: %s: %s\n", file, strerror(errno));
+	fclose(f);
+	return ok;
+}
+
+struct server_options {
+	const char *url, *file, *experiment_id, *run_name;
+	const char **raw_params;
+	size_t n_params;
+	bool no_cache, as_json;
+};
+
+/* `trellis run --server URL FILE`: loads and checks FILE here, submits it,
+ * follows its events into the progress view until it ends, then prints the
+ * server's summary. Returns the exit code. */
+static int run_on_server(const struct server_options *so)
+{
+	int code = 2;
+	struct tr_pipeline_spec *spec = NULL;
+	json_t *params = json_object(), *body = NULL, *ans = NULL, *run = NULL;
+	struct tr_buf err = TR_BUF_INIT, text = TR_BUF_INIT, url = TR_BUF_INIT, u = TR_BUF_INIT;
+	struct progress prog = {0};
+	struct remote r = {.prog = &prog, .shown = json_object()};
+	char *final = NULL;
+	struct sigaction sa = {.sa_handler = on_interrupt}, old_int, old_term;
+	bool handlers = false;
+
+	if (load_pipeline(so->file, &spec))
+		goto out;
+	for (size_t i = 0; i < so->n_params; i++)
+		if (!add_param(spec, params, so->raw_params[i]))
+			goto out;
+	if (tr_pipeline_check_params(spec, params, &err)) {
+		fprintf(stderr, "trellis run: %s\n", tr_buf_str(&err));
+		goto out;
+	}
+	if (!read_text(so->file, &text))
+		goto out;
+	json_t *yaml = json_stringn(text.data ? text.data : "", text.len);
+	if (!yaml) {
+		fprintf(stderr, "trellis run: %s is not UTF-8 text\n", so->file);
+		goto out;
+	}
+	body = json_pack("{s:o,s:O}", "pipeline_yaml", yaml, "params", params);
+	if (so->experiment_id)
+		json_object_set_new(body, "experiment_id", json_string(so->experiment_id));
+	if (so->run_name)
+		json_object_set_new(body, "run_name", json_string(so->run_name));
+	if (so->no_cache)
+		json_object_set_new(body, "no_cache", json_true());
+
+	tr_buf_appends(&url, so->url);
+	while (url.len && url.data[url.len - 1] == '/')
+		url.data[--url.len] = 0;
+	r.url = tr_buf_str(&url);
+	if (tr_client_new(&r.c, &err)) {
+		fprintf(stderr, "trellis run: %s\n", tr_buf_str(&err));
+		goto out;
+	}
+	tr_buf_appendf(&u, "%s/api/2.0/trellis/pipelines/runs", r.url);
+	if (call(&r, "POST", tr_buf_str(&u), body, 60000, &ans, &err)) {
+		fprintf(stderr, "trellis run: %s\n", tr_buf_str(&err));
+		goto out;
+	}
+	const char *id = json_string_value(json_object_get(ans, "run_id"));
+	if (!good_id(id)) {
+		fprintf(stderr, "trellis run: the server's answer has no valid run_id\n");
+		goto out;
+	}
+	snprintf(r.run_id, sizeof(r.run_id), "%s", id);
+	if (!so->as_json)
+		fprintf(stderr, "run %s of %s on %s\n", r.run_id, tr_pipeline_name(spec), r.url);
+
+	sigemptyset(&sa.sa_mask); /* no SA_RESTART: a poll may end early */
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	handlers = true;
+	prog.quiet = so->as_json;
+	prog.tty = isatty(2);
+	prog.started_ms = tr_clock_now_ms();
+	uint64_t after = 0;
+	int failures = 0;
+	bool stopping = false;
+	while (!final) {
+		if (interrupts && !stopping) {
+			stopping = true;
+			tr_buf_reset(&u);
+			tr_buf_appendf(&u, "%s/apis/v2beta1/runs/%s:terminate", r.url, r.run_id);
+			json_t *t = NULL;
+			tr_buf_reset(&err);
+			if (call(&r, "POST", tr_buf_str(&u), NULL, 30000, &t, &err))
+				fprintf(stderr, "trellis run: cannot stop run %s: %s\n", r.run_id,
+					tr_buf_str(&err));
+			else
+				fprintf(stderr,
+					"trellis run: stopping run %s on the server (Ctrl-C again "
+					"to leave it running)\n",
+					r.run_id);
+			json_decref(t);
+		}
+		tr_buf_reset(&u);
+		tr_buf_appendf(&u,
+			       "%s/api/2.0/trellis/pipelines/runs/events?run_id=%s&after=%llu"
+			       "&wait_ms=2000",
+			       r.url, r.run_id, (unsigned long long)after);
+		json_decref(ans);
+		ans = NULL;
+		tr_buf_reset(&err);
+		enum tr_err rc = call(&r, "GET", tr_buf_str(&u), NULL, 30000, &ans, &err);
+		if (rc == TR_ERR_IO_ERROR && ++failures < 5) { /* a blip: try again */
+			sleep(1);
+			continue;
+		}
+		if (rc) {
+			progress_end(&prog);
+			fprintf(stderr, "trellis run: %s (run %s)\n", tr_buf_str(&err), r.run_id);
+			goto out;
+		}
+		failures = 0;
+		json_t *evs = json_object_get(ans, "events");
+		if (!json_is_array(evs)) {
+			progress_end(&prog);
+			fprintf(stderr, "trellis run: the server's events are malformed\n");
+			goto out;
+		}
+		size_t i;
+		json_t *e;
+		json_array_foreach(evs, i, e)
+		{
+			json_t *seq = json_object_get(e, "seq");
+			if (json_is_integer(seq) && json_integer_value(seq) > 0 &&
+			    (uint64_t)json_integer_value(seq) > after)
+				after = (uint64_t)json_integer_value(seq);
+			const char *kind = json_string_value(json_object_get(e, "kind"));
+			const char *state = json_string_value(json_object_get(e, "state"));
+			if (!kind)
+				continue;
+			if (!strcmp(kind, "task")) {
+				show_task(&r, json_string_value(json_object_get(e, "path")), state,
+					  json_string_value(json_object_get(e, "message")));
+			} else if (!strcmp(kind, "run") && run_state_final(state)) {
+				if (!final)
+					final = clean(state);
+			} else if (!strcmp(kind, "gap")) {
+				tr_buf_reset(&err);
+				if (resync(&r, &final, &err)) {
+					progress_end(&prog);
+					fprintf(stderr, "trellis run: %s\n", tr_buf_str(&err));
+					goto out;
+				}
+			}
+		}
+		json_t *last = json_object_get(ans, "last_seq");
+		if (json_is_integer(last) && json_integer_value(last) > 0 &&
+		    (uint64_t)json_integer_value(last) > after)
+			after = (uint64_t)json_integer_value(last);
+	}
+	progress_end(&prog); /* the final counts, before the summary */
+	tr_buf_reset(&err);
+	if (get_run(&r, &run, &err)) {
+		fprintf(stderr, "trellis run: %s\n", tr_buf_str(&err));
+		goto out;
+	}
+	json_t *sum = remote_summary(r.run_id, final, run);
+	if (so->as_json) {
+		char *out_text = json_dumps(sum, JSON_INDENT(2));
+		printf("%s\n", out_text);
+		free(out_text);
+	} else {
+		print_summary(sum);
+	}
+	json_decref(sum);
+	code = !strcmp(final, "SUCCEEDED") ? 0 : 1;
+out:
+	if (handlers) {
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGTERM, &old_term, NULL);
+	}
+	progress_end(&prog);
+	tr_client_free(r.c);
+	tr_pipeline_spec_free(spec);
+	json_decref(params);
+	json_decref(body);
+	json_decref(ans);
+	json_decref(run);
+	json_decref(r.shown);
+	free(final);
+	tr_buf_release(&err);
+	tr_buf_release(&text);
+	tr_buf_release(&url);
+	tr_buf_release(&u);
+	return code;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	const char *artifacts = TR_DEFAULT_ARTIFACTS, *run_id = NULL, *python = NULL;
@@ -345,6 +808,9 @@ int cmd_run(int argc, char **argv)
 		O_NOCACHE,
 		O_RESUME,
 		O_STATS,
+		O_SERVER,
+		O_EXP,
+		O_NAME,
 		O_HELP
 	};
 	static const struct option opts[] = {
@@ -360,15 +826,24 @@ int cmd_run(int argc, char **argv)
 	    {"no-cache", no_argument, NULL, O_NOCACHE},
 	    {"resume", required_argument, NULL, O_RESUME},
 	    {"stats", no_argument, NULL, O_STATS},
+	    {"server", required_argument, NULL, O_SERVER},
+	    {"experiment-id", required_argument, NULL, O_EXP},
+	    {"run-name", required_argument, NULL, O_NAME},
 	    {"help", no_argument, NULL, O_HELP},
 	    {NULL, 0, NULL, 0},
 	};
 	/* parameters are checked once the pipeline is loaded */
 	const char **raw_params = calloc((size_t)argc + 1, sizeof(char *));
 	size_t n_params = 0;
-	int c;
+	const char *server = NULL, *experiment_id = NULL, *run_name = NULL;
+	const char *local_only = NULL; /* an option --server cannot take */
+	int c, idx = -1;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "p:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:", opts, &idx)) != -1) {
+		if (c >= O_PAR && c != O_JSON && c != O_NOCACHE && c != O_SERVER && c != O_EXP &&
+		    c != O_NAME && c != O_HELP && idx >= 0)
+			local_only = opts[idx].name;
+		idx = -1;
 		switch (c) {
 		case 'p':
 			raw_params[n_params++] = optarg;
@@ -413,10 +888,45 @@ int cmd_run(int argc, char **argv)
 		case O_STATS:
 			stats = true;
 			break;
+		case O_SERVER:
+			server = optarg;
+			break;
+		case O_EXP:
+			experiment_id = optarg;
+			break;
+		case O_NAME:
+			run_name = optarg;
+			break;
 		default:
 			free(raw_params);
 			return usage(c == O_HELP ? stdout : stderr, c == O_HELP ? 0 : 2);
 		}
+	}
+	if (server || experiment_id || run_name) {
+		int code = 2;
+		if (!server)
+			fprintf(stderr, "trellis run: --%s goes with --server\n",
+				experiment_id ? "experiment-id" : "run-name");
+		else if (local_only)
+			fprintf(stderr,
+				"trellis run: --%s is for local runs; it cannot be used "
+				"with --server\n",
+				local_only);
+		else if (optind != argc - 1)
+			code = usage(stderr, 2);
+		else
+			code = run_on_server(&(struct server_options){
+			    .url = server,
+			    .file = argv[optind],
+			    .experiment_id = experiment_id,
+			    .run_name = run_name,
+			    .raw_params = raw_params,
+			    .n_params = n_params,
+			    .no_cache = no_cache,
+			    .as_json = as_json,
+			});
+		free(raw_params);
+		return code;
 	}
 	if (optind != argc - 1 && !(resume && optind == argc)) {
 		free(raw_params);
@@ -456,14 +966,7 @@ int cmd_run(int argc, char **argv)
 		run_id = resume;
 		prior = json_object_get(stored, "tasks");
 	}
-	struct tr_diags d = TR_DIAGS_INIT;
-	d.file = file;
-	enum tr_err rc = tr_pipeline_load_file(file, NULL, &spec, &d);
-	struct tr_buf msg = TR_BUF_INIT;
-	tr_diags_format(&d, &msg);
-	fputs(tr_buf_str(&msg), stderr);
-	tr_buf_release(&msg);
-	tr_diags_release(&d);
+	enum tr_err rc = load_pipeline(file, &spec);
 	if (rc)
 		goto out;
 	if (!realpath(file, spec_abs) || tr_digest_path(spec_abs, sha, &err)) {

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
-build_pkgs=(build-essential pkg-config libmicrohttpd-dev libjansson-dev libyajl-dev libsqlite3-dev libsodium-dev libjemalloc-dev libfyaml-dev)
+build_pkgs=(build-essential pkg-config libmicrohttpd-dev libjansson-dev libyajl-dev libsqlite3-dev libsodium-dev libjemalloc-dev libfyaml-dev libcurl4-gnutls-dev)
 test_pkgs=(libcmocka-dev clang clang-format libclang-rt-14-dev python3-venv sqlite3)
 
 missing=()
