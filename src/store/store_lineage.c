@@ -343,7 +343,8 @@ enum tr_err store_lineage_logged_model(struct tr_store_tx *tx, const char *run_i
  * runs:/<run>/<p> (through the run's artifact location), or an http(s) URL
  * of the artifact proxy's download route .../api/2.0/mlflow-artifacts/
  * artifacts/<p> (the host is not checked: a server does not know every name
- * it is reached by). A new string or NULL. */
+ * it is reached by), or a local path into a pipeline run's folder. A new
+ * string or NULL. */
 static char *dataset_artifact_path(struct tr_db *db, const char *uri)
 {
 	static const char ma[] = "mlflow-artifacts:/", runs[] = "runs:/",
@@ -356,6 +357,18 @@ static char *dataset_artifact_path(struct tr_db *db, const char *uri)
 		    !path[sizeof(proxy) - 1])
 			return NULL;
 		return tr_xstrdup(path + sizeof(proxy) - 1);
+	}
+	/* a local file in a pipeline run's folder (a step logging the file it
+	 * read, as `Dataset.path` names it): <anything>/pipelines/<run id>/... is
+	 * recorded by that suffix when the task that wrote it succeeded */
+	const char *local = !strncmp(uri, "file://", 7) ? uri + 7 : uri;
+	if (local[0] == '/') {
+		const char *p = strstr(local, "/pipelines/");
+		size_t idlen = p ? strspn(p + 11, "0123456789abcdef") : 0;
+		if (p && idlen == 32 && p[11 + idlen] == '/' && !strstr(p, "/../") &&
+		    !strpbrk(p, "?#%"))
+			return tr_xstrdup(p + 1);
+		return NULL;
 	}
 	if (strncmp(uri, runs, sizeof(runs) - 1))
 		return NULL;

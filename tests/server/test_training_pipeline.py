@@ -42,6 +42,12 @@ def train(data: dsl.Input[dsl.Dataset], c: float) -> str:
     import mlflow
     from sklearn.linear_model import LogisticRegression
 
+    import pandas as pd
+
+    # the data file, logged as the run's input dataset (its MLflow digest is
+    # linked to the file's SHA-256, which Trellis recorded when make-data wrote it)
+    mlflow.log_input(mlflow.data.from_pandas(pd.read_csv(data.path), source=data.path),
+                     context="training")
     rows = list(csv.DictReader(open(data.path)))
     x = [[float(r["x1"]), float(r["x2"])] for r in rows]
     y = [int(r["label"]) for r in rows]
@@ -120,6 +126,15 @@ def test_training_pipeline_tracked_registered_and_traced(server):
     assert train_run["params"]["c"] == "0.5"
     assert f"pipeline_run:{run.run_id}" in ids or any(
         p == run.run_id for p in graph.get("pipeline_runs", []))
+    # MLflow's short dataset digest is the same content as the file
+    r = requests.get(f"{server.url}/api/2.0/mlflow/runs/get",
+                     params={"run_id": children["train"]["info"]["run_id"]})
+    ds = r.json()["run"]["inputs"]["dataset_inputs"][0]["dataset"]
+    r = requests.get(f"{server.url}/api/2.0/trellis/lineage/dataset", params={"digest": ds["digest"]})
+    assert r.status_code == 200, r.text
+    by_mlflow_digest = {n["id"] for n in r.json()["nodes"]}
+    assert f"artifact:{digest}" in by_mlflow_digest
+    assert "model_version:clf-e2e/1" in by_mlflow_digest
     # and forward from the data file to the model version
     r = requests.get(f"{server.url}/api/2.0/trellis/lineage/dataset", params={"digest": digest})
     assert r.status_code == 200, r.text
