@@ -45,6 +45,8 @@ bool tr_api_kfp_upload(struct tr_api *api, struct tr_req *r, const char *sub);
 /* /runs and /recurringruns: owned by the lead engineer; kfp_runs.c is a stub
  * that returns false until then. Reads r->path itself. */
 bool tr_api_kfp_runs(struct tr_api *api, struct tr_req *r);
+/* /recurringruns (kfp_recurring.c). Reads r->path itself. */
+bool tr_api_kfp_recurring(struct tr_api *api, struct tr_req *r);
 
 /* ---- responses ---- */
 

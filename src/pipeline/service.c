@@ -238,10 +238,10 @@ static enum tr_err attempt_begin(void *ctx, json_t *a, char run_id[64], struct t
 	snprintf(task_node, sizeof(task_node), "task:%s/%.500s", t->run_id, path);
 	snprintf(run_node, sizeof(run_node), "run:%s", run_id);
 	snprintf(prun_node, sizeof(prun_node), "pipeline_run:%s", t->run_id);
-	json_t *edges = json_pack(
-	    "[{s:s,s:s,s:s},{s:s,s:s,s:s},{s:s,s:s,s:s}]", "src", task_node, "dst", run_node,
-	    "relation", "tracked_as", "src", task_node, "dst", prun_node, "relation", "part_of",
-	    "src", run_node, "dst", prun_node, "relation", "part_of");
+	json_t *edges = json_pack("[{s:s,s:s,s:s},{s:s,s:s,s:s},{s:s,s:s,s:s}]", "src", task_node,
+				  "dst", run_node, "relation", "tracked_as", "src", task_node,
+				  "dst", prun_node, "relation", "part_of", "src", run_node, "dst",
+				  prun_node, "relation", "part_of");
 	const char *aname;
 	json_t *alist;
 	json_object_foreach(json_object_get(a, "artifacts"), aname, alist)
