@@ -59,7 +59,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/%.o)
 
 UNIT_TESTS := test_core test_search test_validate test_store test_registry test_log_batch_json test_artifact \
-	test_pipeline test_exec test_resolve test_kfp test_lineage test_cron
+	test_pipeline test_exec test_resolve test_kfp test_lineage test_cron test_recurring
 UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
 .PHONY: all test unit compat pipeline-tests server-tests check clean format format-check bench fuzz

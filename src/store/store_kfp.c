@@ -293,7 +293,7 @@ static enum tr_err insert_version(struct tr_store_tx *tx, json_t *args, const ch
 				  const char *vid, struct tr_buf *err)
 {
 	json_t *tags = json_object_get(args, "tags");
-	char *ttext = json_dumps(json_is_object(tags) ? tags : json_object(), JSON_COMPACT);
+	char *ttext = json_is_object(tags) ? json_dumps(tags, JSON_COMPACT) : tr_xstrdup("{}");
 	const char *name = arg_str(args, "name");
 	enum tr_err rc = tr_db_run(
 	    tx->db, err,
@@ -322,7 +322,7 @@ enum tr_err tr_store_kfp_pipeline_upload(struct tr_store_tx *tx, struct tr_write
 	new_uuid(vid);
 	snprintf(w->resource, sizeof(w->resource), "kfp_pipeline/%s", pid);
 	json_t *tags = json_object_get(w->args, "tags");
-	char *ttext = json_dumps(json_is_object(tags) ? tags : json_object(), JSON_COMPACT);
+	char *ttext = json_is_object(tags) ? json_dumps(tags, JSON_COMPACT) : tr_xstrdup("{}");
 	const char *display =
 	    *arg_str(w->args, "display_name") ? arg_str(w->args, "display_name") : name;
 	rc = tr_db_run(tx->db, err,
@@ -658,7 +658,7 @@ enum tr_err tr_store_kfp_recurring_create(struct tr_store_tx *tx, struct tr_writ
 			return rc;
 	}
 	json_t *rtc = json_object_get(a, "runtime_config");
-	char *rtext = json_dumps(json_is_object(rtc) ? rtc : json_object(), JSON_COMPACT);
+	char *rtext = json_is_object(rtc) ? json_dumps(rtc, JSON_COMPACT) : tr_xstrdup("{}");
 	char *ttext = json_dumps(trigger, JSON_COMPACT);
 	char id[37];
 	new_uuid(id);
