@@ -40,14 +40,14 @@ ARTIFACT_SRC := src/artifact/path.c src/artifact/fs.c
 API_SRC := src/api/validate.c src/api/mlflow_tracking.c src/api/routes.c src/api/admin.c \
 	src/api/mlflow_artifacts.c src/api/mlflow_registry.c \
 	src/api/log_batch_json.c src/api/kfp.c src/api/kfp_experiments.c src/api/kfp_pipelines.c \
-	src/api/kfp_upload.c src/api/kfp_runs.c src/api/kfp_list.c src/api/multipart.c \
-	src/api/trellis_lineage.c src/api/trellis_pipelines.c
+	src/api/kfp_upload.c src/api/kfp_runs.c src/api/kfp_recurring.c src/api/kfp_list.c \
+	src/api/multipart.c src/api/trellis_lineage.c src/api/trellis_pipelines.c
 HTTP_SRC := src/http/server.c src/http/metrics.c
 PIPELINE_SRC := src/pipeline/diag.c src/pipeline/yaml.c src/pipeline/fields.c src/pipeline/spec.c \
 	src/pipeline/kfp_ir.c src/pipeline/trellis_yaml.c src/pipeline/cel.c src/pipeline/placeholder.c \
 	src/pipeline/check.c src/pipeline/graph.c src/pipeline/resolve.c \
 	src/pipeline/resolve_outputs.c src/pipeline/resolve_pip.c src/pipeline/run.c src/pipeline/digest.c \
-	src/pipeline/recorder.c src/pipeline/service.c
+	src/pipeline/recorder.c src/pipeline/service.c src/pipeline/cron.c src/pipeline/schedule.c
 CLIENT_SRC := src/client/http_client.c
 EXEC_SRC := src/exec/exec.c src/exec/limits.c src/exec/local.c src/exec/shim.c src/exec/zygote.c
 CMD_SRC := cmd/trellis.c cmd/cmd_server.c cmd/cmd_db.c cmd/cmd_audit.c cmd/cmd_backup.c cmd/cmd_gc.c \
@@ -60,7 +60,8 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/%.o)
 
 UNIT_TESTS := test_core test_search test_validate test_store test_registry test_log_batch_json test_artifact \
-	test_pipeline test_exec test_resolve test_kfp test_lineage test_client
+	test_pipeline test_exec test_resolve test_kfp test_lineage test_client test_cron \
+	test_recurring
 UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
 .PHONY: all test unit compat pipeline-tests server-tests check clean format format-check bench fuzz
@@ -108,10 +109,11 @@ FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -g -O1 -Isrc -include src/core/banned.h -f
 	-fno-sanitize-recover=all $(shell pkg-config --cflags $(PKGS))
 FUZZ_CORE := src/core/alloc.c src/core/arena.c src/core/buf.c src/core/err.c src/core/json.c \
 	src/core/ids.c
-FUZZ_TARGETS := search log_batch validate pipeline cel kfp
+FUZZ_TARGETS := search log_batch validate pipeline cel kfp cron
 fuzz_search_SRC := src/store/search.c
-fuzz_pipeline_SRC := $(filter-out src/pipeline/run.c src/pipeline/recorder.c src/pipeline/service.c,$(PIPELINE_SRC)) src/exec/limits.c
+fuzz_pipeline_SRC := $(filter-out src/pipeline/run.c src/pipeline/recorder.c src/pipeline/service.c src/pipeline/schedule.c,$(PIPELINE_SRC)) src/exec/limits.c
 fuzz_cel_SRC := src/pipeline/cel.c
+fuzz_cron_SRC := src/pipeline/cron.c
 fuzz_log_batch_SRC := src/api/log_batch_json.c src/api/validate.c
 fuzz_validate_SRC := src/api/validate.c
 fuzz_kfp_SRC := src/api/kfp_list.c src/api/multipart.c

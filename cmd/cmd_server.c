@@ -7,6 +7,7 @@
  */
 #include "api/api.h"
 #include "artifact/artifact.h"
+#include "pipeline/schedule.h"
 #include "pipeline/service.h"
 #include "cmd.h"
 #include "core/clock.h"
@@ -253,6 +254,13 @@ int cmd_server(int argc, char **argv)
 		goto out;
 	}
 	api.pipelines = pipelines;
+	struct tr_schedule *schedule = NULL;
+	if (tr_schedule_start(api.store, pipelines, &schedule, &err)) {
+		tr_log_error("cannot start the recurring-run scheduler: %s", tr_buf_str(&err));
+		api.pipelines = NULL;
+		tr_pipelines_stop(pipelines);
+		goto out;
+	}
 	int sig = 0;
 	sigwait(&set, &sig);
 	tr_log_info("received %s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -261,6 +269,7 @@ int cmd_server(int argc, char **argv)
 		tr_log_warn("requests still in flight after 10 s; stopping anyway");
 	/* running pipeline runs are left to their supervisors; the next start
 	 * resumes them */
+	tr_schedule_stop(schedule);
 	api.pipelines = NULL;
 	tr_pipelines_stop(pipelines);
 	/* commit and answer every queued write while the HTTP server can still

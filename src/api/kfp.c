@@ -173,8 +173,8 @@ bool tr_api_kfp(struct tr_api *api, struct tr_req *r)
 	if (tr_api_kfp_upload(api, r, sub) || tr_api_kfp_experiments(api, r, sub) ||
 	    tr_api_kfp_pipelines(api, r, sub))
 		return true;
-	/* The lead engineer's runs and recurring runs (kfp_runs.c). */
-	if (tr_api_kfp_runs(api, r))
+	/* Runs (kfp_runs.c) and recurring runs (kfp_recurring.c). */
+	if (tr_api_kfp_runs(api, r) || tr_api_kfp_recurring(api, r))
 		return true;
 	r->route = "kfp.not_found";
 	tr_kfp_error(r, TR_ERR_RESOURCE_DOES_NOT_EXIST, "Not Found");

@@ -2,8 +2,9 @@
 /*
  * The Kubeflow Pipelines REST API v2beta1 under /apis/v2beta1, as the
  * official kfp.Client (kfp 2.x) calls it: healthz, experiments (which are
- * MLflow experiments), pipelines and pipeline versions, and (kfp_runs.c) runs
- * and recurring runs. The wire reference is /work/shared/reference/kfp-api.md.
+ * MLflow experiments), pipelines and pipeline versions, runs (kfp_runs.c)
+ * and recurring runs (kfp_recurring.c). The wire reference is
+ * /work/shared/reference/kfp-api.md.
  *
  * Wire conventions every handler follows: snake_case proto names, zero values
  * omitted, enums as name strings, int64 as strings, timestamps RFC3339 UTC
@@ -42,9 +43,10 @@ bool tr_api_kfp_experiments(struct tr_api *api, struct tr_req *r, const char *su
 bool tr_api_kfp_pipelines(struct tr_api *api, struct tr_req *r, const char *sub);
 /* POST /pipelines/upload and /pipelines/upload_version (kfp_upload.c). */
 bool tr_api_kfp_upload(struct tr_api *api, struct tr_req *r, const char *sub);
-/* /runs and /recurringruns: owned by the lead engineer; kfp_runs.c is a stub
- * that returns false until then. Reads r->path itself. */
+/* /runs (kfp_runs.c). Reads r->path itself. */
 bool tr_api_kfp_runs(struct tr_api *api, struct tr_req *r);
+/* /recurringruns (kfp_recurring.c). Reads r->path itself. */
+bool tr_api_kfp_recurring(struct tr_api *api, struct tr_req *r);
 
 /* ---- responses ---- */
 

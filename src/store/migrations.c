@@ -181,7 +181,7 @@ static const char *const migrations[] = {
     "  max_concurrency INTEGER NOT NULL DEFAULT 1, trigger_spec TEXT NOT NULL,"
     "  enabled INTEGER NOT NULL, no_catchup INTEGER NOT NULL DEFAULT 0,"
     "  created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL, next_fire_ms BIGINT,"
-    "  last_fire_ms BIGINT) WITHOUT ROWID;"
+    "  last_fire_ms BIGINT, error TEXT NOT NULL DEFAULT '') WITHOUT ROWID;"
     "CREATE TABLE lineage_edges (src TEXT NOT NULL, dst TEXT NOT NULL, relation TEXT NOT NULL,"
     "  created_ms BIGINT NOT NULL, PRIMARY KEY (src, dst, relation)) WITHOUT ROWID;"
     "CREATE INDEX lineage_edges_dst ON lineage_edges (dst, src);",

@@ -402,6 +402,63 @@ enum tr_err tr_store_kfp_run_list(struct tr_store *s, const char *experiment_id,
 				  const struct tr_store_list *q, json_t **ids, int64_t *total,
 				  struct tr_buf *err) __attribute__((warn_unused_result));
 
+/*
+ * Recurring runs (kfp_recurring_runs). Writes (tr_write_fn), audited as
+ * "kfp.recurringruns.<verb>". ARGS:
+ * - kfp_recurring_create: {display_name, description?, experiment_id? (""
+ *   is "0"), spec_text (the inline pipeline as text) | pipeline_id,
+ *   pipeline_version_id? ("" : the latest version at fire time),
+ *   runtime_config? (object), max_concurrency? (1..10, default 1; number or
+ *   string), trigger (KFP's, see pipeline/cron.h), mode? ("ENABLE" default,
+ *   "DISABLE"), no_catchup? (bool)}. INVALID_PARAMETER_VALUE for an empty
+ *   name, a bad trigger or concurrency; RESOURCE_DOES_NOT_EXIST for an
+ *   unknown experiment or pipeline version. Result: the row. When enabled,
+ *   next_fire_ms is the trigger's next time after now.
+ * - kfp_recurring_enable / kfp_recurring_disable: {recurring_run_id};
+ *   enabling recomputes next_fire_ms from now (no catch-up).
+ * - kfp_recurring_delete: {recurring_run_id}; runs it made stay.
+ * - kfp_recurring_fired: {recurring_run_id, last_fire_ms, next_fire_ms (0:
+ *   none, the schedule is done), error? ("" clears)}: the scheduler's record
+ *   of a fire (or a skipped or failed one); next_fire_ms is kept NULL when
+ *   the run was disabled meanwhile.
+ * Rows: {recurring_run_id, display_name, description, experiment_id,
+ * spec_text? (absent for a version reference), pipeline_id,
+ * pipeline_version_id, runtime_config (object), max_concurrency, trigger
+ * (object), enabled, no_catchup, created_ms, updated_ms, next_fire_ms (0:
+ * none), last_fire_ms (0: never), error}.
+ */
+enum tr_err tr_store_kfp_recurring_create(struct tr_store_tx *tx, struct tr_write *w,
+					  struct tr_buf *err);
+enum tr_err tr_store_kfp_recurring_enable(struct tr_store_tx *tx, struct tr_write *w,
+					  struct tr_buf *err);
+enum tr_err tr_store_kfp_recurring_disable(struct tr_store_tx *tx, struct tr_write *w,
+					   struct tr_buf *err);
+enum tr_err tr_store_kfp_recurring_delete(struct tr_store_tx *tx, struct tr_write *w,
+					  struct tr_buf *err);
+enum tr_err tr_store_kfp_recurring_fired(struct tr_store_tx *tx, struct tr_write *w,
+					 struct tr_buf *err);
+/* One row as a new object in *OUT; RESOURCE_DOES_NOT_EXIST when missing. */
+enum tr_err tr_store_kfp_recurring_get(struct tr_store *s, const char *id, json_t **out,
+				       struct tr_buf *err) __attribute__((warn_unused_result));
+/* The rows (of EXPERIMENT_ID when not NULL) matching Q, a new array in *ROWS,
+ * and the number of all matches in *TOTAL. Columns for Q: recurring_run_id,
+ * display_name, description, created_ms, updated_ms, experiment_id. */
+enum tr_err tr_store_kfp_recurring_list(struct tr_store *s, const char *experiment_id,
+					const struct tr_store_list *q, json_t **rows,
+					int64_t *total, struct tr_buf *err)
+    __attribute__((warn_unused_result));
+/* For the scheduler: the enabled rows whose next fire is at or before NOW_MS
+ * (a new array, earliest first) and in *EARLIEST_MS the next fire after NOW_MS
+ * of the others (0: none). */
+enum tr_err tr_store_kfp_recurring_due(struct tr_store *s, int64_t now_ms, json_t **rows /* OUT */,
+				       int64_t *earliest_ms /* OUT */, struct tr_buf *err)
+    __attribute__((warn_unused_result));
+/* The number of unfinished (PENDING, RUNNING, CANCELING) pipeline runs that
+ * recurring run ID made, into *COUNT. */
+enum tr_err tr_store_kfp_recurring_active(struct tr_store *s, const char *id,
+					  int64_t *count /* OUT */, struct tr_buf *err)
+    __attribute__((warn_unused_result));
+
 /* ---- Lineage (store_lineage.c) ----------------------------------------
  * One graph over nodes named "<kind>:<id>" (kinds: artifact:<sha256>,
  * run:<run id>, pipeline_run:<id>, task:<pipeline run id>/<task path>,

@@ -11,10 +11,15 @@
  * column values; the API renders them in KFP's wire shape.
  *
  * Deleting a pipeline deletes its versions in the same write (cascade).
+ *
+ * Recurring runs (kfp_recurring_runs) keep their trigger as given and, while
+ * enabled, the time of their next fire (NULL when disabled or done); the
+ * scheduler (pipeline/schedule.c) reads the due ones and records each fire.
  */
 #include "core/alloc.h"
 #include "core/ids.h"
 #include "core/json.h"
+#include "pipeline/cron.h"
 #include "store/store_internal.h"
 
 #include <stdlib.h>
@@ -288,7 +293,7 @@ static enum tr_err insert_version(struct tr_store_tx *tx, json_t *args, const ch
 				  const char *vid, struct tr_buf *err)
 {
 	json_t *tags = json_object_get(args, "tags");
-	char *ttext = (json_is_object(tags) ? json_dumps(tags, JSON_COMPACT) : tr_xstrdup("{}"));
+	char *ttext = json_is_object(tags) ? json_dumps(tags, JSON_COMPACT) : tr_xstrdup("{}");
 	const char *name = arg_str(args, "name");
 	enum tr_err rc = tr_db_run(
 	    tx->db, err,
@@ -317,7 +322,7 @@ enum tr_err tr_store_kfp_pipeline_upload(struct tr_store_tx *tx, struct tr_write
 	new_uuid(vid);
 	snprintf(w->resource, sizeof(w->resource), "kfp_pipeline/%s", pid);
 	json_t *tags = json_object_get(w->args, "tags");
-	char *ttext = (json_is_object(tags) ? json_dumps(tags, JSON_COMPACT) : tr_xstrdup("{}"));
+	char *ttext = json_is_object(tags) ? json_dumps(tags, JSON_COMPACT) : tr_xstrdup("{}");
 	const char *display =
 	    *arg_str(w->args, "display_name") ? arg_str(w->args, "display_name") : name;
 	rc = tr_db_run(tx->db, err,
@@ -512,4 +517,343 @@ enum tr_err tr_store_kfp_run_list(struct tr_store *s, const char *experiment_id,
 	return list_rows(s, "run_id", "pipeline_runs",
 			 experiment_id ? "experiment_id = ?" : "source = 'server'", experiment_id,
 			 q, run_id_row, ids, total, err);
+}
+
+/* ---- recurring runs ---- */
+
+#define RR_COLS                                                                                    \
+	"recurring_run_id, display_name, description, experiment_id, spec_text, pipeline_id, "     \
+	"pipeline_version_id, runtime_config, max_concurrency, trigger_spec, enabled, "            \
+	"no_catchup, created_ms, updated_ms, next_fire_ms, last_fire_ms, error"
+
+static json_t *object_col(struct tr_db *db, struct tr_db_stmt *st, int col)
+{
+	json_t *t = tr_db_col_is_null(db, st, col)
+			? NULL
+			: json_loads(tr_db_col_text(db, st, col), 0, NULL);
+	if (!json_is_object(t)) {
+		json_decref(t);
+		t = json_object();
+	}
+	return t;
+}
+
+static json_t *recurring_row(struct tr_db *db, struct tr_db_stmt *st)
+{
+	json_t *r = json_pack(
+	    "{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:I,s:o,s:b,s:b,s:I,s:I,s:I,s:I,s:s}", "recurring_run_id",
+	    tr_db_col_text(db, st, 0), "display_name", tr_db_col_text(db, st, 1), "description",
+	    tr_db_col_text(db, st, 2), "experiment_id", tr_db_col_text(db, st, 3), "pipeline_id",
+	    tr_db_col_text(db, st, 5), "pipeline_version_id", tr_db_col_text(db, st, 6),
+	    "runtime_config", object_col(db, st, 7), "max_concurrency",
+	    (json_int_t)tr_db_col_int64(db, st, 8), "trigger", object_col(db, st, 9), "enabled",
+	    (int)tr_db_col_int64(db, st, 10), "no_catchup", (int)tr_db_col_int64(db, st, 11),
+	    "created_ms", (json_int_t)tr_db_col_int64(db, st, 12), "updated_ms",
+	    (json_int_t)tr_db_col_int64(db, st, 13), "next_fire_ms",
+	    (json_int_t)(tr_db_col_is_null(db, st, 14) ? 0 : tr_db_col_int64(db, st, 14)),
+	    "last_fire_ms",
+	    (json_int_t)(tr_db_col_is_null(db, st, 15) ? 0 : tr_db_col_int64(db, st, 15)), "error",
+	    tr_db_col_text(db, st, 16));
+	if (!tr_db_col_is_null(db, st, 4))
+		json_object_set_new(r, "spec_text", json_string(tr_db_col_text(db, st, 4)));
+	return r;
+}
+
+static enum tr_err recurring_load(struct tr_db *db, const char *id, json_t **out,
+				  struct tr_buf *err)
+{
+	return get_row(db, "SELECT " RR_COLS " FROM kfp_recurring_runs WHERE recurring_run_id = ?",
+		       id, NULL, recurring_row, "recurring run", out, err);
+}
+
+/* The next fire time of TRIGGER after NOW_MS (0: none). */
+static enum tr_err next_fire(json_t *trigger, int64_t now_ms, int64_t *next, struct tr_buf *err)
+{
+	return tr_cron_trigger_next(trigger, now_ms, next, err);
+}
+
+enum tr_err tr_store_kfp_recurring_create(struct tr_store_tx *tx, struct tr_write *w,
+					  struct tr_buf *err)
+{
+	json_t *a = w->args;
+	const char *display = json_string_value(json_object_get(a, "display_name"));
+	if (!display || !*display)
+		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+			       "the recurring run's display_name is empty");
+	int64_t maxc = 1;
+	bool present = false;
+	enum tr_err rc = tr_json_int64(a, "max_concurrency", &maxc, &present, err);
+	if (rc)
+		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+			       "max_concurrency must be a whole number");
+	if (!present)
+		maxc = 1;
+	if (maxc < 1 || maxc > 10)
+		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+			       "max_concurrency must be between 1 and 10, not %lld",
+			       (long long)maxc);
+	json_t *trigger = json_object_get(a, "trigger");
+	rc = tr_cron_trigger_check(trigger, err);
+	if (rc)
+		return rc;
+	const char *mode = json_string_value(json_object_get(a, "mode"));
+	bool enabled = true;
+	if (mode && !strcmp(mode, "DISABLE"))
+		enabled = false;
+	else if (mode && *mode && strcmp(mode, "ENABLE") && strcmp(mode, "MODE_UNSPECIFIED"))
+		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+			       "mode '%.40s' is not ENABLE or DISABLE", mode);
+	bool no_catchup = false;
+	rc = tr_json_bool(a, "no_catchup", &no_catchup, &present, err);
+	if (rc)
+		return rc;
+	/* the experiment must exist */
+	const char *exp = arg_str(a, "experiment_id");
+	if (!*exp)
+		exp = "0";
+	json_t *e = NULL;
+	rc = experiment_row_get(tx->db, exp, &e, err);
+	json_decref(e);
+	if (rc)
+		return rc;
+	/* the pipeline: an inline spec, or a version that exists now */
+	json_t *spec = json_object_get(a, "spec_text");
+	const char *pid = arg_str(a, "pipeline_id"), *vid = arg_str(a, "pipeline_version_id");
+	if (json_is_string(spec) && *json_string_value(spec)) {
+		pid = vid = "";
+	} else if (*pid) {
+		spec = NULL;
+		struct tr_db_stmt *st;
+		bool row = false;
+		rc = tr_db_prepare(
+		    tx->db,
+		    *vid ? "SELECT 1 FROM kfp_pipeline_versions WHERE pipeline_id = ? "
+			   "AND pipeline_version_id = ?"
+			 : "SELECT 1 FROM kfp_pipeline_versions WHERE pipeline_id = ?",
+		    &st, err);
+		if (rc)
+			return rc;
+		tr_db_bind_text(tx->db, st, 1, pid);
+		if (*vid)
+			tr_db_bind_text(tx->db, st, 2, vid);
+		rc = tr_db_step(tx->db, st, &row, err);
+		tr_db_done(tx->db, st);
+		if (rc)
+			return rc;
+		if (!row)
+			return *vid ? tr_fail(err, TR_ERR_RESOURCE_DOES_NOT_EXIST,
+					      "pipeline version '%s' of pipeline '%s' not found",
+					      vid, pid)
+				    : tr_fail(err, TR_ERR_RESOURCE_DOES_NOT_EXIST,
+					      "pipeline '%s' not found or has no versions", pid);
+	} else {
+		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE,
+			       "a recurring run needs a pipeline_spec or a "
+			       "pipeline_version_reference");
+	}
+	int64_t next = 0;
+	if (enabled) {
+		rc = next_fire(trigger, tx->now_ms, &next, err);
+		if (rc)
+			return rc;
+	}
+	json_t *rtc = json_object_get(a, "runtime_config");
+	char *rtext = json_is_object(rtc) ? json_dumps(rtc, JSON_COMPACT) : tr_xstrdup("{}");
+	char *ttext = json_dumps(trigger, JSON_COMPACT);
+	char id[37];
+	new_uuid(id);
+	snprintf(w->resource, sizeof(w->resource), "kfp_recurring_run/%s", id);
+	if (spec)
+		rc =
+		    tr_db_run(tx->db, err,
+			      "INSERT INTO kfp_recurring_runs (recurring_run_id, display_name, "
+			      "description, experiment_id, spec_text, pipeline_id, "
+			      "pipeline_version_id, runtime_config, max_concurrency, trigger_spec, "
+			      "enabled, no_catchup, created_ms, updated_ms, next_fire_ms) VALUES "
+			      "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULLIF(?,0))",
+			      "ttttttttitiiiii", id, display, arg_str(a, "description"), exp,
+			      json_string_value(spec), pid, vid, rtext, maxc, ttext,
+			      (int64_t)enabled, (int64_t)no_catchup, tx->now_ms, tx->now_ms, next);
+	else
+		rc =
+		    tr_db_run(tx->db, err,
+			      "INSERT INTO kfp_recurring_runs (recurring_run_id, display_name, "
+			      "description, experiment_id, spec_text, pipeline_id, "
+			      "pipeline_version_id, runtime_config, max_concurrency, trigger_spec, "
+			      "enabled, no_catchup, created_ms, updated_ms, next_fire_ms) VALUES "
+			      "(?,?,?,?,NULL,?,?,?,?,?,?,?,?,?,NULLIF(?,0))",
+			      "tttttttitiiiii", id, display, arg_str(a, "description"), exp, pid,
+			      vid, rtext, maxc, ttext, (int64_t)enabled, (int64_t)no_catchup,
+			      tx->now_ms, tx->now_ms, next);
+	free(rtext);
+	free(ttext);
+	if (!rc)
+		rc = recurring_load(tx->db, id, &w->result, err);
+	return rc;
+}
+
+/* Enables (ON) or disables a recurring run. Enabling computes the next fire
+ * from now: what was missed while disabled is not caught up. */
+static enum tr_err recurring_switch(struct tr_store_tx *tx, struct tr_write *w, bool on,
+				    struct tr_buf *err)
+{
+	const char *id;
+	json_t *row = NULL;
+	enum tr_err rc = tr_json_req_str(w->args, "recurring_run_id", &id, err);
+	if (!rc)
+		rc = recurring_load(tx->db, id, &row, err);
+	if (rc)
+		return rc;
+	snprintf(w->resource, sizeof(w->resource), "kfp_recurring_run/%.130s", id);
+	int64_t next = 0;
+	if (on)
+		rc = next_fire(json_object_get(row, "trigger"), tx->now_ms, &next, err);
+	json_decref(row);
+	if (!rc)
+		rc = tr_db_run(tx->db, err,
+			       "UPDATE kfp_recurring_runs SET enabled = ?, updated_ms = ?, "
+			       "next_fire_ms = NULLIF(?,0) WHERE recurring_run_id = ?",
+			       "iiit", (int64_t)on, tx->now_ms, next, id);
+	return rc;
+}
+
+enum tr_err tr_store_kfp_recurring_enable(struct tr_store_tx *tx, struct tr_write *w,
+					  struct tr_buf *err)
+{
+	return recurring_switch(tx, w, true, err);
+}
+
+enum tr_err tr_store_kfp_recurring_disable(struct tr_store_tx *tx, struct tr_write *w,
+					   struct tr_buf *err)
+{
+	return recurring_switch(tx, w, false, err);
+}
+
+enum tr_err tr_store_kfp_recurring_delete(struct tr_store_tx *tx, struct tr_write *w,
+					  struct tr_buf *err)
+{
+	const char *id;
+	enum tr_err rc = tr_json_req_str(w->args, "recurring_run_id", &id, err);
+	if (rc)
+		return rc;
+	snprintf(w->resource, sizeof(w->resource), "kfp_recurring_run/%.130s", id);
+	rc = tr_db_run(tx->db, err, "DELETE FROM kfp_recurring_runs WHERE recurring_run_id = ?",
+		       "t", id);
+	if (!rc && tr_db_changes(tx->db) == 0)
+		rc = tr_fail(err, TR_ERR_RESOURCE_DOES_NOT_EXIST, "recurring run '%s' not found",
+			     id);
+	return rc;
+}
+
+enum tr_err tr_store_kfp_recurring_fired(struct tr_store_tx *tx, struct tr_write *w,
+					 struct tr_buf *err)
+{
+	const char *id, *error = NULL;
+	int64_t last = 0, next = 0;
+	bool present;
+	enum tr_err rc = tr_json_req_str(w->args, "recurring_run_id", &id, err);
+	if (!rc)
+		rc = tr_json_int64(w->args, "last_fire_ms", &last, &present, err);
+	if (!rc)
+		rc = tr_json_int64(w->args, "next_fire_ms", &next, &present, err);
+	if (!rc)
+		rc = tr_json_str(w->args, "error", &error, err);
+	if (rc)
+		return rc;
+	snprintf(w->resource, sizeof(w->resource), "kfp_recurring_run/%.130s", id);
+	/* a run disabled meanwhile stays without a next fire */
+	rc = tr_db_run(tx->db, err,
+		       "UPDATE kfp_recurring_runs SET last_fire_ms = NULLIF(?,0), next_fire_ms = "
+		       "CASE WHEN enabled = 1 THEN NULLIF(?,0) ELSE next_fire_ms END, error = ? "
+		       "WHERE recurring_run_id = ?",
+		       "iitt", last, next, error ? error : "", id);
+	if (!rc && tr_db_changes(tx->db) == 0)
+		rc = tr_fail(err, TR_ERR_RESOURCE_DOES_NOT_EXIST, "recurring run '%s' not found",
+			     id);
+	return rc;
+}
+
+enum tr_err tr_store_kfp_recurring_get(struct tr_store *s, const char *id, json_t **out,
+				       struct tr_buf *err)
+{
+	struct tr_db *db;
+	enum tr_err rc = store_reader_get(s, &db, err);
+	if (rc)
+		return rc;
+	rc = recurring_load(db, id ? id : "", out, err);
+	store_reader_put(s, db);
+	return rc;
+}
+
+enum tr_err tr_store_kfp_recurring_list(struct tr_store *s, const char *experiment_id,
+					const struct tr_store_list *q, json_t **rows,
+					int64_t *total, struct tr_buf *err)
+{
+	return list_rows(s, RR_COLS, "kfp_recurring_runs",
+			 experiment_id ? "experiment_id = ?" : "1=1", experiment_id, q,
+			 recurring_row, rows, total, err);
+}
+
+enum tr_err tr_store_kfp_recurring_due(struct tr_store *s, int64_t now_ms, json_t **rows,
+				       int64_t *earliest_ms, struct tr_buf *err)
+{
+	struct tr_db *db;
+	struct tr_db_stmt *st;
+	bool row = false;
+	json_t *list = json_array();
+	*earliest_ms = 0;
+	enum tr_err rc = store_reader_get(s, &db, err);
+	if (rc)
+		goto out;
+	rc = tr_db_prepare(db,
+			   "SELECT " RR_COLS " FROM kfp_recurring_runs WHERE enabled = 1 AND "
+			   "next_fire_ms IS NOT NULL ORDER BY next_fire_ms, recurring_run_id",
+			   &st, err);
+	if (rc)
+		goto out_put;
+	while (!rc) {
+		rc = tr_db_step(db, st, &row, err);
+		if (rc || !row)
+			break;
+		int64_t next = tr_db_col_int64(db, st, 14);
+		if (next > now_ms) {
+			*earliest_ms = next;
+			break;
+		}
+		json_array_append_new(list, recurring_row(db, st));
+	}
+	tr_db_done(db, st);
+out_put:
+	store_reader_put(s, db);
+out:
+	if (rc) {
+		json_decref(list);
+		return rc;
+	}
+	*rows = list;
+	return TR_OK;
+}
+
+enum tr_err tr_store_kfp_recurring_active(struct tr_store *s, const char *id, int64_t *count,
+					  struct tr_buf *err)
+{
+	struct tr_db *db;
+	struct tr_db_stmt *st;
+	bool row = false;
+	enum tr_err rc = store_reader_get(s, &db, err);
+	if (rc)
+		return rc;
+	rc =
+	    tr_db_prepare(db,
+			  "SELECT count(*) FROM pipeline_runs WHERE recurring_run_id = ? AND state "
+			  "IN ('PENDING', 'RUNNING', 'CANCELING')",
+			  &st, err);
+	if (!rc) {
+		tr_db_bind_text(db, st, 1, id);
+		rc = tr_db_step(db, st, &row, err);
+		*count = !rc && row ? tr_db_col_int64(db, st, 0) : 0;
+		tr_db_done(db, st);
+	}
+	store_reader_put(s, db);
+	return rc;
 }
