@@ -815,7 +815,12 @@ enum tr_err tr_http_start(const struct tr_http_opts *opts, tr_http_dispatch_fn d
 		return tr_fail(err, TR_ERR_INVALID_PARAMETER_VALUE, "cannot resolve --host '%s'",
 			       host);
 	}
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+	/* poll(), not epoll: with epoll and a thread pool, MHD_quiesce_daemon()
+	 * races the workers' own removal of the listen socket from their epoll
+	 * sets and MHD aborts the process ("Failed to remove listen FD from epoll
+	 * set", an open libmicrohttpd defect; seen here as a SIGABRT on SIGTERM).
+	 * The poll() side of quiescing has no such race. */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
 			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
