@@ -41,7 +41,7 @@ API_SRC := src/api/validate.c src/api/mlflow_tracking.c src/api/routes.c src/api
 	src/api/mlflow_artifacts.c src/api/mlflow_registry.c \
 	src/api/log_batch_json.c src/api/kfp.c src/api/kfp_experiments.c src/api/kfp_pipelines.c \
 	src/api/kfp_upload.c src/api/kfp_runs.c src/api/kfp_recurring.c src/api/kfp_list.c \
-	src/api/multipart.c src/api/trellis_lineage.c src/api/trellis_pipelines.c
+	src/api/multipart.c src/api/trellis_lineage.c src/api/trellis_pipelines.c src/api/ui.c
 HTTP_SRC := src/http/server.c src/http/metrics.c
 PIPELINE_SRC := src/pipeline/diag.c src/pipeline/yaml.c src/pipeline/fields.c src/pipeline/spec.c \
 	src/pipeline/kfp_ir.c src/pipeline/trellis_yaml.c src/pipeline/cel.c src/pipeline/placeholder.c \
@@ -56,16 +56,62 @@ CMD_SRC := cmd/trellis.c cmd/cmd_server.c cmd/cmd_db.c cmd/cmd_audit.c cmd/cmd_b
 
 LIB_SRC := $(CORE_SRC) $(STORE_SRC) $(GOV_SRC) $(ARTIFACT_SRC) $(API_SRC) $(HTTP_SRC) $(PIPELINE_SRC) \
 	$(EXEC_SRC) $(CLIENT_SRC)
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/ui_assets.o
 CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/%.o)
 
 UNIT_TESTS := test_core test_search test_validate test_store test_registry test_log_batch_json test_artifact \
 	test_pipeline test_exec test_resolve test_kfp test_lineage test_client test_cron \
-	test_recurring
+	test_recurring test_ui
 UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
-.PHONY: all test unit compat pipeline-tests server-tests check clean format format-check bench fuzz
+.PHONY: all test unit compat pipeline-tests server-tests check clean format format-check bench fuzz \
+	ui ui-tests FORCE
 all: $(BUILD)/trellis
+
+# ---- the web UI (web/, TypeScript + Vite; docs/ui.md) ----
+# `make ui` builds web/dist with npm. Plain `make` builds it too when npm is
+# on PATH and web/dist is older than its sources (UI=0 skips that); without
+# Node.js the C build embeds whatever web/dist holds, or a page saying how to
+# build the UI. The C build and the C tests never need Node.js.
+UI_SRC := web/index.html web/package.json web/package-lock.json web/vite.config.ts \
+	web/tsconfig.json $(wildcard web/src/*)
+UI ?= $(if $(shell command -v npm 2>/dev/null),1,0)
+ui:
+	cd web && npm ci --no-audit --no-fund && npm run build
+
+# A failed automatic build (offline, no registry) warns and embeds what
+# web/dist holds, so the server still builds; `make ui` fails loudly instead.
+web/dist/index.html: $(UI_SRC)
+	cd web && { { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] \
+		|| npm ci --no-audit --no-fund; } && npm run build; } \
+		|| echo "warning: the UI build failed; embedding what web/dist holds (retry: make ui)" >&2
+
+ifeq ($(UI),1)
+UI_DIST_DEP := web/dist/index.html
+endif
+
+# The embedding generator (a build tool, run on this machine; no sanitizers).
+build/tools/embed: tools/embed.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c17 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes $(WERROR) -O1 \
+		$(BANNED) $(shell pkg-config --cflags libsodium) -o $@ $< \
+		$(shell pkg-config --libs libsodium)
+
+# Run every time; it rewrites the table only when web/dist's files changed.
+$(BUILD)/gen/ui_assets.c: build/tools/embed $(UI_DIST_DEP) FORCE
+	@mkdir -p $(dir $@)
+	build/tools/embed web/dist $@ tr_ui_embedded
+
+$(BUILD)/gen/ui_assets.o: $(BUILD)/gen/ui_assets.c src/api/ui.h
+	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+# The browser tests (web/tests, node --test + playwright-core on Debian's
+# chromium) against a real `trellis server` filled by the official mlflow client.
+ui-tests: $(BUILD)/trellis
+	cd web && { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] \
+		|| npm ci --no-audit --no-fund; }
+	TRELLIS_BIN=$(abspath $(BUILD)/trellis) MLFLOW_PYTHON=$(abspath .venv/mlflow3/bin/python) \
+		node --test web/tests/
 
 $(BUILD)/trellis: $(CMD_OBJ) $(BUILD)/libtrellis.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $(CMD_OBJ) $(BUILD)/libtrellis.a $(LDLIBS_ALL)
@@ -82,6 +128,20 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libtrellis.a
 	$(CC) $(CFLAGS_ALL) $(BANNED) $(shell pkg-config --cflags $(TEST_PKGS)) -DTR_VERSION='"$(VERSION)"' \
 		-o $@ $< $(BUILD)/libtrellis.a $(LDFLAGS_ALL) $(LDLIBS_ALL) \
 		$(shell pkg-config --libs $(TEST_PKGS))
+
+# test_ui checks the generator's output on a fixture folder and on a missing one.
+$(BUILD)/gen/ui_fixture.c: build/tools/embed $(wildcard tests/unit/ui_fixture/* tests/unit/ui_fixture/*/*)
+	@mkdir -p $(dir $@)
+	build/tools/embed tests/unit/ui_fixture $@ tr_ui_fixture
+$(BUILD)/gen/ui_missing.c: build/tools/embed
+	@mkdir -p $(dir $@)
+	build/tools/embed tests/unit/ui_fixture/does-not-exist $@ tr_ui_missing
+$(BUILD)/tests/unit/test_ui: tests/unit/test_ui.c $(BUILD)/gen/ui_fixture.c $(BUILD)/gen/ui_missing.c \
+	$(BUILD)/libtrellis.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(BANNED) $(shell pkg-config --cflags $(TEST_PKGS)) -o $@ $< \
+		$(BUILD)/gen/ui_fixture.c $(BUILD)/gen/ui_missing.c $(BUILD)/libtrellis.a \
+		$(LDFLAGS_ALL) $(LDLIBS_ALL) $(shell pkg-config --libs $(TEST_PKGS))
 
 # test_exec runs real supervisors: it finds the binary through TRELLIS_BIN.
 unit: $(UNIT_BIN) $(BUILD)/trellis
@@ -140,10 +200,10 @@ test: unit compat pipeline-tests
 check: test
 
 format:
-	clang-format -i $(LIB_SRC) $(CMD_SRC) $(wildcard src/*/*.h) $(wildcard tests/unit/*.c) $(wildcard tests/fuzz/*.c)
+	clang-format -i $(LIB_SRC) $(CMD_SRC) $(wildcard src/*/*.h) $(wildcard tests/unit/*.c) $(wildcard tests/fuzz/*.c) tools/embed.c
 
 format-check:
-	clang-format --dry-run --Werror $(LIB_SRC) $(CMD_SRC) $(wildcard src/*/*.h) $(wildcard tests/unit/*.c) $(wildcard tests/fuzz/*.c)
+	clang-format --dry-run --Werror $(LIB_SRC) $(CMD_SRC) $(wildcard src/*/*.h) $(wildcard tests/unit/*.c) $(wildcard tests/fuzz/*.c) tools/embed.c
 
 clean:
 	rm -rf build

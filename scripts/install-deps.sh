@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Trellis needs and is missing: Debian packages for the build
-# (and, with --test, for the tests), and with --test the Python venvs holding
+# (and, with --test, for the tests: chromium and, when missing, Node.js for
+# the UI's browser tests), and with --test the Python venvs holding
 # the official mlflow clients the compatibility tests drive and the official
 # kfp SDK that compiles the pipeline test fixtures.
 set -euo pipefail
@@ -10,7 +11,11 @@ want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
 build_pkgs=(build-essential pkg-config libmicrohttpd-dev libjansson-dev libyajl-dev libsqlite3-dev libsodium-dev libjemalloc-dev libfyaml-dev libcurl4-gnutls-dev)
-test_pkgs=(libcmocka-dev clang clang-format libclang-rt-14-dev python3-venv sqlite3)
+test_pkgs=(libcmocka-dev clang clang-format libclang-rt-14-dev python3-venv sqlite3 chromium)
+# the UI's build and browser tests need Node.js >= 18 (Debian 12's nodejs is 18)
+if [ $want_test = 1 ] && ! command -v npm >/dev/null 2>&1; then
+	test_pkgs+=(nodejs npm)
+fi
 
 missing=()
 for p in "${build_pkgs[@]}"; do

@@ -3,7 +3,8 @@
 # the cmocka unit tests, the client-compatibility tests (official mlflow
 # 3.x and 2.x clients against a real `trellis server`) and the pipeline tests
 # (kfp SDK pipelines run by `trellis run`, compared with kfp.local), the
-# server tests (the KFP API with the official kfp.Client), then the
+# server tests (the KFP API with the official kfp.Client), the UI's browser
+# tests (web/tests, Playwright on Debian's chromium), then the
 # same again in an AddressSanitizer + UndefinedBehaviorSanitizer build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,8 @@ echo "== pipeline tests (kfp SDK pipelines and Trellis YAML under trellis run)"
 make pipeline-tests
 echo "== server tests (the KFP API with the official kfp.Client)"
 make server-tests
+echo "== UI tests (playwright-core on chromium against a real trellis server)"
+make ui-tests
 
 echo "== unit tests under ASan+UBSan"
 make -j"$jobs" SANITIZE=address,undefined unit

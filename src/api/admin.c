@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* /health, /version, /metrics and Trellis' own /api/2.0/trellis/version and
- * /api/2.0/trellis/lineage (trellis_lineage.c). */
+/* /health, /version, /metrics, Trellis' own /api/2.0/trellis/version and
+ * /api/2.0/trellis/lineage (trellis_lineage.c), and the embedded web UI at
+ * "/" and "/assets/..." (ui.c). */
 #include "api/api.h"
+#include "api/ui.h"
 #include "core/clock.h"
 
 #include <string.h>
@@ -55,5 +57,5 @@ bool tr_api_admin(struct tr_api *api, struct tr_req *r)
 		tr_buf_release(&b);
 		return true;
 	}
-	return false;
+	return tr_ui_serve(&tr_ui_embedded, r);
 }

@@ -181,6 +181,27 @@ void tr_req_text(struct tr_req *r, int status, const char *content_type, const c
 	r->state = ST_READY;
 }
 
+void tr_req_static(struct tr_req *r, int status, const char *content_type, const void *data,
+		   size_t len)
+{
+	free(r->resp);
+	r->resp = NULL;
+	r->status = status;
+	r->resp_static = data;
+	r->resp_len = len;
+	r->resp_type = content_type;
+	r->state = ST_READY;
+}
+
+void tr_req_add_header(struct tr_req *r, const char *name, const char *value)
+{
+	if (r->n_headers >= TR_REQ_MAX_HEADERS) /* a handler's bug; the response still goes */
+		return;
+	r->headers[r->n_headers].name = name;
+	r->headers[r->n_headers].value = value;
+	r->n_headers++;
+}
+
 const char *tr_req_header(struct tr_req *r, const char *name)
 {
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
@@ -432,10 +453,15 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct tr_req *r)
 			MHD_add_response_header(resp, "Content-Disposition", "attachment");
 		if (r->sandbox)
 			MHD_add_response_header(resp, "Content-Security-Policy", "sandbox");
+	} else if (!r->resp && r->resp_static) {
+		resp = MHD_create_response_from_buffer(r->resp_len, (void *)r->resp_static,
+						       MHD_RESPMEM_PERSISTENT);
 	} else {
 		resp = MHD_create_response_from_buffer(r->resp_len, r->resp, MHD_RESPMEM_MUST_FREE);
 		r->resp = NULL;
 	}
+	for (int i = 0; i < r->n_headers; i++)
+		MHD_add_response_header(resp, r->headers[i].name, r->headers[i].value);
 	MHD_add_response_header(resp, "Content-Type", r->resp_type);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	if (r->content_range)

@@ -28,6 +28,9 @@
 struct tr_http;
 struct tr_req;
 
+/* Extra response headers a handler may add (tr_req_add_header()). */
+#define TR_REQ_MAX_HEADERS 8
+
 /*
  * Where a streamed body goes (see tr_req_stream_body()). All three run on the
  * connection's worker thread, so writing to disk there is fine.
@@ -94,6 +97,11 @@ struct tr_req {
 	struct tr_request_digest body_digest; /* of a streamed body, for the audit */
 	json_t *query;			      /* the query arguments, see tr_req_query() */
 	void (*render)(struct tr_req *r, struct tr_write *w); /* see tr_req_submit_render() */
+	const void *resp_static; /* with tr_req_static(): borrowed body of RESP_LEN bytes */
+	struct {
+		const char *name, *value;
+	} headers[TR_REQ_MAX_HEADERS]; /* see tr_req_add_header() */
+	int n_headers;
 };
 
 typedef void (*tr_http_dispatch_fn)(void *ctx, struct tr_req *req);
@@ -131,6 +139,14 @@ struct tr_arena *tr_req_arena(struct tr_req *r);
 /* Responses; exactly one per request. BODY is stolen. */
 void tr_req_json(struct tr_req *r, int status, json_t *body);
 void tr_req_text(struct tr_req *r, int status, const char *content_type, const char *text);
+/* LEN bytes of DATA, borrowed and never freed: DATA must outlive the response
+ * (static data, such as the embedded UI). */
+void tr_req_static(struct tr_req *r, int status, const char *content_type, const void *data,
+		   size_t len);
+/* Adds the response header NAME: VALUE, both borrowed until the response is
+ * sent (static strings, or the request's arena). At most TR_REQ_MAX_HEADERS;
+ * more are dropped. */
+void tr_req_add_header(struct tr_req *r, const char *name, const char *value);
 /*
  * A response streamed for as long as its source has something to say (Server-
  * Sent Events, a log that grows). READ fills BUF with at most MAX bytes and

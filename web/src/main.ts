@@ -1,0 +1,39 @@
+// The Trellis web UI: hash routes, so the links the mlflow client prints
+// (http://host/#/experiments/<id>/runs/<run id>) open the right page.
+//   #/ and #/experiments            the experiments
+//   #/experiments/<id>[?filter=...] the runs of one experiment
+//   #/experiments/<id>/runs/<run>   one run
+import "./style.css";
+import { experimentsPage } from "./experiments";
+import { runPage } from "./run";
+import { runsPage } from "./runs";
+import { errorBox, h } from "./dom";
+
+const app = document.getElementById("app") as HTMLElement;
+let generation = 0;
+
+function route(): void {
+  const gen = ++generation;
+  const alive = () => gen === generation;
+  const raw = location.hash.replace(/^#/, "") || "/";
+  const [path, query = ""] = raw.split("?", 2);
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  const params = new URLSearchParams(query);
+  app.replaceChildren();
+  document.title = "Trellis";
+  let page: Promise<void>;
+  if (parts.length === 0 || (parts.length === 1 && parts[0] === "experiments")) {
+    page = experimentsPage(app, alive);
+  } else if (parts[0] === "experiments" && parts.length === 2) {
+    page = runsPage(app, alive, parts[1], params.get("filter") ?? "");
+  } else if (parts[0] === "experiments" && parts.length === 4 && parts[2] === "runs") {
+    page = runPage(app, alive, parts[1], parts[3]);
+  } else {
+    app.append(h("h1", {}, "Not found"), h("p", {}, "No page at ", h("code", {}, raw), ". "), h("a", { href: "#/" }, "Experiments"));
+    page = Promise.resolve();
+  }
+  page.catch((e) => alive() && app.append(errorBox(`Something went wrong: ${(e as Error).message}`)));
+}
+
+window.addEventListener("hashchange", route);
+route();
