@@ -846,8 +846,8 @@ enum tr_err tr_http_start(const struct tr_http_opts *opts, tr_http_dispatch_fn d
 	 * sets and MHD aborts the process ("Failed to remove listen FD from epoll
 	 * set", an open libmicrohttpd defect; seen here as a SIGABRT on SIGTERM).
 	 * The poll() side of quiescing has no such race. */
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
+			 MHD_USE_ERROR_LOG;
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	unsigned workers = opts->workers > 0 ? (unsigned)opts->workers : 2;
