@@ -93,4 +93,17 @@ export const api = {
       ...(pageToken ? { page_token: pageToken } : {}),
     }),
   getRun: (runId: string) => request<{ run: Run }>("GET", `/runs/get?${q({ run_id: runId })}`),
+  // Up to MAX_POINTS points per run of one metric (steps sampled evenly by
+  // the server, first and last kept), for up to 100 runs in one request.
+  metricBulkInterval: (runIds: string[], key: string) => {
+    const p = new URLSearchParams({ metric_key: key, max_results: String(MAX_POINTS) });
+    for (const id of runIds) p.append("run_ids", id);
+    return request<{ metrics?: (Metric & { run_id: string })[] }>(
+      "GET",
+      `/metrics/get-history-bulk-interval?${p.toString()}`,
+    );
+  },
 };
+
+/** The most points a chart asks the server for, per run and metric. */
+export const MAX_POINTS = 2500;

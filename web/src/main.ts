@@ -3,7 +3,9 @@
 //   #/ and #/experiments            the experiments
 //   #/experiments/<id>[?filter=...] the runs of one experiment
 //   #/experiments/<id>/runs/<run>   one run
+//   #/compare?runs=<id>,<id>        runs side by side
 import "./style.css";
+import { comparePage } from "./compare";
 import { experimentsPage } from "./experiments";
 import { runPage } from "./run";
 import { runsPage } from "./runs";
@@ -28,6 +30,8 @@ function route(): void {
     page = runsPage(app, alive, parts[1], params.get("filter") ?? "");
   } else if (parts[0] === "experiments" && parts.length === 4 && parts[2] === "runs") {
     page = runPage(app, alive, parts[1], parts[3]);
+  } else if (parts.length === 1 && parts[0] === "compare") {
+    page = comparePage(app, alive, (params.get("runs") ?? "").split(","));
   } else {
     app.append(h("h1", {}, "Not found"), h("p", {}, "No page at ", h("code", {}, raw), ". "), h("a", { href: "#/" }, "Experiments"));
     page = Promise.resolve();

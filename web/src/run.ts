@@ -1,5 +1,7 @@
-// One run: overview, params, metrics (latest values) and tags (MLflow runs/get).
+// One run: overview, params, metrics (latest values, and a chart of each
+// metric's history) and tags (MLflow runs/get, metrics/get-history-bulk-interval).
 import { api, type KV, type Run } from "./api";
+import { metricsPanel } from "./charts";
 import { clear, errorBox, fmtDuration, fmtNumber, fmtTime, h, loading, statusBadge } from "./dom";
 
 export async function runPage(root: HTMLElement, alive: () => boolean, experimentId: string, runId: string) {
@@ -87,6 +89,18 @@ export async function runPage(root: HTMLElement, alive: () => boolean, experimen
             ),
           )
         : h("p", {}, "No metrics."),
+      (run.data.metrics ?? []).length
+        ? h(
+            "section",
+            { "aria-labelledby": "h-charts", id: "metric-charts" },
+            h("h3", { id: "h-charts" }, "Charts"),
+            metricsPanel(
+              [...new Set((run.data.metrics ?? []).map((m) => m.key))].sort(),
+              [{ id: i.run_id, label: i.run_name || i.run_id }],
+              alive,
+            ),
+          )
+        : null,
     ),
     kvSection("tags", "Tags", userTags, "No tags."),
     kvSection("system-tags", "System tags", systemTags, "None."),

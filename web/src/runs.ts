@@ -2,6 +2,7 @@
 // experiment with 100k runs costs one page), a filter in MLflow's search
 // language whose errors the server explains inline, and "Load more" paging.
 import { api, type Run } from "./api";
+import { MAX_COMPARE } from "./compare";
 import { clear, errorBox, fmtDuration, fmtNumber, fmtTime, h, loading, statusBadge } from "./dom";
 
 const PAGE = 100;
@@ -82,9 +83,25 @@ export async function runsPage(
     const metricKeys = keysOf(runs, (r) => r.data.metrics?.map((m) => m.key));
     const caption = h("caption", {});
     const tbody = h("tbody");
+    const selected = new Set<string>();
+    const compare = h("button", { type: "button", id: "compare-runs", disabled: true }, "Compare");
+    const chosen = h("span", { class: "muted", role: "status", "aria-live": "polite" }, "Select 2 or more runs to compare.");
+    const onSelect = (id: string, on: boolean) => {
+      if (on) selected.add(id);
+      else selected.delete(id);
+      compare.disabled = selected.size < 2 || selected.size > MAX_COMPARE;
+      chosen.textContent =
+        selected.size > MAX_COMPARE
+          ? `${selected.size} selected; at most ${MAX_COMPARE} can be compared.`
+          : `${selected.size} selected.`;
+    };
+    compare.addEventListener("click", () => {
+      if (selected.size >= 2) location.hash = `#/compare?runs=${[...selected].map(encodeURIComponent).join(",")}`;
+    });
     const head = h(
       "tr",
       {},
+      h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Select")),
       h("th", { scope: "col" }, "Run"),
       h("th", { scope: "col" }, "Status"),
       h("th", { scope: "col" }, "Started"),
@@ -94,14 +111,14 @@ export async function runsPage(
     );
     let count = 0;
     const add = (rs: Run[]) => {
-      for (const r of rs) tbody.append(row(experimentId, r, paramKeys, metricKeys));
+      for (const r of rs) tbody.append(row(experimentId, r, paramKeys, metricKeys, onSelect));
       count += rs.length;
       caption.textContent = `${count} run${count === 1 ? "" : "s"} shown${filter ? ` matching ${filter}` : ""}`;
     };
     add(runs);
     const table = h("table", { class: "grid", id: "runs-table" }, caption, h("thead", {}, head), tbody);
     const more = h("div", { class: "more" });
-    body.append(h("div", { class: "table-wrap" }, table), more);
+    body.append(h("div", { class: "toolbar" }, compare, chosen), h("div", { class: "table-wrap" }, table), more);
     let token = first.next_page_token;
     const showMore = () => {
       clear(more);
@@ -134,13 +151,22 @@ function keysOf(runs: Run[], get: (r: Run) => string[] | undefined): string[] {
   return [...seen].sort();
 }
 
-function row(experimentId: string, r: Run, paramKeys: string[], metricKeys: string[]): HTMLElement {
+function row(
+  experimentId: string,
+  r: Run,
+  paramKeys: string[],
+  metricKeys: string[],
+  onSelect: (id: string, on: boolean) => void,
+): HTMLElement {
   const params = new Map((r.data.params ?? []).map((p) => [p.key, p.value]));
   const metrics = new Map((r.data.metrics ?? []).map((m) => [m.key, m.value]));
   const i = r.info;
+  const box = h("input", { type: "checkbox", class: "select-run", "aria-label": `Select ${i.run_name || i.run_id}` });
+  box.addEventListener("change", () => onSelect(i.run_id, box.checked));
   return h(
     "tr",
     {},
+    h("td", { class: "select" }, box),
     h(
       "td",
       {},

@@ -63,7 +63,18 @@ for i in range(30):
     client.set_tag(r.info.run_id, "team", "vision")
     client.set_terminated(r.info.run_id, "FINISHED" if i % 7 else "FAILED", end_time=now - (30 - i) * 60000 + 1500 * i)
     ids.append(r.info.run_id)
-print(json.dumps({"experiment_id": eid, "run_ids": ids}))
+# two runs with 50-step curves, for the charts and the comparison
+cid = client.create_experiment("ui-charts")
+cids = []
+for j, lr in enumerate(["0.1", "0.2"]):
+    r = client.create_run(cid, run_name=f"curve-{j}", start_time=now)
+    client.log_batch(r.info.run_id,
+        metrics=[Metric("loss", 2.0 / (1 + s * (j + 1) * 0.2) + 0.01 * (s % 3), now + s * 500, s) for s in range(50)]
+              + [Metric("acc", min(1.0, s / (60 - 10 * j)), now + s * 500, s) for s in range(50)],
+        params=[Param("lr", lr), Param("optimizer", "adam")])
+    client.set_terminated(r.info.run_id, "FINISHED", end_time=now + 25000)
+    cids.append(r.info.run_id)
+print(json.dumps({"experiment_id": eid, "run_ids": ids, "chart_experiment_id": cid, "chart_run_ids": cids}))
 `;
 
 before(async () => {
@@ -167,7 +178,7 @@ test("paging: page_token brings the next pages until all 30 are shown", async ()
       await page.getByRole("button", { name: /Load .* more/ }).click();
       await page.waitForFunction((n) => document.querySelectorAll("#runs-table tbody tr").length === n, want);
     }
-    const names = await page.locator("#runs-table tbody tr td:first-child").allInnerTexts();
+    const names = await page.locator("#runs-table tbody tr td:nth-child(2)").allInnerTexts(); // 1st: the checkbox
     assert.equal(new Set(names).size, 30);
     // a full last page may still carry a token (as MLflow's does): the next page is empty
     const more = page.getByRole("button", { name: /Load .* more/ });
@@ -239,4 +250,96 @@ test("keyboard: the filter and links are reachable with Tab", async () => {
     seen.push(await page.evaluate(() => document.activeElement?.id || document.activeElement?.tagName));
   }
   assert.ok(seen.includes("run-filter"), seen.join(","));
+});
+
+const chart = (key) => page.locator(`#metric-charts figure.chart[data-metric="${key}"]`);
+
+test("run page: one uPlot chart per metric, with step/time, smoothing and log scale", async () => {
+  consoleErrors = [];
+  const [a] = fixture.chart_run_ids;
+  await page.goto(`${base}/#/experiments/${fixture.chart_experiment_id}/runs/${a}`);
+  const loss = chart("loss");
+  await loss.and(page.locator("[data-points]")).waitFor();
+  assert.equal(await page.locator("#metric-charts figure.chart").count(), 2); // acc and loss
+  assert.equal(await loss.getAttribute("data-points"), "50");
+  assert.equal(await loss.getAttribute("data-series"), "1");
+  assert.equal(await loss.getAttribute("data-x"), "step");
+  assert.equal(await loss.getAttribute("data-x-max"), "49");
+  assert.equal(await loss.locator("canvas").count(), 1);
+  assert.match(await loss.innerText(), /50 points, last .* at step 49/);
+  await axe("run-metrics");
+  await screenshots("run-metrics");
+
+  // log scale, with the keyboard
+  await page.getByLabel("Log scale (y)").focus();
+  await page.keyboard.press("Space");
+  await page.waitForFunction(() => document.querySelector('figure[data-metric="loss"]')?.dataset.log === "true");
+  assert.equal(await loss.getAttribute("data-points"), "50"); // every loss value is > 0
+  // acc starts at 0: that point cannot be drawn on a log scale
+  assert.equal(await chart("acc").getAttribute("data-points"), "49");
+
+  // x = relative time: 50 points logged 0.5 s apart
+  await page.getByLabel("Relative time").check();
+  await page.waitForFunction(() => document.querySelector('figure[data-metric="loss"]')?.dataset.x === "time");
+  assert.equal(await loss.getAttribute("data-x-max"), "24.5");
+  assert.match(await loss.locator(".u-legend").innerText(), /seconds/); // the x series' label
+  await page.getByLabel("Step", { exact: true }).check();
+  await page.waitForFunction(() => document.querySelector('figure[data-metric="loss"]')?.dataset.x === "step");
+
+  // smoothing with the arrow keys
+  const slider = page.getByLabel("Smoothing");
+  await slider.focus();
+  for (let i = 0; i < 60; i++) await page.keyboard.press("ArrowRight");
+  assert.equal(await slider.inputValue(), "0.6");
+  assert.equal(await page.locator("#metric-charts output").innerText(), "0.60");
+  assert.equal(await loss.getAttribute("data-points"), "50");
+  assert.deepEqual(consoleErrors, []);
+});
+
+test("compare: select 2 runs, a diff table marking the differing param, overlaid charts", async () => {
+  consoleErrors = [];
+  await page.goto("about:blank");
+  await page.goto(`${base}/#/experiments/${fixture.chart_experiment_id}`);
+  await page.locator("#runs-table tbody tr").first().waitFor();
+  const compare = page.getByRole("button", { name: "Compare" });
+  assert.ok(await compare.isDisabled());
+  await page.getByLabel("Select curve-0").check();
+  assert.ok(await compare.isDisabled());
+  await page.getByLabel("Select curve-1").check();
+  await compare.click();
+  await page.locator("#diff-table").waitFor();
+  const hash = location_hash(page.url());
+  assert.match(hash, /^#\/compare\?runs=/);
+  assert.deepEqual(hash.split("=")[1].split(",").sort(), [...fixture.chart_run_ids].sort());
+
+  const lr = page.locator('#diff-table tr[data-key="params.lr"]');
+  assert.match(await lr.getAttribute("class"), /differs/);
+  assert.match(await lr.innerText(), /≠ differs/);
+  assert.match(await lr.innerText(), /0\.1\s+0\.2|0\.2\s+0\.1/);
+  const opt = page.locator('#diff-table tr[data-key="params.optimizer"]');
+  assert.match(await opt.getAttribute("class"), /same/);
+  assert.doesNotMatch(await opt.innerText(), /differs/);
+  const bg = (l) => l.evaluate((e) => getComputedStyle(e).backgroundColor);
+  assert.notEqual(await bg(lr), await bg(opt));
+
+  const loss = page.locator('#compare-charts figure.chart[data-metric="loss"]');
+  await loss.and(page.locator("[data-points]")).waitFor();
+  assert.equal(await loss.getAttribute("data-series"), "2");
+  assert.equal(await loss.getAttribute("data-points"), "50,50");
+  assert.match(await loss.innerText(), /curve-0/);
+  assert.match(await loss.innerText(), /curve-1/);
+  await axe("compare");
+  await screenshots("compare");
+
+  // the URL is shareable: a fresh load shows the same comparison
+  const url = page.url();
+  await page.goto("about:blank");
+  await page.goto(url);
+  await page.locator('#diff-table tr[data-key="params.lr"].differs').waitFor();
+  await page.locator('#compare-charts figure.chart[data-metric="acc"][data-series="2"]').waitFor();
+  // only the rows that differ
+  await page.getByLabel("Show only rows that differ").check();
+  assert.ok(!(await opt.isVisible()));
+  assert.ok(await lr.isVisible());
+  assert.deepEqual(consoleErrors, []);
 });
