@@ -97,6 +97,7 @@ export function drawChart(plot: HTMLElement, series: Series[], o: ChartOptions):
     fig.dataset.points = cols.map(([, ys]) => ys.filter((y) => y !== null).length).join(",");
     fig.dataset.x = o.x;
     fig.dataset.log = String(o.log);
+    fig.dataset.last = cols.map(([, ys]) => String(ys.filter((y) => y !== null).pop() ?? "")).join(",");
     fig.dataset.xMax = String(Math.max(...cols.map(([xs]) => (xs.length ? xs[xs.length - 1] : 0))));
   }
   return u;

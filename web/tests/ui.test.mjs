@@ -286,13 +286,15 @@ test("run page: one uPlot chart per metric, with step/time, smoothing and log sc
   await page.getByLabel("Step", { exact: true }).check();
   await page.waitForFunction(() => document.querySelector('figure[data-metric="loss"]')?.dataset.x === "step");
 
-  // smoothing with the arrow keys
+  // smoothing with the arrow keys: loss falls, so its smoothed end lies above the raw one
+  const rawLast = Number(await loss.getAttribute("data-last"));
   const slider = page.getByLabel("Smoothing");
   await slider.focus();
   for (let i = 0; i < 60; i++) await page.keyboard.press("ArrowRight");
   assert.equal(await slider.inputValue(), "0.6");
   assert.equal(await page.locator("#metric-charts output").innerText(), "0.60");
   assert.equal(await loss.getAttribute("data-points"), "50");
+  assert.ok(Number(await loss.getAttribute("data-last")) > rawLast, "smoothed");
   assert.deepEqual(consoleErrors, []);
 });
 
@@ -342,4 +344,21 @@ test("compare: select 2 runs, a diff table marking the differing param, overlaid
   assert.ok(!(await opt.isVisible()));
   assert.ok(await lr.isVisible());
   assert.deepEqual(consoleErrors, []);
+});
+
+test("the charts draw under the server's CSP (no inline styles or scripts refused)", async () => {
+  const strict = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  try {
+    const p = await strict.newPage();
+    const errors = [];
+    p.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+    p.on("pageerror", (e) => errors.push(String(e)));
+    await p.goto(`${base}/#/compare?runs=${fixture.chart_run_ids.join(",")}`);
+    await p.locator('#compare-charts figure.chart[data-metric="loss"][data-series="2"]').waitFor();
+    await p.getByLabel("Log scale (y)").check();
+    await p.locator('#compare-charts figure.chart[data-metric="loss"][data-log="true"]').waitFor();
+    assert.deepEqual(errors, []);
+  } finally {
+    await strict.close();
+  }
 });
