@@ -119,6 +119,7 @@ export interface LineageNode {
 export interface ModelVersionLineage {
   root: string;
   nodes: LineageNode[];
+  edges?: { src: string; dst: string; relation: string }[];
   truncated?: boolean;
   summary: {
     runs?: string[];

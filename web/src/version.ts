@@ -232,10 +232,21 @@ function lineageLists(l: ModelVersionLineage): HTMLElement[] {
         : h("p", { class: "muted" }, empty),
     );
   };
+  // The runs the version was registered from (directly, or through the
+  // logged model it was registered from); other runs are in the walk because
+  // they produced content the version shares (artifacts are named by digest).
+  const edges = l.edges ?? [];
+  const fromRoot = new Set(edges.filter((e) => e.dst === l.root && e.relation === "registered_from").map((e) => e.src));
+  for (const e of edges) if (e.relation === "logged_model" && fromRoot.has(e.dst)) fromRoot.add(e.src);
   list("lineage-runs", "Runs", s.runs, (id) => {
     const n = nodes.get(`run:${id}`);
     const label = n?.name ? `${n.name} (${id})` : id;
-    return n?.experiment_id ? h("a", { href: runHref(n.experiment_id, id) }, label) : h("span", { class: "mono" }, label);
+    return h(
+      "span",
+      {},
+      n?.experiment_id ? h("a", { href: runHref(n.experiment_id, id) }, label) : h("span", { class: "mono" }, label),
+      fromRoot.has(`run:${id}`) ? " · registered from this run" : " · produced content this version shares",
+    );
   }, "No runs.");
   list("lineage-pipeline-runs", "Pipeline runs", s.pipeline_runs, (id) => {
     const n = nodes.get(`pipeline_run:${id}`);

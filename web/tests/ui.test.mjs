@@ -308,6 +308,7 @@ test("version page: source run, lineage, set alias, transition stage, set tag", 
   const lineageRun = page.locator("#lineage-runs").getByRole("link", { name: new RegExp(fixture.reg_run_ids[0]) });
   await lineageRun.waitFor();
   assert.equal(await lineageRun.getAttribute("href"), `#/experiments/${fixture.reg_experiment_id}/runs/${fixture.reg_run_ids[0]}`);
+  assert.match(await page.locator("#lineage-runs li", { hasText: fixture.reg_run_ids[0] }).innerText(), /registered from this run/);
 
   // a reserved alias: the server's error inline
   await page.locator("#alias-name").fill("latest");
