@@ -12,11 +12,12 @@ export class ApiError extends Error {
 }
 
 const BASE = "/api/2.0/mlflow";
+const TRELLIS = "/api/2.0/trellis";
 
-async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+async function request<T>(method: string, path: string, body?: unknown, base = BASE): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(BASE + path, {
+    res = await fetch(base + path, {
       method,
       headers: body === undefined ? {} : { "Content-Type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -71,6 +72,70 @@ export interface Run {
   data: { params?: KV[]; metrics?: Metric[]; tags?: KV[] };
 }
 
+export interface ModelVersion {
+  name: string;
+  version: string;
+  creation_timestamp?: number;
+  last_updated_timestamp?: number;
+  current_stage?: string;
+  description?: string;
+  source?: string;
+  run_id?: string;
+  run_link?: string;
+  model_id?: string;
+  status?: string;
+  status_message?: string;
+  tags?: KV[];
+  aliases?: string[];
+}
+export interface RegisteredModel {
+  name: string;
+  creation_timestamp?: number;
+  last_updated_timestamp?: number;
+  description?: string;
+  latest_versions?: ModelVersion[];
+  tags?: KV[];
+  aliases?: { alias: string; version: string }[];
+}
+
+// A node of the lineage graph (docs/api.md "Lineage"): id is "<kind>:<id>";
+// the other fields depend on the kind.
+export interface LineageNode {
+  id: string;
+  kind: string;
+  exists?: boolean;
+  name?: string;
+  experiment_id?: string;
+  status?: string;
+  state?: string;
+  pipeline_run_id?: string;
+  path?: string;
+  mlflow_run_id?: string;
+  source_run_id?: string;
+  paths?: string[];
+  size?: number;
+  [k: string]: unknown;
+}
+export interface ModelVersionLineage {
+  root: string;
+  nodes: LineageNode[];
+  edges?: { src: string; dst: string; relation: string }[];
+  truncated?: boolean;
+  summary: {
+    runs?: string[];
+    pipeline_runs?: string[];
+    tasks?: string[];
+    logged_models?: string[];
+    artifacts?: string[];
+    input_digests?: string[];
+  };
+}
+
+// A string literal of MLflow's search language.
+export function quote(s: string): string {
+  return s.includes("'") && !s.includes('"') ? `"${s}"` : `'${s.replace(/'/g, "\\'")}'`;
+}
+
 const q = (o: Record<string, string>) => new URLSearchParams(o).toString();
 
 export const api = {
@@ -103,6 +168,47 @@ export const api = {
       `/metrics/get-history-bulk-interval?${p.toString()}`,
     );
   },
+
+  searchModels: (nameLike: string, pageToken?: string, maxResults = 50) =>
+    request<{ registered_models?: RegisteredModel[]; next_page_token?: string }>(
+      "GET",
+      `/registered-models/search?${q({
+        max_results: String(maxResults),
+        order_by: "name ASC",
+        ...(nameLike ? { filter: `name ILIKE ${quote(`%${nameLike}%`)}` } : {}),
+        ...(pageToken ? { page_token: pageToken } : {}),
+      })}`,
+    ),
+  getModel: (name: string) =>
+    request<{ registered_model: RegisteredModel }>("GET", `/registered-models/get?${q({ name })}`),
+  searchVersions: (name: string, pageToken?: string, maxResults = 100) =>
+    request<{ model_versions?: ModelVersion[]; next_page_token?: string }>(
+      "GET",
+      `/model-versions/search?${q({
+        filter: `name = ${quote(name)}`,
+        max_results: String(maxResults),
+        order_by: "version_number DESC",
+        ...(pageToken ? { page_token: pageToken } : {}),
+      })}`,
+    ),
+  getVersion: (name: string, version: string) =>
+    request<{ model_version: ModelVersion }>("GET", `/model-versions/get?${q({ name, version })}`),
+  setAlias: (name: string, alias: string, version: string) =>
+    request<{}>("POST", "/registered-models/alias", { name, alias, version }),
+  deleteAlias: (name: string, alias: string) => request<{}>("DELETE", "/registered-models/alias", { name, alias }),
+  transitionStage: (name: string, version: string, stage: string, archiveExisting: boolean) =>
+    request<{ model_version: ModelVersion }>("POST", "/model-versions/transition-stage", {
+      name,
+      version,
+      stage,
+      archive_existing_versions: archiveExisting,
+    }),
+  setVersionTag: (name: string, version: string, key: string, value: string) =>
+    request<{}>("POST", "/model-versions/set-tag", { name, version, key, value }),
+  deleteVersionTag: (name: string, version: string, key: string) =>
+    request<{}>("DELETE", "/model-versions/delete-tag", { name, version, key }),
+  versionLineage: (name: string, version: string) =>
+    request<ModelVersionLineage>("GET", `/lineage/model-version?${q({ name, version })}`, undefined, TRELLIS),
 };
 
 /** The most points a chart asks the server for, per run and metric. */

@@ -4,11 +4,17 @@
 //   #/experiments/<id>[?filter=...] the runs of one experiment
 //   #/experiments/<id>/runs/<run>   one run
 //   #/compare?runs=<id>,<id>        runs side by side
+//   #/models[?q=...]                registered models
+//   #/models/<name>                 one model's versions
+//   #/models/<name>/versions/<v>    one version: alias, stage, tags, lineage
 import "./style.css";
 import { comparePage } from "./compare";
 import { experimentsPage } from "./experiments";
 import { runPage } from "./run";
 import { runsPage } from "./runs";
+import { modelsPage } from "./models";
+import { modelPage } from "./model";
+import { versionPage } from "./version";
 import { errorBox, h } from "./dom";
 
 const app = document.getElementById("app") as HTMLElement;
@@ -32,6 +38,12 @@ function route(): void {
     page = runPage(app, alive, parts[1], parts[3]);
   } else if (parts.length === 1 && parts[0] === "compare") {
     page = comparePage(app, alive, (params.get("runs") ?? "").split(","));
+  } else if (parts[0] === "models" && parts.length === 1) {
+    page = modelsPage(app, alive, params.get("q") ?? "");
+  } else if (parts[0] === "models" && parts.length === 2) {
+    page = modelPage(app, alive, parts[1]);
+  } else if (parts[0] === "models" && parts.length === 4 && parts[2] === "versions") {
+    page = versionPage(app, alive, parts[1], parts[3]);
   } else {
     app.append(h("h1", {}, "Not found"), h("p", {}, "No page at ", h("code", {}, raw), ". "), h("a", { href: "#/" }, "Experiments"));
     page = Promise.resolve();

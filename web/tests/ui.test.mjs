@@ -74,7 +74,20 @@ for j, lr in enumerate(["0.1", "0.2"]):
         params=[Param("lr", lr), Param("optimizer", "adam")])
     client.set_terminated(r.info.run_id, "FINISHED", end_time=now + 25000)
     cids.append(r.info.run_id)
-print(json.dumps({"experiment_id": eid, "run_ids": ids, "chart_experiment_id": cid, "chart_run_ids": cids}))
+
+# the model registry: "clf" version 1 and 2, each from a run logging a scikit-learn model
+import warnings
+warnings.filterwarnings("ignore")
+from sklearn.linear_model import LogisticRegression
+mlflow.set_experiment("ui-registry")
+reg_runs = []
+for i in range(2):
+    with mlflow.start_run(run_name=f"train-{i}") as r:
+        mlflow.log_param("C", str(1.0 + i))
+        m = LogisticRegression(C=1.0 + i).fit([[0, 0], [1, 1], [0, 1], [1, 0]], [0, 1, 0, 1])
+        mlflow.sklearn.log_model(m, name="model", registered_model_name="clf")
+        reg_runs.append(r.info.run_id)
+print(json.dumps({"experiment_id": eid, "run_ids": ids, "chart_experiment_id": cid, "chart_run_ids": cids, "reg_experiment_id": r.info.experiment_id, "reg_run_ids": reg_runs}))
 `;
 
 before(async () => {
@@ -89,6 +102,7 @@ before(async () => {
   );
   await waitHealthy(base);
   const out = execFileSync(python, ["-c", FILL], {
+    cwd: tmp,
     env: { ...process.env, MLFLOW_TRACKING_URI: base },
     encoding: "utf8",
   });
@@ -361,4 +375,101 @@ test("the charts draw under the server's CSP (no inline styles or scripts refuse
   } finally {
     await strict.close();
   }
+});
+
+// Runs Python with the official mlflow client against the test server.
+function client(code) {
+  return execFileSync(python, ["-c", "import mlflow\nc = mlflow.MlflowClient()\n" + code], {
+    env: { ...process.env, MLFLOW_TRACKING_URI: base },
+    encoding: "utf8",
+  }).trim();
+}
+
+test("models page lists the registered model, its latest version, and searches by name", async () => {
+  consoleErrors = [];
+  await page.goto(base + "/");
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Models" }).click();
+  await page.locator("#models-table").waitFor();
+  const row = page.locator("#models-table tbody tr", { hasText: "clf" });
+  assert.equal(await row.count(), 1);
+  assert.match(await row.innerText(), /Version 2/);
+  await axe("models");
+  await screenshots("models");
+  await page.locator("#model-search").fill("zzz");
+  await page.locator("#model-search").press("Enter");
+  await page.getByText("No model name contains").waitFor();
+  await page.locator("#model-search").fill("CL");
+  await page.locator("#model-search").press("Enter");
+  await page.locator("#models-table tbody tr", { hasText: "clf" }).waitFor();
+  assert.match(location_hash(page.url()), /q=CL/);
+  assert.deepEqual(consoleErrors, []);
+});
+
+test("model page lists both versions with their source runs", async () => {
+  consoleErrors = [];
+  await page.getByRole("link", { name: "clf", exact: true }).click();
+  const rows = page.locator("#versions-table tbody tr");
+  await rows.first().waitFor();
+  assert.equal(await rows.count(), 2);
+  await page.getByRole("link", { name: "train-0" }).waitFor();
+  assert.equal(
+    await page.getByRole("link", { name: "train-0" }).getAttribute("href"),
+    `#/experiments/${fixture.reg_experiment_id}/runs/${fixture.reg_run_ids[0]}`,
+  );
+  await axe("model");
+  assert.deepEqual(consoleErrors, []);
+});
+
+test("version page: source run, lineage, set alias, transition stage, set tag", async () => {
+  consoleErrors = [];
+  await page.getByRole("link", { name: "Version 1" }).click();
+  const overview = page.locator("#version-overview");
+  await overview.waitFor();
+  await overview.getByRole("link", { name: "train-0" }).waitFor();
+  // lineage: the run behind the version, linked to its page
+  const lineageRun = page.locator("#lineage-runs").getByRole("link", { name: new RegExp(fixture.reg_run_ids[0]) });
+  await lineageRun.waitFor();
+  assert.equal(await lineageRun.getAttribute("href"), `#/experiments/${fixture.reg_experiment_id}/runs/${fixture.reg_run_ids[0]}`);
+  assert.match(await page.locator("#lineage-runs li", { hasText: fixture.reg_run_ids[0] }).innerText(), /registered from this run/);
+
+  // a reserved alias: the server's error inline
+  await page.locator("#alias-name").fill("latest");
+  await page.getByRole("button", { name: "Set alias" }).click();
+  await page.getByRole("alert").filter({ hasText: /Set alias failed: .*reserved/ }).waitFor();
+  consoleErrors = []; // the browser logs the 400 itself
+
+  await page.locator("#alias-name").fill("champion");
+  await page.getByRole("button", { name: "Set alias" }).click();
+  await page.locator("#alias-list", { hasText: "@champion" }).waitFor();
+  assert.equal(client("print(c.get_model_version_by_alias('clf', 'champion').version)"), "1");
+
+  await page.locator("#stage-select").selectOption("Staging");
+  await page.getByRole("button", { name: "Transition" }).click();
+  await page.getByText("Current stage: Staging").waitFor();
+  await page.reload();
+  await page.locator("#version-overview", { hasText: "Staging" }).waitFor();
+  assert.equal(client("print(c.get_model_version('clf', '1').current_stage)"), "Staging");
+
+  await page.locator("#tag-key").fill("validated");
+  await page.locator("#tag-value").fill("yes");
+  await page.getByRole("button", { name: "Set tag" }).click();
+  await page.locator("#version-tags", { hasText: "validated" }).waitFor();
+  assert.equal(client("print(c.get_model_version('clf', '1').tags['validated'])"), "yes");
+
+  await page.locator("#lineage-runs").waitFor();
+  await axe("version");
+  await screenshots("model-version");
+  assert.deepEqual(consoleErrors, []);
+});
+
+test("deleting the alias in the UI removes it for the client", async () => {
+  await page.getByRole("button", { name: "Delete alias champion" }).click();
+  await page.getByText("No aliases.").waitFor();
+  assert.equal(client("print(c.get_registered_model('clf').aliases)"), "{}");
+});
+
+test("a version that does not exist shows the server's error", async () => {
+  consoleErrors = [];
+  await page.goto(`${base}/#/models/clf/versions/99`);
+  await page.getByRole("alert").filter({ hasText: /not found/i }).waitFor();
 });
