@@ -3,14 +3,20 @@
 //   #/ and #/experiments            the experiments
 //   #/experiments/<id>[?filter=...] the runs of one experiment
 //   #/experiments/<id>/runs/<run>   one run
+//   #/pipeline-runs                 the pipeline runs
+//   #/pipeline-runs/<id>            one pipeline run: its DAG, live
 import "./style.css";
 import { experimentsPage } from "./experiments";
 import { runPage } from "./run";
 import { runsPage } from "./runs";
+import { pipelineRunsPage } from "./pipeline_runs";
+import { pipelineRunPage } from "./pipeline_run";
 import { errorBox, h } from "./dom";
 
 const app = document.getElementById("app") as HTMLElement;
 let generation = 0;
+// what the current page must stop when it is left (event streams, timers)
+let leaving: (() => void)[] = [];
 
 function route(): void {
   const gen = ++generation;
@@ -19,6 +25,7 @@ function route(): void {
   const [path, query = ""] = raw.split("?", 2);
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
   const params = new URLSearchParams(query);
+  for (const f of leaving.splice(0)) f();
   app.replaceChildren();
   document.title = "Trellis";
   let page: Promise<void>;
@@ -28,6 +35,10 @@ function route(): void {
     page = runsPage(app, alive, parts[1], params.get("filter") ?? "");
   } else if (parts[0] === "experiments" && parts.length === 4 && parts[2] === "runs") {
     page = runPage(app, alive, parts[1], parts[3]);
+  } else if (parts[0] === "pipeline-runs" && parts.length === 1) {
+    page = pipelineRunsPage(app, alive);
+  } else if (parts[0] === "pipeline-runs" && parts.length === 2) {
+    page = pipelineRunPage(app, alive, parts[1], (f) => (alive() ? leaving.push(f) : f()));
   } else {
     app.append(h("h1", {}, "Not found"), h("p", {}, "No page at ", h("code", {}, raw), ". "), h("a", { href: "#/" }, "Experiments"));
     page = Promise.resolve();
