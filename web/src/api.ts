@@ -159,6 +159,9 @@ export const pipelinesApi = {
   getRun: (id: string) => requestUrl<{ run: PipelineRun }>("GET", `${PIPELINES}/runs/get?${q({ run_id: id })}`),
   terminate: (id: string) => requestUrl<unknown>("POST", `${KFP}/runs/${encodeURIComponent(id)}:terminate`, {}),
   retry: (id: string) => requestUrl<unknown>("POST", `${KFP}/runs/${encodeURIComponent(id)}:retry`, {}),
-  eventsUrl: (id: string) => `${PIPELINES}/runs/events?${q({ stream: "true", run_id: id })}`,
+  lastSeq: (id: string) =>
+    requestUrl<{ last_seq?: number }>("GET", `${PIPELINES}/runs/events?${q({ run_id: id })}`).then((r) => r.last_seq ?? 0),
+  eventsUrl: (id: string, after: number) =>
+    `${PIPELINES}/runs/events?${q({ stream: "true", run_id: id, after: String(after) })}`,
   logUrl: (id: string, path: string) => `${PIPELINES}/tasks/log?${q({ run_id: id, path, stream: "true" })}`,
 };

@@ -11,7 +11,8 @@ import { ts } from "./pipeline_runs";
 const SVG = "http://www.w3.org/2000/svg";
 const NODE_W = 210;
 const NODE_H = 66;
-const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELED", "SKIPPED"]);
+// tasks say CANCELLED where runs say CANCELED
+const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELED", "CANCELLED", "SKIPPED"]);
 
 function s<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number> = {}, text?: string) {
   const el = document.createElementNS(SVG, tag);
@@ -41,7 +42,10 @@ export async function pipelineRunPage(
   root.append(h("p", { class: "crumbs" }, h("a", { href: "#/pipeline-runs" }, "Pipeline runs")), body);
   let kfp: KfpRun;
   let run: PipelineRun;
+  // the stream starts after the events the snapshot below already holds
+  let lastSeq = 0;
   try {
+    lastSeq = await pipelinesApi.lastSeq(runId);
     [kfp, run] = await Promise.all([pipelinesApi.getKfpRun(runId), pipelinesApi.getRun(runId).then((r) => r.run)]);
   } catch (e) {
     if (!alive()) return;
@@ -207,11 +211,16 @@ export async function pipelineRunPage(
       if (logSource === src) logSource = null;
     };
   };
-  const renderPanel = (reopenLog: boolean) => {
+  // the attempt whose log is shown: a new attempt (a retry) starts a new log
+  let logFor = "";
+  const renderPanel = () => {
     if (!selected) return;
     const n = selected;
     const t = tasks[n];
     const state = t?.state || "PENDING";
+    const started = state !== "PENDING" || (t?.attempts ?? 0) > 0;
+    const key = started ? `${n}#${t?.attempts ?? "?"}` : "";
+    const reopenLog = key !== logFor;
     const params = Object.entries(t?.outputs?.parameters ?? {});
     const artifacts = Object.entries(t?.outputs?.artifacts ?? {});
     const keepPre = !reopenLog && logPre ? logPre : h("pre", { class: "log", id: "task-log", tabindex: 0, "aria-label": `Log of ${n}` });
@@ -268,20 +277,27 @@ export async function pipelineRunPage(
       h("button", { type: "button", class: "close", onclick: () => deselect() }, "Close"),
     );
     panel.hidden = false;
-    if (reopenLog && (t?.attempts ?? 0) > 0) openLog(n);
+    logFor = key;
+    if (reopenLog && started) openLog(n);
   };
   const select = (n: string) => {
     const prev = selected;
     selected = n;
     if (prev) paintNode(prev);
     paintNode(n);
-    renderPanel(prev !== n || !logSource);
+    if (prev !== n) {
+      closeLog();
+      logPre = null;
+      logFor = "";
+    }
+    renderPanel();
   };
   const deselect = () => {
     const prev = selected;
     selected = null;
     closeLog();
     logPre = null;
+    logFor = "";
     panel.hidden = true;
     if (prev) {
       paintNode(prev);
@@ -305,7 +321,7 @@ export async function pipelineRunPage(
         runError = r.error || "";
         for (const n of names) paintNode(n);
         paintRun();
-        if (selected) renderPanel(false);
+        if (selected) renderPanel();
       } catch {
         /* the next event tries again */
       }
@@ -314,7 +330,7 @@ export async function pipelineRunPage(
   let events: EventSource | null = null;
   const openEvents = () => {
     events?.close();
-    const src = new EventSource(pipelinesApi.eventsUrl(runId));
+    const src = new EventSource(pipelinesApi.eventsUrl(runId, lastSeq));
     events = src;
     const onEvent = (e: MessageEvent) => {
       let ev: any;
@@ -324,6 +340,10 @@ export async function pipelineRunPage(
         return;
       }
       if (!alive() || ev.run_id !== runId) return;
+      if (typeof ev.seq === "number") {
+        if (ev.seq <= lastSeq) return;
+        lastSeq = ev.seq;
+      }
       if (ev.kind === "task" && ev.path) {
         const prev = tasks[ev.path]?.state;
         const t: PipelineTask = (tasks[ev.path] = { ...(tasks[ev.path] ?? { state: "PENDING" }) });
@@ -332,7 +352,7 @@ export async function pipelineRunPage(
         if (ev.state === "RUNNING" && (!t.start_ms || (prev && TERMINAL.has(prev)))) t.start_ms = ev.time_ms;
         if (TERMINAL.has(ev.state)) t.end_ms = ev.time_ms;
         paintNode(ev.path);
-        if (selected === ev.path) renderPanel(ev.state === "RUNNING" && !logSource);
+        if (selected === ev.path) renderPanel();
       } else if (ev.kind === "run") {
         runState = ev.state;
         if (ev.message) runError = ev.message;

@@ -252,11 +252,25 @@ test("keyboard: the filter and links are reachable with Tab", async () => {
   assert.ok(seen.includes("run-filter"), seen.join(","));
 });
 
-async function submitPipelineRun(name) {
+// waits for a node of the run's graph to show a state (no reload)
+async function waitTask(task, ...states) {
+  const state = states.join(" or ");
+  const sel = states.map((st) => `svg.dag .dag-node[data-task="${task}"][data-state="${st}"]`).join(", ");
+  try {
+    await page.waitForSelector(sel, { timeout: 30000 });
+  } catch (e) {
+    const now = await page.locator(`svg.dag .dag-node[data-task="${task}"]`).getAttribute("data-state");
+    const run = await page.locator("#run-state").innerText();
+    throw new Error(`${task} never showed ${state}: it shows ${now}; the run: ${run}`);
+  }
+}
+
+// `who` is the pipeline's parameter: a new value is a run the cache cannot answer
+async function submitPipelineRun(name, who) {
   const r = await fetch(`${base}/apis/v2beta1/runs`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ display_name: name, pipeline_spec: pipelineSpec, runtime_config: { parameters: { name: "ui" } } }),
+    body: JSON.stringify({ display_name: name, pipeline_spec: pipelineSpec, runtime_config: { parameters: { name: who } } }),
   });
   assert.equal(r.status, 200, await r.clone().text());
   return (await r.json()).run_id;
@@ -264,7 +278,7 @@ async function submitPipelineRun(name) {
 
 test("pipeline run: the DAG, live states, a task's live log, its MLflow run", async () => {
   consoleErrors = [];
-  const runId = await submitPipelineRun("ui-pipeline");
+  const runId = await submitPipelineRun("ui-pipeline", "ui");
   await page.goto(`${base}/#/pipeline-runs`);
   await page.getByRole("link", { name: "ui-pipeline" }).click();
   await page.locator("svg.dag .dag-node").first().waitFor();
@@ -278,7 +292,7 @@ test("pipeline run: the DAG, live states, a task's live log, its MLflow run", as
   assert.equal(await edge.getAttribute("data-to"), "slow-echo");
 
   const slow = page.locator('svg.dag .dag-node[data-task="slow-echo"]');
-  await page.waitForSelector('svg.dag .dag-node[data-task="slow-echo"][data-state="RUNNING"]', { timeout: 30000 });
+  await waitTask("slow-echo", "RUNNING");
   assert.match(await slow.textContent(), /RUNNING/);
   await slow.click();
   await page.locator("#task-panel").waitFor();
@@ -293,7 +307,7 @@ test("pipeline run: the DAG, live states, a task's live log, its MLflow run", as
     timeout: 15000,
   });
   // then the node turns SUCCEEDED without a reload
-  await page.waitForSelector('svg.dag .dag-node[data-task="slow-echo"][data-state="SUCCEEDED"]', { timeout: 30000 });
+  await waitTask("slow-echo", "SUCCEEDED");
   assert.equal(await page.evaluate(() => window.__sameDocument), true);
   assert.match(await slow.textContent(), /SUCCEEDED/);
   await page.waitForFunction(() => /line 7: hello ui/.test(document.querySelector("#task-log")?.textContent ?? ""));
@@ -326,4 +340,39 @@ test("pipeline runs list: newest first, states, links; Pipelines in the nav", as
   await axe("pipeline-runs");
   await screenshots("pipeline-runs");
   assert.deepEqual(consoleErrors, []);
+});
+
+test("pipeline run: Terminate while it runs, then Retry; errors shown inline", async () => {
+  consoleErrors = [];
+  const runId = await submitPipelineRun("ui-cancel", "cancel");
+  await page.goto(`${base}/#/pipeline-runs/${runId}`);
+  await waitTask("slow-echo", "RUNNING");
+  await page.locator("#run-terminate").click();
+  await page.waitForFunction(() => /CANCELED/.test(document.querySelector("#run-state")?.textContent ?? ""), null, {
+    timeout: 30000,
+  });
+  // the task records spell it CANCELLED, the runs CANCELED
+  await waitTask("slow-echo", "CANCELED", "CANCELLED");
+  // a refused retry: the server's message inline
+  await page.route(`**/apis/v2beta1/runs/${runId}:retry`, (route) =>
+    route.fulfill({ status: 400, contentType: "application/json", body: '{"code":9,"message":"nope: not now","details":[]}' }),
+  );
+  await page.locator("#run-retry").click();
+  const alert = page.getByRole("alert");
+  await alert.waitFor();
+  assert.match(await alert.innerText(), /Retry failed: nope: not now/);
+  await page.unroute(`**/apis/v2beta1/runs/${runId}:retry`);
+  await page.locator("#run-retry").click();
+  await waitTask("slow-echo", "SUCCEEDED");
+  const slow = page.locator('svg.dag .dag-node[data-task="slow-echo"]');
+  await page.waitForFunction(() =>
+    /retried/.test(document.querySelector('svg.dag .dag-node[data-task="slow-echo"]')?.textContent ?? ""),
+  );
+  assert.match(await slow.textContent(), /retried ×1/);
+  assert.match(await page.locator('svg.dag .dag-node[data-task="make-greeting"]').textContent(), /SUCCEEDED/);
+  // the refused request's 400 is the only console error
+  assert.deepEqual(
+    consoleErrors.filter((e) => !/status of 400/.test(e)),
+    [],
+  );
 });
