@@ -111,7 +111,7 @@ ui-tests: $(BUILD)/trellis
 	cd web && { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] \
 		|| npm ci --no-audit --no-fund; }
 	TRELLIS_BIN=$(abspath $(BUILD)/trellis) MLFLOW_PYTHON=$(abspath .venv/mlflow3/bin/python) \
-		node --test web/tests/
+		KFP_PYTHON=$(abspath .venv/kfp/bin/python) node --test web/tests/
 
 $(BUILD)/trellis: $(CMD_OBJ) $(BUILD)/libtrellis.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $(CMD_OBJ) $(BUILD)/libtrellis.a $(LDLIBS_ALL)

@@ -14,10 +14,16 @@ export class ApiError extends Error {
 const BASE = "/api/2.0/mlflow";
 const TRELLIS = "/api/2.0/trellis";
 
-async function request<T>(method: string, path: string, body?: unknown, base = BASE): Promise<T> {
+function request<T>(method: string, path: string, body?: unknown, base = BASE): Promise<T> {
+  return requestUrl<T>(method, base + path, body);
+}
+
+// Any JSON API on this server: MLflow's errors ({error_code, message}) and
+// KFP's ({code, message}) both carry `message`.
+async function requestUrl<T>(method: string, url: string, body?: unknown): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(base + path, {
+    res = await fetch(url, {
       method,
       headers: body === undefined ? {} : { "Content-Type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -33,7 +39,11 @@ async function request<T>(method: string, path: string, body?: unknown, base = B
     throw new ApiError(`the server answered ${res.status} with a body that is not JSON`, "BAD_RESPONSE", res.status);
   }
   if (!res.ok)
-    throw new ApiError(json.message || `HTTP ${res.status}`, json.error_code || "UNKNOWN", res.status);
+    throw new ApiError(
+      json.message || json.error_message || `HTTP ${res.status}`,
+      json.error_code || String(json.code ?? "UNKNOWN"),
+      res.status,
+    );
   return json as T;
 }
 
@@ -213,3 +223,63 @@ export const api = {
 
 /** The most points a chart asks the server for, per run and metric. */
 export const MAX_POINTS = 2500;
+// Pipelines: KFP's /apis/v2beta1 and Trellis's /api/2.0/trellis/pipelines.
+export interface KfpTaskDetail {
+  task_id: string;
+  display_name: string;
+  state: string;
+  start_time?: string;
+  end_time?: string;
+}
+export interface KfpRun {
+  run_id: string;
+  display_name?: string;
+  experiment_id?: string;
+  state?: string;
+  created_at?: string;
+  finished_at?: string;
+  error?: { message?: string };
+  pipeline_spec?: any;
+  run_details?: { task_details?: KfpTaskDetail[] };
+}
+export interface PipelineTask {
+  state: string;
+  attempts?: number;
+  message?: string;
+  cached?: boolean;
+  outputs?: { parameters?: Record<string, unknown>; artifacts?: Record<string, unknown> };
+  mlflow_run_id?: string;
+  start_ms?: number;
+  end_ms?: number;
+}
+export interface PipelineRun {
+  run_id: string;
+  name?: string;
+  display_name?: string;
+  state: string;
+  experiment_id?: string;
+  error?: string;
+  created_ms?: number;
+  finished_ms?: number;
+  tasks?: Record<string, PipelineTask>;
+}
+
+const KFP = "/apis/v2beta1";
+export const PIPELINES = "/api/2.0/trellis/pipelines";
+
+export const pipelinesApi = {
+  listRuns: (pageToken?: string) =>
+    requestUrl<{ runs?: KfpRun[]; total_size?: number; next_page_token?: string }>(
+      "GET",
+      `${KFP}/runs?${q({ sort_by: "created_at desc", page_size: "100", ...(pageToken ? { page_token: pageToken } : {}) })}`,
+    ),
+  getKfpRun: (id: string) => requestUrl<KfpRun>("GET", `${KFP}/runs/${encodeURIComponent(id)}`),
+  getRun: (id: string) => requestUrl<{ run: PipelineRun }>("GET", `${PIPELINES}/runs/get?${q({ run_id: id })}`),
+  terminate: (id: string) => requestUrl<unknown>("POST", `${KFP}/runs/${encodeURIComponent(id)}:terminate`, {}),
+  retry: (id: string) => requestUrl<unknown>("POST", `${KFP}/runs/${encodeURIComponent(id)}:retry`, {}),
+  lastSeq: (id: string) =>
+    requestUrl<{ last_seq?: number }>("GET", `${PIPELINES}/runs/events?${q({ run_id: id })}`).then((r) => r.last_seq ?? 0),
+  eventsUrl: (id: string, after: number) =>
+    `${PIPELINES}/runs/events?${q({ stream: "true", run_id: id, after: String(after) })}`,
+  logUrl: (id: string, path: string) => `${PIPELINES}/tasks/log?${q({ run_id: id, path, stream: "true" })}`,
+};

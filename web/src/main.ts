@@ -7,6 +7,8 @@
 //   #/models[?q=...]                registered models
 //   #/models/<name>                 one model's versions
 //   #/models/<name>/versions/<v>    one version: alias, stage, tags, lineage
+//   #/pipeline-runs                 the pipeline runs
+//   #/pipeline-runs/<id>            one pipeline run: its DAG, live
 import "./style.css";
 import { comparePage } from "./compare";
 import { experimentsPage } from "./experiments";
@@ -15,10 +17,14 @@ import { runsPage } from "./runs";
 import { modelsPage } from "./models";
 import { modelPage } from "./model";
 import { versionPage } from "./version";
+import { pipelineRunsPage } from "./pipeline_runs";
+import { pipelineRunPage } from "./pipeline_run";
 import { errorBox, h } from "./dom";
 
 const app = document.getElementById("app") as HTMLElement;
 let generation = 0;
+// what the current page must stop when it is left (event streams, timers)
+let leaving: (() => void)[] = [];
 
 function route(): void {
   const gen = ++generation;
@@ -27,6 +33,7 @@ function route(): void {
   const [path, query = ""] = raw.split("?", 2);
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
   const params = new URLSearchParams(query);
+  for (const f of leaving.splice(0)) f();
   app.replaceChildren();
   document.title = "Trellis";
   let page: Promise<void>;
@@ -44,6 +51,10 @@ function route(): void {
     page = modelPage(app, alive, parts[1]);
   } else if (parts[0] === "models" && parts.length === 4 && parts[2] === "versions") {
     page = versionPage(app, alive, parts[1], parts[3]);
+  } else if (parts[0] === "pipeline-runs" && parts.length === 1) {
+    page = pipelineRunsPage(app, alive);
+  } else if (parts[0] === "pipeline-runs" && parts.length === 2) {
+    page = pipelineRunPage(app, alive, parts[1], (f) => (alive() ? leaving.push(f) : f()));
   } else {
     app.append(h("h1", {}, "Not found"), h("p", {}, "No page at ", h("code", {}, raw), ". "), h("a", { href: "#/" }, "Experiments"));
     page = Promise.resolve();

@@ -2,14 +2,16 @@
 // free port with a fresh store, filled by the official mlflow client
 // (MLFLOW_PYTHON, default ../.venv/mlflow3/bin/python), driven by
 // playwright-core on Debian's chromium (/usr/bin/chromium, or CHROMIUM).
+// Pipeline runs are compiled by the official kfp SDK (KFP_PYTHON, default
+// ../.venv/kfp/bin/python, also the server's --step-python) and run by the
+// server as the step user, so the server's folders are under /tmp, mode 0755.
 // Each page is checked with axe-core (no serious or critical violations) and
 // screenshotted in light and dark under build/ui-screenshots/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync, readFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, mkdirSync, rmSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRequire } from "node:module";
@@ -22,8 +24,10 @@ const require = createRequire(import.meta.url);
 const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 const bin = process.env.TRELLIS_BIN || join(repo, "build/trellis");
 const python = process.env.MLFLOW_PYTHON || join(repo, ".venv/mlflow3/bin/python");
+// not resolved: the venv is found from this path (its bin/python is a symlink)
+const kfpPython = process.env.KFP_PYTHON || join(repo, ".venv/kfp/bin/python");
 
-let server, tmp, base, browser, ctx, page, fixture;
+let server, tmp, base, browser, ctx, page, fixture, pipelineSpec;
 let consoleErrors = [];
 
 function freePort() {
@@ -91,13 +95,20 @@ print(json.dumps({"experiment_id": eid, "run_ids": ids, "chart_experiment_id": c
 `;
 
 before(async () => {
-  tmp = mkdtempSync(join(tmpdir(), "trellis-ui-"));
+  // the pipeline steps run as `nobody`: it must reach the artifact folder
+  tmp = mkdtempSync("/tmp/trellis-ui-");
+  chmodSync(tmp, 0o755);
+  mkdirSync(join(tmp, "artifacts"), { mode: 0o755 });
+  chmodSync(join(tmp, "artifacts"), 0o755);
+  pipelineSpec = JSON.parse(
+    execFileSync(kfpPython, [join(here, "pipeline_fixture.py")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }),
+  );
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   server = spawn(
     bin,
     ["server", "--port", String(port), "--backend-store-uri", `sqlite:///${tmp}/t.db`,
-     "--artifacts-destination", join(tmp, "artifacts")],
+     "--artifacts-destination", join(tmp, "artifacts"), "--step-python", kfpPython],
     { cwd: tmp, stdio: "ignore" },
   );
   await waitHealthy(base);
@@ -472,4 +483,129 @@ test("a version that does not exist shows the server's error", async () => {
   consoleErrors = [];
   await page.goto(`${base}/#/models/clf/versions/99`);
   await page.getByRole("alert").filter({ hasText: /not found/i }).waitFor();
+});
+
+// waits for a node of the run's graph to show a state (no reload)
+async function waitTask(task, ...states) {
+  const state = states.join(" or ");
+  const sel = states.map((st) => `svg.dag .dag-node[data-task="${task}"][data-state="${st}"]`).join(", ");
+  try {
+    await page.waitForSelector(sel, { timeout: 30000 });
+  } catch (e) {
+    const now = await page.locator(`svg.dag .dag-node[data-task="${task}"]`).getAttribute("data-state");
+    const run = await page.locator("#run-state").innerText();
+    throw new Error(`${task} never showed ${state}: it shows ${now}; the run: ${run}`);
+  }
+}
+
+// `who` is the pipeline's parameter: a new value is a run the cache cannot answer
+async function submitPipelineRun(name, who) {
+  const r = await fetch(`${base}/apis/v2beta1/runs`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ display_name: name, pipeline_spec: pipelineSpec, runtime_config: { parameters: { name: who } } }),
+  });
+  assert.equal(r.status, 200, await r.clone().text());
+  return (await r.json()).run_id;
+}
+
+test("pipeline run: the DAG, live states, a task's live log, its MLflow run", async () => {
+  consoleErrors = [];
+  const runId = await submitPipelineRun("ui-pipeline", "ui");
+  await page.goto(`${base}/#/pipeline-runs`);
+  await page.getByRole("link", { name: "ui-pipeline" }).click();
+  await page.locator("svg.dag .dag-node").first().waitFor();
+  assert.equal(new URL(page.url()).hash, `#/pipeline-runs/${runId}`);
+  // marks this document: a reload would lose it
+  await page.evaluate(() => (window.__sameDocument = true));
+  assert.equal(await page.locator("svg.dag .dag-node").count(), 2);
+  assert.equal(await page.locator("svg.dag .dag-edge").count(), 1);
+  const edge = page.locator("svg.dag .dag-edge");
+  assert.equal(await edge.getAttribute("data-from"), "make-greeting");
+  assert.equal(await edge.getAttribute("data-to"), "slow-echo");
+
+  const slow = page.locator('svg.dag .dag-node[data-task="slow-echo"]');
+  await waitTask("slow-echo", "RUNNING");
+  assert.match(await slow.textContent(), /RUNNING/);
+  await slow.click();
+  await page.locator("#task-panel").waitFor();
+  assert.equal(await page.locator("#task-title").innerText(), "slow-echo");
+  // log lines arrive while the task runs
+  await page.waitForFunction(() => /line 0: hello ui/.test(document.querySelector("#task-log")?.textContent ?? ""), null, {
+    timeout: 15000,
+  });
+  const early = await page.locator("#task-log").textContent();
+  assert.equal(await slow.getAttribute("data-state"), "RUNNING", "the first lines came while it ran");
+  await page.waitForFunction((n) => (document.querySelector("#task-log")?.textContent ?? "").length > n, early.length, {
+    timeout: 15000,
+  });
+  // then the node turns SUCCEEDED without a reload
+  await waitTask("slow-echo", "SUCCEEDED");
+  assert.equal(await page.evaluate(() => window.__sameDocument), true);
+  assert.match(await slow.textContent(), /SUCCEEDED/);
+  await page.waitForFunction(() => /line 7: hello ui/.test(document.querySelector("#task-log")?.textContent ?? ""));
+  const log = await page.locator("#task-log").textContent();
+  assert.equal((log.match(/line 0: hello ui/g) ?? []).length, 1, "each line once");
+  assert.match(await page.locator("#run-state").innerText(), /SUCCEEDED/);
+  assert.equal(await page.locator("#run-terminate, #run-retry").count(), 0);
+
+  const link = page.locator("#task-mlflow-link");
+  await link.waitFor();
+  assert.match(await link.getAttribute("href"), /^#\/experiments\/0\/runs\/[0-9a-f]{32}$/);
+  await page.locator("#task-outputs").waitFor();
+  assert.match(await page.locator("#task-outputs").innerText(), /HELLO UI/);
+
+  await axe("pipeline-run");
+  await screenshots("pipeline-run");
+  await link.click();
+  await page.locator("dl.overview").waitFor();
+  assert.match(await page.locator("dl.overview").innerText(), /FINISHED/);
+  assert.deepEqual(consoleErrors, []);
+});
+
+test("pipeline runs list: newest first, states, links; Pipelines in the nav", async () => {
+  consoleErrors = [];
+  await page.goto(`${base}/#/`);
+  await page.getByRole("navigation").getByRole("link", { name: "Pipelines" }).click();
+  await page.locator("#pipeline-runs-table").waitFor();
+  const first = page.locator("#pipeline-runs-table tbody tr").first();
+  assert.match(await first.innerText(), /ui-pipeline\s+SUCCEEDED/);
+  await axe("pipeline-runs");
+  await screenshots("pipeline-runs");
+  assert.deepEqual(consoleErrors, []);
+});
+
+test("pipeline run: Terminate while it runs, then Retry; errors shown inline", async () => {
+  consoleErrors = [];
+  const runId = await submitPipelineRun("ui-cancel", "cancel");
+  await page.goto(`${base}/#/pipeline-runs/${runId}`);
+  await waitTask("slow-echo", "RUNNING");
+  await page.locator("#run-terminate").click();
+  await page.waitForFunction(() => /CANCELED/.test(document.querySelector("#run-state")?.textContent ?? ""), null, {
+    timeout: 30000,
+  });
+  // the task records spell it CANCELLED, the runs CANCELED
+  await waitTask("slow-echo", "CANCELED", "CANCELLED");
+  // a refused retry: the server's message inline
+  await page.route(`**/apis/v2beta1/runs/${runId}:retry`, (route) =>
+    route.fulfill({ status: 400, contentType: "application/json", body: '{"code":9,"message":"nope: not now","details":[]}' }),
+  );
+  await page.locator("#run-retry").click();
+  const alert = page.getByRole("alert");
+  await alert.waitFor();
+  assert.match(await alert.innerText(), /Retry failed: nope: not now/);
+  await page.unroute(`**/apis/v2beta1/runs/${runId}:retry`);
+  await page.locator("#run-retry").click();
+  await waitTask("slow-echo", "SUCCEEDED");
+  const slow = page.locator('svg.dag .dag-node[data-task="slow-echo"]');
+  await page.waitForFunction(() =>
+    /retried/.test(document.querySelector('svg.dag .dag-node[data-task="slow-echo"]')?.textContent ?? ""),
+  );
+  assert.match(await slow.textContent(), /retried ×1/);
+  assert.match(await page.locator('svg.dag .dag-node[data-task="make-greeting"]').textContent(), /SUCCEEDED/);
+  // the refused request's 400 is the only console error
+  assert.deepEqual(
+    consoleErrors.filter((e) => !/status of 400/.test(e)),
+    [],
+  );
 });
