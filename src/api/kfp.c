@@ -186,3 +186,54 @@ enum tr_err tr_kfp_list_parse(struct tr_req *r, const struct tr_kfp_field *field
 {
 	return tr_kfp_list_parse_args(tr_req_query(r), fields, out, err);
 }
+
+static void not_allowed(struct tr_req *r)
+{
+	tr_kfp_error(r, TR_ERR_METHOD_NOT_ALLOWED, "Method Not Allowed");
+}
+
+bool tr_kfp_resource_dispatch(struct tr_api *api, struct tr_req *r,
+			      const struct tr_kfp_resource *res)
+{
+	size_t n = strlen(res->prefix);
+	if (strncmp(r->path, res->prefix, n) || (r->path[n] && r->path[n] != '/'))
+		return false;
+	const char *rest = r->path + n;
+	if (*rest && (!rest[1] || strchr(rest + 1, '/')))
+		return false;
+	r->route = res->route;
+	struct tr_buf perr = TR_BUF_INIT;
+	if (tr_req_parse_args(r, &perr)) {
+		tr_kfp_error(r, TR_ERR_INVALID_PARAMETER_VALUE, tr_buf_str(&perr));
+		tr_buf_release(&perr);
+		return true;
+	}
+	tr_buf_release(&perr);
+	bool post = !strcmp(r->method, "POST"), get = !strcmp(r->method, "GET");
+	if (!*rest) {
+		if (post && res->create)
+			res->create(api, r);
+		else if (get && res->list)
+			res->list(api, r);
+		else
+			not_allowed(r);
+		return true;
+	}
+	char id[128];
+	snprintf(id, sizeof(id), "%s", rest + 1);
+	char *colon = strrchr(id, ':');
+	if (colon) { /* a custom method: POST /runs/{id}:terminate */
+		*colon = '\0';
+		if (post && res->verb)
+			res->verb(api, r, id, colon + 1);
+		else
+			not_allowed(r);
+	} else if (get && res->get) {
+		res->get(api, r, id);
+	} else if (!strcmp(r->method, "DELETE") && res->remove) {
+		res->remove(api, r, id);
+	} else {
+		not_allowed(r);
+	}
+	return true;
+}

@@ -171,4 +171,23 @@ enum tr_err tr_kfp_multipart_find(const char *content_type, const char *body, si
 				  const char *field, struct tr_kfp_part *out /* OUT */,
 				  struct tr_buf *err) __attribute__((warn_unused_result));
 
+/*
+ * One KFP resource collection (/runs, /recurringruns): POST and GET on the
+ * collection, GET and DELETE on {id}, POST on {id}:verb (Google's custom
+ * methods). A NULL handler answers 405. tr_kfp_resource_dispatch() parses
+ * R's arguments first (a malformed body is answered in KFP's shape) and
+ * returns false when R's path is not under RES->prefix.
+ */
+struct tr_kfp_resource {
+	const char *prefix; /* "/apis/v2beta1/runs" */
+	const char *route;  /* the route name for /metrics */
+	void (*create)(struct tr_api *api, struct tr_req *r);
+	void (*list)(struct tr_api *api, struct tr_req *r);
+	void (*get)(struct tr_api *api, struct tr_req *r, const char *id);
+	void (*remove)(struct tr_api *api, struct tr_req *r, const char *id);
+	void (*verb)(struct tr_api *api, struct tr_req *r, const char *id, const char *verb);
+};
+bool tr_kfp_resource_dispatch(struct tr_api *api, struct tr_req *r,
+			      const struct tr_kfp_resource *res);
+
 #endif

@@ -247,52 +247,30 @@ static void change(struct tr_api *api, struct tr_req *r, const char *id, const c
 	tr_buf_release(&err);
 }
 
+static void remove_recurring(struct tr_api *api, struct tr_req *r, const char *id)
+{
+	change(api, r, id, "delete");
+}
+
+/* POST /recurringruns/{id}:enable or :disable */
+static void recurring_verb(struct tr_api *api, struct tr_req *r, const char *id, const char *verb)
+{
+	if (strcmp(verb, "enable") && strcmp(verb, "disable"))
+		tr_kfp_error(r, TR_ERR_ENDPOINT_NOT_FOUND, "Not Found");
+	else
+		change(api, r, id, verb);
+}
+
 bool tr_api_kfp_recurring(struct tr_api *api, struct tr_req *r)
 {
-	static const char prefix[] = "/apis/v2beta1/recurringruns";
-	const char *path = r->path;
-	if (strncmp(path, prefix, strlen(prefix)))
-		return false;
-	const char *rest = path + strlen(prefix);
-	if (*rest && *rest != '/')
-		return false;
-	struct tr_buf perr = TR_BUF_INIT;
-	r->route = "kfp.recurringruns";
-	if (tr_req_parse_args(r, &perr)) {
-		tr_kfp_error(r, TR_ERR_INVALID_PARAMETER_VALUE, tr_buf_str(&perr));
-		tr_buf_release(&perr);
-		return true;
-	}
-	tr_buf_release(&perr);
-	if (!*rest) {
-		if (!strcmp(r->method, "POST"))
-			create_recurring(api, r);
-		else if (!strcmp(r->method, "GET"))
-			list_recurring(api, r);
-		else
-			tr_kfp_error(r, TR_ERR_METHOD_NOT_ALLOWED, "Method Not Allowed");
-		return true;
-	}
-	if (!rest[1] || strchr(rest + 1, '/'))
-		return false;
-	char id[128];
-	snprintf(id, sizeof(id), "%s", rest + 1);
-	char *colon = strrchr(id, ':');
-	if (colon) { /* a custom verb: POST /recurringruns/{id}:enable */
-		*colon = '\0';
-		if (strcmp(r->method, "POST"))
-			tr_kfp_error(r, TR_ERR_METHOD_NOT_ALLOWED, "Method Not Allowed");
-		else if (strcmp(colon + 1, "enable") && strcmp(colon + 1, "disable"))
-			tr_kfp_error(r, TR_ERR_ENDPOINT_NOT_FOUND, "Not Found");
-		else
-			change(api, r, id, colon + 1);
-		return true;
-	}
-	if (!strcmp(r->method, "GET"))
-		answer_recurring(api, r, id);
-	else if (!strcmp(r->method, "DELETE"))
-		change(api, r, id, "delete");
-	else
-		tr_kfp_error(r, TR_ERR_METHOD_NOT_ALLOWED, "Method Not Allowed");
-	return true;
+	static const struct tr_kfp_resource recurring = {
+	    .prefix = "/apis/v2beta1/recurringruns",
+	    .route = "kfp.recurringruns",
+	    .create = create_recurring,
+	    .list = list_recurring,
+	    .get = answer_recurring,
+	    .remove = remove_recurring,
+	    .verb = recurring_verb,
+	};
+	return tr_kfp_resource_dispatch(api, r, &recurring);
 }

@@ -315,46 +315,14 @@ static void run_verb(struct tr_api *api, struct tr_req *r, const char *run_id, c
 
 bool tr_api_kfp_runs(struct tr_api *api, struct tr_req *r)
 {
-	static const char prefix[] = "/apis/v2beta1/runs";
-	const char *path = r->path;
-	if (strncmp(path, prefix, strlen(prefix)))
-		return false;
-	const char *rest = path + strlen(prefix);
-	struct tr_buf perr = TR_BUF_INIT;
-	r->route = "kfp.runs";
-	if (tr_req_parse_args(r, &perr)) {
-		tr_kfp_error(r, TR_ERR_INVALID_PARAMETER_VALUE, tr_buf_str(&perr));
-		tr_buf_release(&perr);
-		return true;
-	}
-	tr_buf_release(&perr);
-	if (!*rest) {
-		if (!strcmp(r->method, "POST"))
-			create_run(api, r);
-		else if (!strcmp(r->method, "GET"))
-			list_runs(api, r);
-		else
-			tr_kfp_error(r, TR_ERR_METHOD_NOT_ALLOWED, "Method Not Allowed");
-		return true;
-	}
-	if (*rest != '/' || !rest[1] || strchr(rest + 1, '/'))
-		return false;
-	char id[128];
-	snprintf(id, sizeof(id), "%s", rest + 1);
-	char *colon = strrchr(id, ':');
-	if (colon) { /* a custom verb: POST /runs/{id}:terminate */
-		*colon = '\0';
-		if (strcmp(r->method, "POST"))
-			tr_kfp_error(r, TR_ERR_METHOD_NOT_ALLOWED, "Method Not Allowed");
-		else
-			run_verb(api, r, id, colon + 1);
-		return true;
-	}
-	if (!strcmp(r->method, "GET"))
-		answer_run(api, r, id);
-	else if (!strcmp(r->method, "DELETE"))
-		delete_run(api, r, id);
-	else
-		tr_kfp_error(r, TR_ERR_METHOD_NOT_ALLOWED, "Method Not Allowed");
-	return true;
+	static const struct tr_kfp_resource runs = {
+	    .prefix = "/apis/v2beta1/runs",
+	    .route = "kfp.runs",
+	    .create = create_run,
+	    .list = list_runs,
+	    .get = answer_run,
+	    .remove = delete_run,
+	    .verb = run_verb,
+	};
+	return tr_kfp_resource_dispatch(api, r, &runs);
 }
