@@ -9,47 +9,12 @@
 // screenshotted in light and dark under build/ui-screenshots/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
-import { chmodSync, mkdtempSync, mkdirSync, rmSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { createRequire } from "node:module";
-import { chromium } from "playwright-core";
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { here, kfpPython, python, startServer, fill, openBrowser, axe as axeOn, screenshots as shotsOf } from "./harness.mjs";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const repo = resolve(here, "../..");
-const shots = join(repo, "build/ui-screenshots");
-const require = createRequire(import.meta.url);
-const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
-const bin = process.env.TRELLIS_BIN || join(repo, "build/trellis");
-const python = process.env.MLFLOW_PYTHON || join(repo, ".venv/mlflow3/bin/python");
-// not resolved: the venv is found from this path (its bin/python is a symlink)
-const kfpPython = process.env.KFP_PYTHON || join(repo, ".venv/kfp/bin/python");
-
-let server, tmp, base, browser, ctx, page, fixture, pipelineSpec;
+let srv, base, browser, page, fixture, pipelineSpec;
 let consoleErrors = [];
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.once("error", fail);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
-}
-
-async function waitHealthy(url) {
-  for (let i = 0; i < 100; i++) {
-    try {
-      if ((await fetch(url + "/health")).ok) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error("trellis server did not come up");
-}
 
 const FILL = `
 import json, time
@@ -95,66 +60,26 @@ print(json.dumps({"experiment_id": eid, "run_ids": ids, "chart_experiment_id": c
 `;
 
 before(async () => {
-  // the pipeline steps run as `nobody`: it must reach the artifact folder
-  tmp = mkdtempSync("/tmp/trellis-ui-");
-  chmodSync(tmp, 0o755);
-  mkdirSync(join(tmp, "artifacts"), { mode: 0o755 });
-  chmodSync(join(tmp, "artifacts"), 0o755);
   pipelineSpec = JSON.parse(
     execFileSync(kfpPython, [join(here, "pipeline_fixture.py")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }),
   );
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  server = spawn(
-    bin,
-    ["server", "--port", String(port), "--backend-store-uri", `sqlite:///${tmp}/t.db`,
-     "--artifacts-destination", join(tmp, "artifacts"), "--step-python", kfpPython],
-    { cwd: tmp, stdio: "ignore" },
-  );
-  await waitHealthy(base);
-  const out = execFileSync(python, ["-c", FILL], {
-    cwd: tmp,
-    env: { ...process.env, MLFLOW_TRACKING_URI: base },
-    encoding: "utf8",
-  });
-  fixture = JSON.parse(out.trim().split("\n").pop());
-  mkdirSync(shots, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: process.getuid && process.getuid() === 0 ? ["--no-sandbox"] : [],
-  });
-  // bypassCSP: only so axe-core can be injected; the app itself runs under the server's CSP
-  ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, bypassCSP: true });
-  page = await ctx.newPage();
+  srv = await startServer();
+  base = srv.base;
+  fixture = fill(base, srv.tmp, FILL);
+  const b = await openBrowser();
+  browser = b.browser;
+  page = b.page;
   page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
   page.on("pageerror", (e) => consoleErrors.push(String(e)));
 });
 
 after(async () => {
   await browser?.close();
-  server?.kill("SIGTERM");
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
+  await srv?.stop();
 });
 
-async function axe(name) {
-  await page.addScriptTag({ content: axeSource });
-  const res = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));
-  const bad = res.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  assert.deepEqual(
-    bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`),
-    [],
-    `axe on ${name}`,
-  );
-}
-
-async function screenshots(name) {
-  for (const scheme of ["light", "dark"]) {
-    await page.emulateMedia({ colorScheme: scheme });
-    await page.screenshot({ path: join(shots, `${name}-${scheme}.png`), fullPage: true });
-  }
-  await page.emulateMedia({ colorScheme: "light" });
-}
+const axe = (name) => axeOn(page, name);
+const screenshots = (name) => shotsOf(page, name);
 
 test("the UI's files are served with a CSP and no remote origins", async () => {
   const r = await fetch(base + "/");
