@@ -3,8 +3,10 @@
  * Trellis' own pipeline API under /api/2.0/trellis/pipelines (MLflow's error
  * format), for what KFP's lacks: validation with line:column problems, runs
  * of Trellis YAML, the run's event stream (task state changes), and task logs
- * by offset or as a live stream. Streams are Server-Sent Events; the same
- * data is available as JSON polls (`wait_ms` long-polls the events).
+ * by offset or as a live stream, and one stream multiplexing a run's events
+ * with one task's log (a page needs one connection, not two). Streams are
+ * Server-Sent Events; the same data is available as JSON polls (`wait_ms`
+ * long-polls the events).
  */
 #include "api/api.h"
 #include "core/alloc.h"
@@ -467,6 +469,306 @@ out:
 	tr_buf_release(&err);
 }
 
+/* ---- one multiplexed stream: a run's events and one task's log --------------------- */
+
+#define MUX_PENDING_MAX	 (64 * 1024) /* SSE text made per round, about */
+#define MUX_LINE_MAX	 (16 * 1024) /* a longer log line is cut */
+#define MUX_CHECK_MS	 500
+#define MUX_END_GRACE_MS 1000
+
+struct mux_stream {
+	struct tr_api *api;
+	char *run_id; /* NULL: every run's run events */
+	uint64_t after;
+	char *log_task;	     /* NULL: no log */
+	int64_t log_attempt; /* asked for; 0: the last one when it starts */
+	char *log_file;	     /* NULL: the attempt has not started (yet) */
+	int64_t attempt;     /* the attempt being followed */
+	int fd;
+	uint64_t offset;   /* read from the file */
+	uint64_t consumed; /* sent as complete lines */
+	bool log_done;	   /* the attempt has ended: the file is complete */
+	bool log_over;	   /* log_end sent (or no log asked for) */
+	struct tr_buf partial;
+	int64_t check_ms;
+	int64_t terminal_ms; /* when the run was first seen ended; 0: not yet */
+	bool terminal_event;
+	char state[32];
+	bool ending; /* `end` queued: close when sent */
+	struct tr_buf pending;
+	size_t sent;
+	int64_t last_ms;
+};
+
+static bool run_ended(const char *state)
+{
+	return !strcmp(state, "SUCCEEDED") || !strcmp(state, "FAILED") ||
+	       !strcmp(state, "CANCELED");
+}
+
+/* Appends an SSE event NAME with DATA (stolen) and the stream's position as id. */
+static void mux_event(struct mux_stream *ms, const char *name, json_t *data)
+{
+	char *text = json_dumps(data, JSON_COMPACT);
+	tr_buf_appendf(&ms->pending, "id: %llu:%llu\nevent: %s\ndata: %s\n\n",
+		       (unsigned long long)ms->after, (unsigned long long)ms->consumed, name,
+		       text ? text : "{}");
+	free(text);
+	json_decref(data);
+}
+
+static void mux_line(struct mux_stream *ms, const char *p, size_t n)
+{
+	json_t *line = json_stringn(p, n);
+	if (!line) { /* not UTF-8: the bytes above ASCII become '?' */
+		char *c = tr_xmalloc(n ? n : 1);
+		for (size_t i = 0; i < n; i++)
+			c[i] = (unsigned char)p[i] >= 0x80 ? '?' : p[i];
+		line = json_stringn(c, n);
+		free(c);
+	}
+	mux_event(ms, "log",
+		  json_pack("{s:s,s:I,s:o}", "path", ms->log_task, "attempt",
+			    (json_int_t)ms->attempt, "line", line ? line : json_string("")));
+}
+
+/* Log bytes into `log` events, one per complete line (or MUX_LINE_MAX bytes). */
+static void mux_log_bytes(struct mux_stream *ms, const char *data, size_t n, bool flush)
+{
+	tr_buf_append(&ms->partial, data, n);
+	size_t start = 0;
+	for (size_t i = 0; i < ms->partial.len; i++) {
+		bool nl = ms->partial.data[i] == '\n';
+		if (!nl && i - start + 1 < MUX_LINE_MAX)
+			continue;
+		size_t end = i;
+		if (end > start && ms->partial.data[end - 1] == '\r')
+			end--;
+		ms->consumed += i + 1 - start;
+		mux_line(ms, ms->partial.data + start, nl ? end - start : i + 1 - start);
+		start = i + 1;
+	}
+	if (flush && start < ms->partial.len) {
+		ms->consumed += ms->partial.len - start;
+		mux_line(ms, ms->partial.data + start, ms->partial.len - start);
+		start = ms->partial.len;
+	}
+	memmove(ms->partial.data, ms->partial.data + start, ms->partial.len - start);
+	ms->partial.len -= start;
+}
+
+/* Reads the run's record: its state, and where the followed log is. */
+static void mux_check(struct mux_stream *ms, int64_t now)
+{
+	json_t *rec = NULL;
+	struct tr_buf err = TR_BUF_INIT;
+	if (tr_store_pipeline_run_get(ms->api->store, ms->run_id, &rec, &err)) {
+		tr_buf_release(&err);
+		return;
+	}
+	tr_buf_release(&err);
+	const char *state = json_string_value(json_object_get(rec, "state"));
+	if (state) {
+		snprintf(ms->state, sizeof(ms->state), "%s", state);
+		if (run_ended(state) && !ms->terminal_ms)
+			ms->terminal_ms = now;
+		else if (!run_ended(state))
+			ms->terminal_ms = 0;
+	}
+	if (ms->log_task && !ms->log_over) {
+		json_t *t = json_object_get(json_object_get(rec, "tasks"), ms->log_task);
+		const char *dir = json_string_value(json_object_get(t, "attempt_dir"));
+		int64_t last = json_integer_value(json_object_get(t, "attempts"));
+		const char *tstate = json_string_value(json_object_get(t, "state"));
+		if (!ms->log_file && dir && *dir && last >= 1 && ms->log_attempt <= last) {
+			ms->attempt = ms->log_attempt ? ms->log_attempt : last;
+			const char *slash = strrchr(dir, '/');
+			struct tr_buf f = TR_BUF_INIT;
+			if (ms->attempt != last && slash)
+				tr_buf_appendf(&f, "%.*s/%lld/log", (int)(slash - dir), dir,
+					       (long long)ms->attempt);
+			else
+				tr_buf_appendf(&f, "%s/log", dir);
+			ms->log_file = tr_buf_detach(&f);
+		}
+		if (ms->log_file)
+			ms->log_done = ms->attempt != last || !tstate || strcmp(tstate, "RUNNING");
+	}
+	json_decref(rec);
+}
+
+static long mux_read(void *ctx, char *buf, size_t max)
+{
+	struct mux_stream *ms = ctx;
+	if (ms->sent < ms->pending.len)
+		return drain(&ms->pending, &ms->sent, buf, max);
+	if (ms->ending)
+		return -1;
+	tr_buf_reset(&ms->pending);
+	ms->sent = 0;
+	int64_t now = tr_clock_now_ms();
+	bool was_done = ms->log_done;
+	if (ms->run_id && now - ms->check_ms >= MUX_CHECK_MS) {
+		mux_check(ms, now);
+		ms->check_ms = now;
+	}
+	/* the run's events */
+	json_t *evs = tr_pipelines_events(ms->api->pipelines, ms->run_id, ms->after, 256, 0);
+	size_t i;
+	json_t *e;
+	json_array_foreach(evs, i, e)
+	{
+		uint64_t seq = (uint64_t)json_integer_value(json_object_get(e, "seq"));
+		if (seq > ms->after)
+			ms->after = seq;
+		const char *kind = json_string_value(json_object_get(e, "kind"));
+		if (!kind || (!ms->run_id && strcmp(kind, "run")))
+			continue; /* the feed of every run carries run states only */
+		if (ms->run_id && !strcmp(kind, "run") &&
+		    run_ended(json_string_value(json_object_get(e, "state"))))
+			ms->terminal_event = true;
+		mux_event(ms, kind, json_incref(e));
+	}
+	json_decref(evs);
+	/* the task's log */
+	if (ms->log_file && !ms->log_over) {
+		if (ms->fd < 0)
+			ms->fd = open(ms->log_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		bool more = false;
+		if (ms->fd >= 0) {
+			char chunk[16384];
+			ssize_t n;
+			while ((n = pread(ms->fd, chunk, sizeof(chunk), (off_t)ms->offset)) > 0) {
+				ms->offset += (uint64_t)n;
+				mux_log_bytes(ms, chunk, (size_t)n, false);
+				if (ms->pending.len > MUX_PENDING_MAX) {
+					more = true;
+					break;
+				}
+			}
+		}
+		if (!more && was_done) { /* all read, and no more coming */
+			mux_log_bytes(ms, "", 0, true);
+			ms->log_over = true;
+			mux_event(ms, "log_end",
+				  json_pack("{s:s,s:I}", "path", ms->log_task, "attempt",
+					    (json_int_t)ms->attempt));
+		}
+	}
+	/* the end: the run has ended, its events are sent, and the log too */
+	if (ms->run_id && ms->terminal_ms && !json_array_size(evs) &&
+	    (ms->terminal_event || now - ms->terminal_ms >= MUX_END_GRACE_MS) &&
+	    (ms->log_over || !ms->log_file)) {
+		mux_event(ms, "end",
+			  json_pack("{s:s,s:s}", "run_id", ms->run_id, "state", ms->state));
+		ms->ending = true;
+	}
+	if (!ms->pending.len && now - ms->last_ms >= KEEPALIVE_MS)
+		tr_buf_appends(&ms->pending, ": keepalive\n\n");
+	if (ms->pending.len)
+		ms->last_ms = now;
+	return drain(&ms->pending, &ms->sent, buf, max);
+}
+
+static void mux_free(void *ctx)
+{
+	struct mux_stream *ms = ctx;
+	if (ms->fd >= 0)
+		close(ms->fd);
+	free(ms->run_id);
+	free(ms->log_task);
+	free(ms->log_file);
+	tr_buf_release(&ms->partial);
+	tr_buf_release(&ms->pending);
+	free(ms);
+}
+
+static const struct tr_stream_source mux_source = {mux_read, mux_free};
+
+/* "SEQ" or "SEQ:OFFSET" (an SSE id this stream sent). */
+static bool parse_position(const char *s, int64_t *seq, int64_t *offset)
+{
+	char *end;
+	errno = 0;
+	long long a = strtoll(s, &end, 10);
+	if (errno || end == s || a < 0)
+		return false;
+	long long b = *offset;
+	if (*end == ':') {
+		const char *o = end + 1;
+		b = strtoll(o, &end, 10);
+		if (errno || end == o || b < 0)
+			return false;
+	}
+	if (*end)
+		return false;
+	*seq = a;
+	*offset = b;
+	return true;
+}
+
+static void stream(struct tr_api *api, struct tr_req *r)
+{
+	int64_t after = 0, log_attempt = 0, log_offset = 0;
+	const char *run_id = arg_str(r->args, "run_id"), *log_task = arg_str(r->args, "log_task");
+	if (!arg_int(r->args, "after", 0, INT64_MAX, &after) ||
+	    !arg_int(r->args, "log_attempt", 0, 1000000, &log_attempt) ||
+	    !arg_int(r->args, "log_offset", 0, INT64_MAX, &log_offset)) {
+		tr_req_error(r, TR_ERR_INVALID_PARAMETER_VALUE,
+			     "after, log_attempt and log_offset must be numbers in range");
+		return;
+	}
+	const char *last = tr_req_header(r, "Last-Event-ID"); /* a reconnect resumes */
+	if (last && *last && !parse_position(last, &after, &log_offset)) {
+		tr_req_error(r, TR_ERR_INVALID_PARAMETER_VALUE,
+			     "Last-Event-ID must be an id this stream sent (SEQ:OFFSET)");
+		return;
+	}
+	if (log_task && !run_id) {
+		tr_req_error(r, TR_ERR_INVALID_PARAMETER_VALUE, "log_task needs run_id");
+		return;
+	}
+	if (log_task && strlen(log_task) > 1024) {
+		tr_req_error(r, TR_ERR_INVALID_PARAMETER_VALUE, "log_task is too long");
+		return;
+	}
+	if (!api->pipelines) {
+		tr_req_error(r, TR_ERR_TEMPORARILY_UNAVAILABLE,
+			     "pipelines are not running on this server");
+		return;
+	}
+	if (run_id) {
+		json_t *rec = NULL;
+		struct tr_buf err = TR_BUF_INIT;
+		enum tr_err rc = tr_store_pipeline_run_get(api->store, run_id, &rec, &err);
+		json_decref(rec);
+		if (rc) {
+			tr_req_error(r, rc, tr_buf_str(&err));
+			tr_buf_release(&err);
+			return;
+		}
+		tr_buf_release(&err);
+	}
+	struct mux_stream *ms = tr_xcalloc(1, sizeof(*ms));
+	ms->api = api;
+	ms->run_id = run_id ? tr_xstrdup(run_id) : NULL;
+	ms->after = (uint64_t)after;
+	ms->log_task = log_task ? tr_xstrdup(log_task) : NULL;
+	ms->log_attempt = log_attempt;
+	ms->log_over = !log_task;
+	ms->fd = -1;
+	ms->offset = ms->consumed = (uint64_t)log_offset;
+	tr_buf_init(&ms->partial);
+	tr_buf_init(&ms->pending);
+	ms->last_ms = tr_clock_now_ms();
+	if (run_id)
+		mux_check(ms, ms->last_ms);
+	ms->check_ms = ms->last_ms;
+	/* the first bytes at once, so clients see the stream is open */
+	tr_buf_appends(&ms->pending, "retry: 2000\n: trellis stream\n\n");
+	tr_req_stream(r, 200, "text/event-stream", &mux_source, ms);
+}
+
 bool tr_api_trellis_pipelines(struct tr_api *api, struct tr_req *r)
 {
 	static const char *const prefixes[] = {"/api/2.0/trellis/pipelines/",
@@ -489,8 +791,10 @@ bool tr_api_trellis_pipelines(struct tr_api *api, struct tr_req *r)
 		events(api, r);
 	else if (!strcmp(sub, "tasks/log") && get)
 		task_log(api, r);
+	else if (!strcmp(sub, "stream") && get)
+		stream(api, r);
 	else if (!strcmp(sub, "validate") || !strcmp(sub, "runs") || !strcmp(sub, "runs/get") ||
-		 !strcmp(sub, "runs/events") || !strcmp(sub, "tasks/log"))
+		 !strcmp(sub, "runs/events") || !strcmp(sub, "tasks/log") || !strcmp(sub, "stream"))
 		tr_req_error(r, TR_ERR_METHOD_NOT_ALLOWED,
 			     "The method is not allowed for the requested URL.");
 	else
