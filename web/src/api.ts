@@ -20,7 +20,7 @@ function request<T>(method: string, path: string, body?: unknown, base = BASE): 
 
 // Any JSON API on this server: MLflow's errors ({error_code, message}) and
 // KFP's ({code, message}) both carry `message`.
-async function requestUrl<T>(method: string, url: string, body?: unknown): Promise<T> {
+export async function requestUrl<T>(method: string, url: string, body?: unknown): Promise<T> {
   let res: Response;
   try {
     res = await fetch(url, {
@@ -146,7 +146,7 @@ export function quote(s: string): string {
   return s.includes("'") && !s.includes('"') ? `"${s}"` : `'${s.replace(/'/g, "\\'")}'`;
 }
 
-const q = (o: Record<string, string>) => new URLSearchParams(o).toString();
+export const q = (o: Record<string, string>) => new URLSearchParams(o).toString();
 
 export const api = {
   searchExperiments: (pageToken?: string) =>
@@ -240,6 +240,7 @@ export interface KfpRun {
   finished_at?: string;
   error?: { message?: string };
   pipeline_spec?: any;
+  pipeline_version_reference?: { pipeline_id?: string; pipeline_version_id?: string };
   run_details?: { task_details?: KfpTaskDetail[] };
 }
 export interface PipelineTask {

@@ -7,8 +7,14 @@
 //   #/models[?q=...]                registered models
 //   #/models/<name>                 one model's versions
 //   #/models/<name>/versions/<v>    one version: alias, stage, tags, lineage
-//   #/pipeline-runs                 the pipeline runs
+//   #/pipeline-runs[?new=1&pipeline=<id>&version=<vid>]
+//                                   the pipeline runs (and the New run form)
 //   #/pipeline-runs/<id>            one pipeline run: its DAG, live
+//   #/pipelines[?q=...]             KFP pipelines; upload one
+//   #/pipelines/<id>                one pipeline's versions; upload one
+//   #/pipelines/<id>/versions/<vid> one version: graph, parameters, start a run
+// and the links kfp.Client prints: #/runs/details/<id>,
+// #/pipelines/details/<id>[/version/<vid>], #/experiments/details/<id>
 import "./style.css";
 import { comparePage } from "./compare";
 import { experimentsPage } from "./experiments";
@@ -19,6 +25,8 @@ import { modelPage } from "./model";
 import { versionPage } from "./version";
 import { pipelineRunsPage } from "./pipeline_runs";
 import { pipelineRunPage } from "./pipeline_run";
+import { pipelinePage, pipelinesPage } from "./pipelines";
+import { pipelineVersionPage } from "./pipeline_version";
 import { errorBox, h } from "./dom";
 
 const app = document.getElementById("app") as HTMLElement;
@@ -37,6 +45,7 @@ function route(): void {
   app.replaceChildren();
   document.title = "Trellis";
   let page: Promise<void>;
+  const onLeave = (f: () => void) => (alive() ? leaving.push(f) : f());
   if (parts.length === 0 || (parts.length === 1 && parts[0] === "experiments")) {
     page = experimentsPage(app, alive);
   } else if (parts[0] === "experiments" && parts.length === 2) {
@@ -52,9 +61,23 @@ function route(): void {
   } else if (parts[0] === "models" && parts.length === 4 && parts[2] === "versions") {
     page = versionPage(app, alive, parts[1], parts[3]);
   } else if (parts[0] === "pipeline-runs" && parts.length === 1) {
-    page = pipelineRunsPage(app, alive);
+    page = pipelineRunsPage(app, alive, onLeave, params);
   } else if (parts[0] === "pipeline-runs" && parts.length === 2) {
-    page = pipelineRunPage(app, alive, parts[1], (f) => (alive() ? leaving.push(f) : f()));
+    page = pipelineRunPage(app, alive, parts[1], onLeave);
+  } else if (parts[0] === "runs" && parts.length === 3 && parts[1] === "details") {
+    page = pipelineRunPage(app, alive, parts[2], onLeave);
+  } else if (parts[0] === "experiments" && parts.length === 3 && parts[1] === "details") {
+    page = runsPage(app, alive, parts[2], "");
+  } else if (parts[0] === "pipelines" && parts.length === 1) {
+    page = pipelinesPage(app, alive, params.get("q") ?? "");
+  } else if (parts[0] === "pipelines" && parts.length === 3 && parts[1] === "details") {
+    page = pipelinePage(app, alive, parts[2]);
+  } else if (parts[0] === "pipelines" && parts.length === 5 && parts[1] === "details" && parts[3] === "version") {
+    page = pipelineVersionPage(app, alive, parts[2], parts[4]);
+  } else if (parts[0] === "pipelines" && parts.length === 2) {
+    page = pipelinePage(app, alive, parts[1]);
+  } else if (parts[0] === "pipelines" && parts.length === 4 && parts[2] === "versions") {
+    page = pipelineVersionPage(app, alive, parts[1], parts[3]);
   } else {
     app.append(h("h1", {}, "Not found"), h("p", {}, "No page at ", h("code", {}, raw), ". "), h("a", { href: "#/" }, "Experiments"));
     page = Promise.resolve();

@@ -1,36 +1,16 @@
-// One pipeline run as a graph: dagre lays the tasks out, the boxes and edges
-// are SVG elements made here. Edges come from the run's KFP pipeline_spec
-// (root.dag.tasks[*].dependentTasks); without one the tasks stand in start
-// order, unconnected. States follow the server's event stream live; a task's
-// panel streams its log.
-import dagre from "@dagrejs/dagre";
+// One pipeline run as a graph (dag.ts: dagre's layout, sub-DAGs and loop
+// iterations as group boxes). Edges come from the run's KFP pipeline_spec
+// (dependentTasks); without one the tasks stand in start order, unconnected.
+// States and the selected task's log arrive on ONE stream (pipelines/stream),
+// reopened when the selected task changes.
 import { pipelinesApi, type KfpRun, type PipelineRun, type PipelineTask } from "./api";
+import { kfpApi, streamUrl } from "./api_pipelines";
+import { drawDag, graphModel } from "./dag";
 import { append, clear, errorBox, fmtDuration, fmtTime, h, loading, statusBadge } from "./dom";
 import { ts } from "./pipeline_runs";
 
-const SVG = "http://www.w3.org/2000/svg";
-const NODE_W = 210;
-const NODE_H = 66;
 // tasks say CANCELLED where runs say CANCELED
 const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELED", "CANCELLED", "SKIPPED"]);
-
-function s<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number> = {}, text?: string) {
-  const el = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
-  if (text !== undefined) el.textContent = text;
-  return el;
-}
-
-// The DAG of a KFP IR spec (as kfp.Client sends it, or wrapped with a platform spec).
-function specEdges(spec: any): { tasks: string[]; edges: [string, string][] } | null {
-  const ir = spec && spec.pipeline_spec && !spec.root ? spec.pipeline_spec : spec;
-  const tasks = ir?.root?.dag?.tasks;
-  if (!tasks || typeof tasks !== "object") return null;
-  const edges: [string, string][] = [];
-  for (const [name, t] of Object.entries<any>(tasks))
-    for (const dep of t?.dependentTasks ?? t?.dependent_tasks ?? []) edges.push([String(dep), name]);
-  return { tasks: Object.keys(tasks), edges };
-}
 
 export async function pipelineRunPage(
   root: HTMLElement,
@@ -47,6 +27,13 @@ export async function pipelineRunPage(
   try {
     lastSeq = await pipelinesApi.lastSeq(runId);
     [kfp, run] = await Promise.all([pipelinesApi.getKfpRun(runId), pipelinesApi.getRun(runId).then((r) => r.run)]);
+    // a run of a stored version carries a reference, not the spec
+    const ref = kfp.pipeline_version_reference;
+    if (!kfp.pipeline_spec && ref?.pipeline_id && ref.pipeline_version_id)
+      kfp.pipeline_spec = await kfpApi
+        .getVersion(ref.pipeline_id, ref.pipeline_version_id)
+        .then((v) => v.pipeline_spec)
+        .catch(() => undefined);
   } catch (e) {
     if (!alive()) return;
     clear(body);
@@ -63,62 +50,26 @@ export async function pipelineRunPage(
   let runError = run.error || kfp.error?.message || "";
 
   // ---- the graph ----
-  const dag = specEdges(kfp.pipeline_spec);
-  const names = [...(dag?.tasks ?? [])];
-  const byStart = Object.entries(tasks).sort((a, b) => (a[1].start_ms ?? Infinity) - (b[1].start_ms ?? Infinity));
-  for (const [n] of byStart) if (!names.includes(n)) names.push(n);
-  const edges = (dag?.edges ?? []).filter(([a, b]) => names.includes(a) && names.includes(b));
-  const g = new dagre.graphlib.Graph();
-  g.setGraph({ rankdir: "LR", nodesep: 24, ranksep: 56, marginx: 12, marginy: 12 });
-  g.setDefaultEdgeLabel(() => ({}));
-  for (const n of names) g.setNode(n, { width: NODE_W, height: NODE_H });
-  for (const [a, b] of edges) g.setEdge(a, b);
-  if (!dag) for (let i = 1; i < names.length; i++) g.setEdge(names[i - 1], names[i], { minlen: 0, weight: 0 });
-  dagre.layout(g);
-  const gl = g.graph();
-  const svg = s("svg", {
-    class: "dag",
-    id: "dag",
-    role: "group",
-    "aria-label": `Tasks of ${title}`,
-    width: Math.ceil(gl.width ?? 0),
-    height: Math.ceil(gl.height ?? 0),
-    viewBox: `0 0 ${Math.ceil(gl.width ?? 0)} ${Math.ceil(gl.height ?? 0)}`,
-  });
-  const marker = s("marker", { id: "dag-arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 8, markerHeight: 8, orient: "auto" });
-  marker.append(s("path", { d: "M0,0 L10,5 L0,10 z", class: "dag-arrowhead" }));
-  const defs = s("defs");
-  defs.append(marker);
-  svg.append(defs);
-  for (const [a, b] of edges) {
-    const pts = g.edge(a, b)?.points ?? [];
-    if (!pts.length) continue;
-    const d = pts.map((p: { x: number; y: number }, i: number) => `${i ? "L" : "M"}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(" ");
-    svg.append(s("path", { d, class: "dag-edge", "data-from": a, "data-to": b, "marker-end": "url(#dag-arrow)" }));
-  }
-  const nodeEls = new Map<string, { g: SVGGElement; state: SVGTextElement; meta: SVGTextElement }>();
-  for (const n of names) {
-    const p = g.node(n);
-    const x = p.x - NODE_W / 2;
-    const y = p.y - NODE_H / 2;
-    const node = s("g", { class: "dag-node", "data-task": n, tabindex: 0, role: "button", transform: `translate(${x},${y})` });
-    node.append(s("rect", { width: NODE_W, height: NODE_H, rx: 8, class: "dag-box" }));
-    node.append(s("rect", { width: 6, height: NODE_H, rx: 3, class: "dag-stripe" }));
-    const label = n.length > 26 ? n.slice(0, 25) + "…" : n;
-    node.append(s("text", { x: 16, y: 22, class: "dag-name" }, label));
-    const st = s("text", { x: 16, y: 41, class: "dag-state" });
-    const meta = s("text", { x: 16, y: 58, class: "dag-meta" });
-    node.append(st, meta);
-    node.addEventListener("click", () => select(n));
-    node.addEventListener("keydown", (e) => {
-      if (e.key === "Enter" || e.key === " ") {
-        e.preventDefault();
-        select(n);
-      }
-    });
-    svg.append(node);
-    nodeEls.set(n, { g: node, state: st, meta });
-  }
+  // task boxes are remade when the run shows tasks the graph lacks (a loop's iterations)
+  const taskPaths = () =>
+    Object.entries(tasks)
+      .sort((a, b) => (a[1].start_ms ?? Infinity) - (b[1].start_ms ?? Infinity))
+      .map(([n]) => n);
+  let model = graphModel(kfp.pipeline_spec, taskPaths());
+  let view = drawDag(model, title, (n) => select(n));
+  let names = [...view.nodes.keys()];
+  const dagWrap = h("div", { class: "dag-wrap" }, view.svg);
+  const relayout = () => {
+    const focused = (document.activeElement as Element | null)?.getAttribute?.("data-task");
+    model = graphModel(kfp.pipeline_spec, taskPaths());
+    view = drawDag(model, title, (n) => select(n));
+    names = [...view.nodes.keys()];
+    dagWrap.replaceChildren(view.svg);
+    for (const n of names) paintNode(n);
+    paintGroups();
+    if (focused) (view.nodes.get(focused)?.g as SVGGElement | undefined)?.focus();
+  };
+  const known = (n: string) => view.nodes.has(n) || view.groups.has(n) || model.hidden.has(n);
 
   const stateLine = h("span", {});
   const actions = h("div", { class: "actions" });
@@ -142,12 +93,20 @@ export async function pipelineRunPage(
     actions,
     actionMsg,
     h("h2", {}, "Tasks"),
-    dag ? null : h("p", { class: "muted" }, "No pipeline spec with this run: tasks in start order, without edges."),
-    h("div", { class: "dag-layout" }, h("div", { class: "dag-wrap" }, svg), panel),
+    model.fromSpec ? null : h("p", { class: "muted" }, "No pipeline spec with this run: tasks in start order, without edges."),
+    h("div", { class: "dag-layout" }, dagWrap, panel),
   );
 
+  const paintGroups = () => {
+    for (const [id, gr] of view.groups) {
+      const t = tasks[id];
+      const kind = gr.g.getAttribute("data-kind");
+      gr.g.setAttribute("class", `dag-group group-${kind}${t ? ` state-${t.state.toLowerCase()}` : ""}`);
+      if (t) gr.g.setAttribute("data-state", t.state);
+    }
+  };
   const paintNode = (n: string) => {
-    const el = nodeEls.get(n);
+    const el = view.nodes.get(n);
     if (!el) return;
     const t = tasks[n];
     const state = t?.state || "PENDING";
@@ -188,28 +147,18 @@ export async function pipelineRunPage(
 
   // ---- the task panel ----
   let selected: string | null = null;
-  let logSource: EventSource | null = null;
+  // the task attempt whose log the page's one stream carries
+  let logWanted: { path: string; attempt: number } | null = null;
   let logPre: HTMLElement | null = null;
   const closeLog = () => {
-    logSource?.close();
-    logSource = null;
+    logWanted = null;
+    syncStream();
   };
   const openLog = (n: string) => {
-    closeLog();
     if (!logPre) return;
     logPre.replaceChildren();
-    const src = new EventSource(pipelinesApi.logUrl(runId, n));
-    logSource = src;
-    const pre = logPre;
-    src.onmessage = (e) => {
-      pre.append(document.createTextNode(e.data + "\n"));
-      pre.scrollTop = pre.scrollHeight;
-    };
-    // the stream ends with the attempt; EventSource would reconnect and replay it
-    src.onerror = () => {
-      src.close();
-      if (logSource === src) logSource = null;
-    };
+    logWanted = { path: n, attempt: tasks[n]?.attempts ?? 0 };
+    syncStream();
   };
   // the attempt whose log is shown: a new attempt (a retry) starts a new log
   let logFor = "";
@@ -301,7 +250,7 @@ export async function pipelineRunPage(
     panel.hidden = true;
     if (prev) {
       paintNode(prev);
-      nodeEls.get(prev)?.g.focus();
+      view.nodes.get(prev)?.g.focus();
     }
   };
 
@@ -319,19 +268,55 @@ export async function pipelineRunPage(
         for (const [n, t] of Object.entries(r.tasks ?? {})) tasks[n] = t;
         runState = r.state || runState;
         runError = r.error || "";
-        for (const n of names) paintNode(n);
+        if (Object.keys(r.tasks ?? {}).some((n) => !known(n))) relayout();
+        else {
+          for (const n of names) paintNode(n);
+          paintGroups();
+        }
         paintRun();
         if (selected) renderPanel();
+        // the run goes on (a Retry) after its stream ended: a new one
+        if (!TERMINAL.has(runState) && !stream) {
+          endedKey = "";
+          syncStream();
+        }
       } catch {
         /* the next event tries again */
       }
     }, 250);
   };
-  let events: EventSource | null = null;
-  const openEvents = () => {
-    events?.close();
-    const src = new EventSource(pipelinesApi.eventsUrl(runId, lastSeq));
-    events = src;
+  // ---- the page's one stream: the run's events and the selected task's log ----
+  let stream: EventSource | null = null;
+  let streamKey = ""; // what the open stream carries
+  let endedKey = ""; // a stream the server ended (the run is over): not reopened
+  let syncQueued = false;
+  const wantKey = () => (logWanted ? `log:${logWanted.path}#${logWanted.attempt}` : "events");
+  const closeStream = () => {
+    stream?.close();
+    stream = null;
+    streamKey = "";
+  };
+  // (re)opens the stream when what it should carry changed; one at a time
+  const syncStream = () => {
+    if (syncQueued) return;
+    syncQueued = true;
+    queueMicrotask(() => {
+      syncQueued = false;
+      if (!alive()) return;
+      const key = wantKey();
+      if (stream && key === streamKey) return;
+      closeStream();
+      if (key === endedKey || (TERMINAL.has(runState) && !logWanted)) return;
+      openStream(key);
+    });
+  };
+  const openStream = (key: string) => {
+    const want = logWanted;
+    const src = new EventSource(
+      streamUrl({ runId, after: lastSeq, logTask: want?.path, logAttempt: want?.attempt || undefined }),
+    );
+    stream = src;
+    streamKey = key;
     const onEvent = (e: MessageEvent) => {
       let ev: any;
       try {
@@ -351,31 +336,64 @@ export async function pipelineRunPage(
         if (ev.message) t.message = ev.message;
         if (ev.state === "RUNNING" && (!t.start_ms || (prev && TERMINAL.has(prev)))) t.start_ms = ev.time_ms;
         if (TERMINAL.has(ev.state)) t.end_ms = ev.time_ms;
-        paintNode(ev.path);
+        if (!known(ev.path)) relayout();
+        else {
+          paintNode(ev.path);
+          paintGroups();
+        }
         if (selected === ev.path) renderPanel();
       } else if (ev.kind === "run") {
         runState = ev.state;
         if (ev.message) runError = ev.message;
         paintRun();
-        if (TERMINAL.has(ev.state)) {
-          src.close();
-          if (events === src) events = null;
-        }
       }
       refresh();
     };
     src.addEventListener("task", onEvent as EventListener);
     src.addEventListener("run", onEvent as EventListener);
-    src.onmessage = onEvent;
+    src.addEventListener("log", ((e: MessageEvent) => {
+      let ev: any;
+      try {
+        ev = JSON.parse(e.data);
+      } catch {
+        return;
+      }
+      if (!alive() || !want || !logPre || ev.path !== want.path || logWanted !== want) return;
+      logPre.append(document.createTextNode(String(ev.line) + "\n"));
+      logPre.scrollTop = logPre.scrollHeight;
+    }) as EventListener);
+    // the run is over and everything is sent: the browser must not reconnect
+    src.addEventListener("end", () => {
+      src.close();
+      if (stream === src) {
+        stream = null;
+        streamKey = "";
+        endedKey = key;
+      }
+      refresh();
+    });
+    // a refused stream (e.g. 404) stays closed; otherwise EventSource
+    // reconnects by itself, resuming after Last-Event-ID
+    src.onerror = () => {
+      if (src.readyState === EventSource.CLOSED && stream === src) {
+        stream = null;
+        streamKey = "";
+      }
+    };
   };
-  if (!TERMINAL.has(runState)) openEvents();
+  // after a Retry: the run's state (re-read by refresh) reopens the stream
+  const openEvents = () => {
+    endedKey = "";
+    closeStream();
+    syncStream();
+  };
+  syncStream();
   // running tasks' durations tick
   const tick = window.setInterval(() => {
     for (const n of names) if (tasks[n]?.state === "RUNNING") paintNode(n);
   }, 1000);
   onLeave(() => {
-    events?.close();
-    closeLog();
+    closeStream();
     clearInterval(tick);
     clearTimeout(refreshTimer);
   });
