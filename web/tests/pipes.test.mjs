@@ -225,7 +225,11 @@ test("New run from the runs list; the condition + loop + exit handler run drawn 
   assert.ok(!inside(await box('svg.dag .dag-node[data-task="goodbye"]'), await box(`${exitG} > rect`)));
   // the loop's items came from the form: squares of 4, 5, 6
   await page.locator('svg.dag .dag-node[data-task="exit-handler-1/for-loop-3/2/square"]').click();
-  await page.waitForFunction(() => /\b36\b/.test(document.querySelector("#task-outputs")?.textContent ?? ""), null, { timeout: 15000 });
+  try {
+    await page.waitForFunction(() => /\b36\b/.test(document.querySelector("#task-outputs")?.innerText ?? ""), null, { timeout: 15000 });
+  } catch (e) {
+    throw new Error(`no 36 in the panel: ${await page.locator("#task-panel").innerText().catch(() => "(none)")}`);
+  }
   await axe("pipeline-run-groups");
   await screenshots("pipeline-run-groups");
   // the version graph of the same pipeline: the groups without iterations
