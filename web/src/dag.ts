@@ -13,7 +13,7 @@ import "./dag.css";
 const SVG = "http://www.w3.org/2000/svg";
 export const NODE_W = 210;
 export const NODE_H = 66;
-const LABEL_H = 22; // a group's label above its content
+const LABEL_H = 22; // a group's label, above what it holds
 const MAX_ITERATIONS = 20; // loops with more show the first ones and say so
 
 export interface GraphNode {
@@ -159,7 +159,10 @@ export function drawDag(model: GraphModel, title: string, onSelect?: (id: string
   const edges = [...leafEdges].map((e) => JSON.parse(e) as [string, string]);
 
   const g = new dagre.graphlib.Graph({ compound: true });
-  g.setGraph({ rankdir: "LR", nodesep: 36, ranksep: 56, marginx: 12, marginy: 12 + LABEL_H });
+  // dagre keeps half of nodesep between a group's border and what it holds:
+  // with groups, room for their labels
+  const hasGroups = model.nodes.some((n) => n.group);
+  g.setGraph({ rankdir: "LR", nodesep: hasGroups ? 2 * LABEL_H + 8 : 24, ranksep: 56, marginx: 12, marginy: 12 });
   g.setDefaultEdgeLabel(() => ({}));
   for (const n of model.nodes) g.setNode(n.id, n.group ? { width: NODE_W, height: 40 } : { width: NODE_W, height: NODE_H });
   for (const n of model.nodes) if (n.parent && byId.has(n.parent)) g.setParent(n.id, n.parent);
@@ -169,9 +172,6 @@ export function drawDag(model: GraphModel, title: string, onSelect?: (id: string
     for (let i = 1; i < leaves.length; i++) g.setEdge(leaves[i - 1], leaves[i], { minlen: 0, weight: 0 });
   }
   dagre.layout(g);
-  // group boxes grow upwards by LABEL_H per nesting level below them, for their labels
-  const levelsBelow = (id: string): number =>
-    Math.max(0, ...(children.get(id) ?? []).filter((c) => c.group).map((c) => 1 + levelsBelow(c.id)));
   let minX = 0,
     minY = 0,
     maxX = g.graph().width ?? 0,
@@ -184,9 +184,6 @@ export function drawDag(model: GraphModel, title: string, onSelect?: (id: string
     x -= w / 2;
     y -= hh / 2;
     if (n.group) {
-      const up = LABEL_H * (1 + levelsBelow(n.id));
-      y -= up;
-      hh += up;
       x -= 8;
       w += 16;
     }
