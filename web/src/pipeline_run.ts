@@ -89,6 +89,23 @@ export async function pipelineRunPage(
       h("dd", {}, h("a", { href: `#/experiments/${encodeURIComponent(experimentId)}` }, experimentId)),
       h("dt", {}, "Created"),
       h("dd", {}, fmtTime(run.created_ms ?? ts(kfp.created_at))),
+      ...(kfp.pipeline_version_reference?.pipeline_id && kfp.pipeline_version_reference.pipeline_version_id
+        ? [
+            h("dt", {}, "Pipeline version"),
+            h(
+              "dd",
+              {},
+              h(
+                "a",
+                {
+                  id: "run-version-link",
+                  href: `#/pipelines/${encodeURIComponent(kfp.pipeline_version_reference.pipeline_id)}/versions/${encodeURIComponent(kfp.pipeline_version_reference.pipeline_version_id)}`,
+                },
+                kfp.pipeline_version_reference.pipeline_version_id,
+              ),
+            ),
+          ]
+        : []),
     ),
     actions,
     actionMsg,

@@ -152,6 +152,10 @@ test("version page: graph and parameters; a run started from the form with a non
   assert.deepEqual(kfp.pipeline_version_reference, { pipeline_id: pipelineId, pipeline_version_id: versionId });
   assert.equal(kfp.runtime_config.parameters.name, "from-ui");
   assert.equal(kfp.display_name, "ui-form-run");
+  assert.equal(
+    await page.locator("#run-version-link").getAttribute("href"),
+    `#/pipelines/${encodeURIComponent(pipelineId)}/versions/${encodeURIComponent(versionId)}`,
+  );
   // the graph from the version's spec, states live, the log on the same stream
   await page.locator(`svg.dag .dag-edge[data-from="make-greeting"][data-to="slow-echo"]`).waitFor({ state: "attached" });
   await waitTask("slow-echo", "RUNNING");
