@@ -276,15 +276,26 @@ export async function pipelineRunPage(
 
   // ---- live ----
   let refreshTimer = 0;
+  // events counted, and the count when each task's ("" the run's) state last came by event
+  let evN = 0;
+  const stateAt = new Map<string, number>();
   const refresh = () => {
     clearTimeout(refreshTimer);
     refreshTimer = window.setTimeout(async () => {
       try {
+        const mark = evN;
         const r = (await pipelinesApi.getRun(runId)).run;
         if (!alive()) return;
-        for (const [n, t] of Object.entries(r.tasks ?? {})) tasks[n] = t;
-        runState = r.state || runState;
-        runError = r.error || "";
+        // an event that came while this read was under way is newer: its state stays
+        for (const [n, t] of Object.entries(r.tasks ?? {})) {
+          const cur = tasks[n];
+          tasks[n] =
+            cur && (stateAt.get(n) ?? 0) > mark ? { ...t, state: cur.state, start_ms: cur.start_ms, end_ms: cur.end_ms } : t;
+        }
+        if ((stateAt.get("") ?? 0) <= mark) {
+          runState = r.state || runState;
+          runError = r.error || "";
+        }
         if (Object.keys(r.tasks ?? {}).some((n) => !known(n))) relayout();
         else {
           for (const n of names) paintNode(n);
@@ -348,6 +359,7 @@ export async function pipelineRunPage(
       }
       if (ev.kind === "task" && ev.path) {
         const prev = tasks[ev.path]?.state;
+        stateAt.set(ev.path, ++evN);
         const t: PipelineTask = (tasks[ev.path] = { ...(tasks[ev.path] ?? { state: "PENDING" }) });
         t.state = ev.state;
         if (ev.message) t.message = ev.message;
@@ -360,6 +372,7 @@ export async function pipelineRunPage(
         }
         if (selected === ev.path) renderPanel();
       } else if (ev.kind === "run") {
+        stateAt.set("", ++evN);
         runState = ev.state;
         if (ev.message) runError = ev.message;
         paintRun();

@@ -79,7 +79,7 @@ export function runForm(
       (el as HTMLInputElement).checked = p.default === true;
     } else if (p.type === "LIST" || p.type === "STRUCT") {
       el = h("textarea", { id, name: p.name, rows: 3, spellcheck: "false", class: "json-input" });
-      el.value = p.default === undefined ? "" : JSON.stringify(p.default, null, 1);
+      el.value = p.default === undefined ? "" : JSON.stringify(p.default);
     } else {
       const num = p.type === "NUMBER_INTEGER" || p.type === "NUMBER_DOUBLE";
       el = h("input", { id, name: p.name, type: num ? "number" : "text", autocomplete: "off" });

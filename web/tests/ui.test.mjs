@@ -471,7 +471,10 @@ test("pipeline run: the DAG, live states, a task's live log, its MLflow run", as
   await page.waitForFunction(() => /line 7: hello ui/.test(document.querySelector("#task-log")?.textContent ?? ""));
   const log = await page.locator("#task-log").textContent();
   assert.equal((log.match(/line 0: hello ui/g) ?? []).length, 1, "each line once");
-  assert.match(await page.locator("#run-state").innerText(), /SUCCEEDED/);
+  // the run's own SUCCEEDED comes (as its own event) a moment after its last task's
+  await page.waitForFunction(() => /SUCCEEDED/.test(document.querySelector("#run-state")?.textContent ?? ""), null, {
+    timeout: 15000,
+  });
   assert.equal(await page.locator("#run-terminate, #run-retry").count(), 0);
 
   const link = page.locator("#task-mlflow-link");
