@@ -711,6 +711,7 @@ static void stream(struct tr_api *api, struct tr_req *r)
 {
 	int64_t after = 0, log_attempt = 0, log_offset = 0;
 	const char *run_id = arg_str(r->args, "run_id"), *log_task = arg_str(r->args, "log_task");
+	bool from_now = !json_object_get(r->args, "after"); /* the feed, from now on */
 	if (!arg_int(r->args, "after", 0, INT64_MAX, &after) ||
 	    !arg_int(r->args, "log_attempt", 0, 1000000, &log_attempt) ||
 	    !arg_int(r->args, "log_offset", 0, INT64_MAX, &log_offset)) {
@@ -724,6 +725,8 @@ static void stream(struct tr_api *api, struct tr_req *r)
 			     "Last-Event-ID must be an id this stream sent (SEQ:OFFSET)");
 		return;
 	}
+	if (last && *last)
+		from_now = false;
 	if (log_task && !run_id) {
 		tr_req_error(r, TR_ERR_INVALID_PARAMETER_VALUE, "log_task needs run_id");
 		return;
@@ -752,7 +755,7 @@ static void stream(struct tr_api *api, struct tr_req *r)
 	struct mux_stream *ms = tr_xcalloc(1, sizeof(*ms));
 	ms->api = api;
 	ms->run_id = run_id ? tr_xstrdup(run_id) : NULL;
-	ms->after = (uint64_t)after;
+	ms->after = from_now && !run_id ? tr_pipelines_last_seq(api->pipelines) : (uint64_t)after;
 	ms->log_task = log_task ? tr_xstrdup(log_task) : NULL;
 	ms->log_attempt = log_attempt;
 	ms->log_over = !log_task;
@@ -764,8 +767,10 @@ static void stream(struct tr_api *api, struct tr_req *r)
 	if (run_id)
 		mux_check(ms, ms->last_ms);
 	ms->check_ms = ms->last_ms;
-	/* the first bytes at once, so clients see the stream is open */
-	tr_buf_appends(&ms->pending, "retry: 2000\n: trellis stream\n\n");
+	/* the first bytes at once, so clients see the stream is open; the
+	 * position (an id without data) is where a reconnect resumes */
+	tr_buf_appendf(&ms->pending, "retry: 2000\nid: %llu:%llu\n\n",
+		       (unsigned long long)ms->after, (unsigned long long)ms->consumed);
 	tr_req_stream(r, 200, "text/event-stream", &mux_source, ms);
 }
 

@@ -74,6 +74,14 @@ static void event_add(struct tr_pipelines *p, const char *run_id, const char *ki
 	pthread_mutex_unlock(&p->lock);
 }
 
+uint64_t tr_pipelines_last_seq(struct tr_pipelines *p)
+{
+	pthread_mutex_lock(&p->lock);
+	uint64_t seq = p->seq;
+	pthread_mutex_unlock(&p->lock);
+	return seq;
+}
+
 json_t *tr_pipelines_events(struct tr_pipelines *p, const char *run_id, uint64_t after, size_t max,
 			    int timeout_ms)
 {

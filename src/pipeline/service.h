@@ -91,4 +91,7 @@ enum tr_err tr_pipelines_retry(struct tr_pipelines *p, const char *run_id, const
 json_t *tr_pipelines_events(struct tr_pipelines *p, const char *run_id, uint64_t after, size_t max,
 			    int timeout_ms);
 
+/* The sequence number of the newest event (0: none yet). */
+uint64_t tr_pipelines_last_seq(struct tr_pipelines *p);
+
 #endif

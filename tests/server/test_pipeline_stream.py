@@ -119,6 +119,12 @@ def test_the_feed_of_every_run_carries_run_states(server):
     assert {e[1] for e in got} == {"run"}
     assert [e[2]["state"] for e in got if e[2]["run_id"] == rid] == ["PENDING", "RUNNING",
                                                                        "SUCCEEDED"]
+    # without `after`: from now on, none of the runs before
+    with requests.get(api(server, "stream"), stream=True, timeout=60) as r:
+        rid2 = submit(server, "name: two\nsteps:\n  a:\n    run: [\"true\"]\n")
+        got = read_events(r, stop=lambda e: e[1] == "run" and e[2]["state"] == "SUCCEEDED"
+                          and e[2]["run_id"] == rid2)
+    assert {e[2]["run_id"] for e in got} == {rid2}
 
 
 def test_bad_parameters_get_400_in_mlflows_shape(server):

@@ -89,8 +89,9 @@ export const kfpApi = {
 
 // One stream per page: a run's task and run events and the log lines of one
 // task attempt (or, without a run, every run's state changes).
-export function streamUrl(o: { runId?: string; after: number; logTask?: string; logAttempt?: number }): string {
-  const p: Record<string, string> = { after: String(o.after) };
+// Without `after`, from now on.
+export function streamUrl(o: { runId?: string; after?: number; logTask?: string; logAttempt?: number }): string {
+  const p: Record<string, string> = o.after === undefined ? {} : { after: String(o.after) };
   if (o.runId) p.run_id = o.runId;
   if (o.runId && o.logTask) {
     p.log_task = o.logTask;

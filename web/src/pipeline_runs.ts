@@ -37,7 +37,43 @@ export async function pipelineRunsPage(
   if (newOpen) newRunPanel(newPanel, alive, params.get("pipeline") ?? "", params.get("version") ?? "");
   const tbody = h("tbody", {});
   const rows = new Map<string, HTMLElement>();
-  const shownAt = Date.now();
+  // one stream, opened before the list is read: every run's state changes from now on
+  const latest = new Map<string, string>();
+  let loaded = false;
+  const setState = (tr: HTMLElement, state: string) => {
+    const cell = tr.querySelector("td.state");
+    if (cell && tr.getAttribute("data-state") !== state) {
+      cell.replaceChildren(statusBadge(state));
+      tr.setAttribute("data-state", state);
+    }
+  };
+  const src = new EventSource(streamUrl({}));
+  onLeave(() => src.close());
+  src.addEventListener("run", async (e: Event) => {
+    let ev: any;
+    try {
+      ev = JSON.parse((e as MessageEvent).data);
+    } catch {
+      return;
+    }
+    if (!alive() || typeof ev.run_id !== "string" || typeof ev.state !== "string") return;
+    latest.set(ev.run_id, ev.state);
+    const tr = rows.get(ev.run_id);
+    if (tr) return setState(tr, ev.state);
+    if (!loaded || ev.state !== "PENDING" || !tbody.isConnected) return;
+    // a run made after the list was read: at the top
+    rows.set(ev.run_id, h("tr", {}));
+    try {
+      const r = await pipelinesApi.getKfpRun(ev.run_id);
+      if (!alive()) return;
+      const fresh = row(r);
+      rows.set(ev.run_id, fresh);
+      setState(fresh, latest.get(ev.run_id) ?? ev.state);
+      tbody.prepend(fresh);
+    } catch {
+      rows.delete(ev.run_id);
+    }
+  });
   const more = h("p", { class: "more" });
   let shown = 0;
   const load = async (token?: string) => {
@@ -78,6 +114,8 @@ export async function pipelineRunsPage(
     for (const r of res.runs ?? []) {
       const tr = row(r);
       rows.set(r.run_id, tr);
+      const now = latest.get(r.run_id);
+      if (now) setState(tr, now);
       tbody.append(tr);
     }
     shown += (res.runs ?? []).length;
@@ -93,47 +131,13 @@ export async function pipelineRunsPage(
   };
   try {
     await load();
+    loaded = true;
   } catch (e) {
     if (!alive()) return;
+    src.close();
     clear(body);
     body.append(errorBox(`Could not list the pipeline runs: ${(e as Error).message}`));
-    return;
   }
-  if (!alive()) return;
-  // one stream: every run's state changes (it replays the server's recent
-  // ones first, in order, so the last word per run wins)
-  const src = new EventSource(streamUrl({ after: 0 }));
-  src.addEventListener("run", async (e: Event) => {
-    let ev: any;
-    try {
-      ev = JSON.parse((e as MessageEvent).data);
-    } catch {
-      return;
-    }
-    if (!alive() || typeof ev.run_id !== "string") return;
-    const tr = rows.get(ev.run_id);
-    if (!tr) {
-      // a run made after the page was shown: at the top
-      if (ev.state !== "PENDING" || !(ev.time_ms >= shownAt) || !tbody.isConnected) return;
-      rows.set(ev.run_id, h("tr", {}));
-      try {
-        const r = await pipelinesApi.getKfpRun(ev.run_id);
-        if (!alive()) return;
-        const fresh = row(r);
-        rows.set(ev.run_id, fresh);
-        tbody.prepend(fresh);
-      } catch {
-        rows.delete(ev.run_id);
-      }
-      return;
-    }
-    const cell = tr.querySelector("td.state");
-    if (cell && cell.textContent !== ev.state) {
-      cell.replaceChildren(statusBadge(ev.state));
-      tr.setAttribute("data-state", ev.state);
-    }
-  });
-  onLeave(() => src.close());
 }
 
 // Pick a pipeline and version, then the version's run form.
