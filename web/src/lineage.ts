@@ -164,6 +164,12 @@ export async function lineagePage(root: HTMLElement, alive: () => boolean, start
       nodeEls.set(id, el);
     }
     wrap.replaceChildren(svg);
+    // a graph a little wider than its box is scaled to fit; a much wider one scrolls
+    const room = wrap.clientWidth - 20;
+    if (room > 0 && W > room && room / W >= 0.6) {
+      svg.setAttribute("width", String(Math.floor(room)));
+      svg.setAttribute("height", String(Math.ceil((H * room) / W)));
+    }
     status.textContent =
       `${nodes.size} node${nodes.size === 1 ? "" : "s"}, ${edges.size} edge${edges.size === 1 ? "" : "s"}` +
       (nodes.size > MAX_DRAWN ? ` (the first ${MAX_DRAWN} drawn)` : "") +
@@ -178,6 +184,7 @@ export async function lineagePage(root: HTMLElement, alive: () => boolean, start
       if (!alive()) return;
       draw();
       showPanel();
+      nodeEls.get(selected)?.scrollIntoView({ block: "nearest", inline: "nearest" });
       const m = panel.querySelector("#lineage-expand-msg");
       m?.replaceChildren(added ? `Added ${added} node${added === 1 ? "" : "s"} ${dir}.` : `Nothing more ${dir}.`);
       nodeEls.get(selected)?.focus();

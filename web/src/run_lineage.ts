@@ -42,7 +42,13 @@ export function runLineageSection(run: Run, alive: () => boolean): HTMLElement {
     // inputs: datasets consumed by the run; artifacts its tasks consumed;
     // the runs and tasks upstream of those (what produced them)
     const datasets = into(node, "consumed").map((e) => e.src);
-    const consumed = tasks.flatMap((t) => into(t, "consumed").map((e) => e.src));
+    // (a dataset whose source is a stored file names that file's content)
+    const consumed = [
+      ...new Set([
+        ...tasks.flatMap((t) => into(t, "consumed").map((e) => e.src)),
+        ...upEdges.filter((e) => e.relation === "same_content" && datasets.includes(e.src)).map((e) => e.dst),
+      ]),
+    ];
     const upstreamRuns = up.nodes.filter((n) => n.kind === "run" && n.id !== node).map((n) => n.id);
     // outputs
     const from = (rel: string, src = node) => downEdges.filter((e: LineageEdge) => e.src === src && e.relation === rel).map((e) => e.dst);
@@ -66,21 +72,30 @@ export function runLineageSection(run: Run, alive: () => boolean): HTMLElement {
       );
     };
     const group = (id: string, title: string, ids: string[], empty: string) => [
-      h("h3", { id: `h-${id}` }, `${title} (${ids.length})`),
-      ids.length
-        ? h("ul", { class: "plain", id, "aria-labelledby": `h-${id}` }, ...ids.map(item))
-        : h("p", { class: "muted" }, empty),
+      h("dt", { id: `h-${id}` }, `${title} (${ids.length})`),
+      h(
+        "dd",
+        {},
+        ids.length
+          ? h("ul", { class: "plain", id, "aria-labelledby": `h-${id}` }, ...ids.map(item))
+          : h("span", { class: "muted" }, empty),
+      ),
     ];
     body.replaceChildren(
       ...(up.truncated || down.truncated ? [h("p", { class: "muted" }, "The walk was cut at 5,000 nodes: these lists may be incomplete.")] : []),
-      ...group("run-lineage-task", "Pipeline task", tasks, "Not run by a pipeline."),
-      ...group("run-lineage-pipeline-runs", "Pipeline runs", [...new Set([...pipelineRuns, ...(pr ? [`pipeline_run:${pr}`] : [])])], "None."),
-      ...group("run-lineage-datasets", "Input datasets", datasets, "No datasets logged with mlflow.log_input."),
-      ...group("run-lineage-consumed", "Consumed artifacts", consumed, "None recorded."),
-      ...group("run-lineage-upstream-runs", "Upstream runs", upstreamRuns, "None."),
-      ...group("run-lineage-logged-models", "Logged models", loggedModels, "None."),
-      ...group("run-lineage-versions", "Model versions made from this run", versions, "None registered."),
-      h("p", { class: "muted" }, `This run produced ${produced} stored file${produced === 1 ? "" : "s"} (see Artifacts).`),
+      h(
+        "dl",
+        { class: "overview lin-run" },
+        ...group("run-lineage-task", "Pipeline task", tasks, "not run by a pipeline"),
+        ...group("run-lineage-pipeline-runs", "Pipeline runs", [...new Set([...pipelineRuns, ...(pr ? [`pipeline_run:${pr}`] : [])])], "none"),
+        ...group("run-lineage-datasets", "Input datasets", datasets, "none logged (mlflow.log_input)"),
+        ...group("run-lineage-consumed", "Consumed artifacts", consumed, "none recorded"),
+        ...group("run-lineage-upstream-runs", "Upstream runs", upstreamRuns, "none"),
+        ...group("run-lineage-logged-models", "Logged models", loggedModels, "none"),
+        ...group("run-lineage-versions", "Model versions", versions, "none registered from this run"),
+        h("dt", {}, "Produced files"),
+        h("dd", {}, `${produced} (see Artifacts)`),
+      ),
     );
   })();
   return section;
