@@ -187,7 +187,8 @@ export async function lineagePage(root: HTMLElement, alive: () => boolean, start
       nodeEls.get(selected)?.scrollIntoView({ block: "nearest", inline: "nearest" });
       const m = panel.querySelector("#lineage-expand-msg");
       m?.replaceChildren(added ? `Added ${added} node${added === 1 ? "" : "s"} ${dir}.` : `Nothing more ${dir}.`);
-      nodeEls.get(selected)?.focus();
+      // the panel was redrawn: keep the keyboard on the same button
+      panel.querySelector<HTMLButtonElement>(`#expand-${dir}`)?.focus();
     } catch (e) {
       if (!alive()) return;
       btn.disabled = false;

@@ -85,7 +85,7 @@ export function runLineageSection(run: Run, alive: () => boolean): HTMLElement {
       ...(up.truncated || down.truncated ? [h("p", { class: "muted" }, "The walk was cut at 5,000 nodes: these lists may be incomplete.")] : []),
       h(
         "dl",
-        { class: "overview lin-run" },
+        { class: "lin-run" },
         ...group("run-lineage-task", "Pipeline task", tasks, "not run by a pipeline"),
         ...group("run-lineage-pipeline-runs", "Pipeline runs", [...new Set([...pipelineRuns, ...(pr ? [`pipeline_run:${pr}`] : [])])], "none"),
         ...group("run-lineage-datasets", "Input datasets", datasets, "none logged (mlflow.log_input)"),

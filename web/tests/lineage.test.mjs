@@ -6,8 +6,9 @@
 // in nested folders, and a scikit-learn model registered as "lin-clf".
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { join } from "node:path";
-import { shots, startServer, fill, openBrowser, axe as axeOn, screenshots as shotsOf } from "./harness.mjs";
+import { here, kfpPython, shots, startServer, fill, openBrowser, axe as axeOn, screenshots as shotsOf } from "./harness.mjs";
 
 let srv, base, browser, page, fx;
 let consoleErrors = [];
@@ -287,6 +288,52 @@ test("lineage graph: a malformed node shows the server's error", async () => {
   await err.waitFor();
   assert.match(await err.innerText(), /lineage node 'bogus' is not '<kind>:<id>'/);
   await axeOn(page, "lineage-error");
+});
+
+test("a pipeline task's run: its task and pipeline run linked; the task's graph", async () => {
+  const spec = JSON.parse(
+    execFileSync(kfpPython, [join(here, "pipeline_fixture.py")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }),
+  );
+  const r = await fetch(`${base}/apis/v2beta1/runs`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ display_name: "lin-pipeline", pipeline_spec: spec, runtime_config: { parameters: { name: "lin" } } }),
+  });
+  assert.equal(r.status, 200, await r.clone().text());
+  const prId = (await r.json()).run_id;
+  let run;
+  for (let i = 0; i < 240; i++) {
+    run = (await (await fetch(`${base}/api/2.0/trellis/pipelines/runs/get?run_id=${prId}`)).json()).run;
+    if (["SUCCEEDED", "FAILED", "CANCELED"].includes(run.state) && run.tasks?.["slow-echo"]?.mlflow_run_id) break;
+    await new Promise((ok) => setTimeout(ok, 250));
+  }
+  assert.equal(run.state, "SUCCEEDED", JSON.stringify(run));
+  const mlflowRun = run.tasks["slow-echo"].mlflow_run_id;
+
+  consoleErrors = [];
+  await page.goto(`${base}/#/pipeline-runs/${prId}`);
+  await page.locator('svg.dag .dag-node[data-task="slow-echo"]').click();
+  const taskLink = page.locator("#task-lineage-link");
+  assert.equal(await taskLink.getAttribute("href"), `#/lineage?node=${encodeURIComponent(`task:${prId}/slow-echo`)}`);
+  await page.locator("#task-mlflow-link").click();
+  const task = page.locator("#run-lineage-task");
+  await task.waitFor();
+  assert.equal(await task.locator("a", { hasText: "slow-echo" }).getAttribute("href"), `#/pipeline-runs/${prId}`);
+  assert.equal(await page.locator("#run-lineage-pipeline-runs a").first().getAttribute("href"), `#/pipeline-runs/${prId}`);
+
+  await page.goto(`${base}/#/pipeline-runs/${prId}`);
+  await page.locator('svg.dag .dag-node[data-task="slow-echo"]').click();
+  await page.locator("#task-lineage-link").click();
+  await page.locator("#lineage-graph").waitFor();
+  const sel = page.locator(`[data-node="task:${prId}/slow-echo"]`);
+  assert.match(await sel.getAttribute("class"), /selected/);
+  assert.equal(await sel.getAttribute("data-kind"), "task");
+  assert.equal(await page.locator(`[data-node="run:${mlflowRun}"]`).getAttribute("data-kind"), "run");
+  assert.equal(await page.locator(`[data-node="pipeline_run:${prId}"]`).getAttribute("data-kind"), "pipeline_run");
+  assert.ok((await page.locator('#lineage-graph .lin-edge-label', { hasText: "tracked_as" }).count()) >= 1);
+  assert.equal(await page.locator("#lineage-node-link").getAttribute("href"), `#/pipeline-runs/${prId}`);
+  await axeOn(page, "lineage-task");
+  assert.deepEqual(consoleErrors, []);
 });
 
 async function screenshots(name) {
