@@ -67,6 +67,7 @@ export function runLineageSection(run: Run, alive: () => boolean): HTMLElement {
         "li",
         { "data-node": id },
         href ? h("a", { href }, label) : h("span", { class: "mono" }, label),
+        n.kind === "artifact" ? h("span", { class: "muted mono", title: id.slice(9) }, ` sha256:${id.slice(9, 21)}…`) : "",
         " ",
         h("a", { href: lineageHref(id), class: "muted small-link", "aria-label": `Lineage graph of ${label}` }, "graph"),
       );
