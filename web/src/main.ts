@@ -2,13 +2,14 @@
 // (http://host/#/experiments/<id>/runs/<run id>) open the right page.
 //   #/ and #/experiments            the experiments
 //   #/experiments/<id>[?filter=...] the runs of one experiment
-//   #/experiments/<id>/runs/<run>   one run
+//   #/experiments/<id>/runs/<run>[?artifact=<path>]  one run (and a previewed artifact)
 //   #/compare?runs=<id>,<id>        runs side by side
 //   #/models[?q=...]                registered models
 //   #/models/<name>                 one model's versions
 //   #/models/<name>/versions/<v>    one version: alias, stage, tags, lineage
 //   #/pipeline-runs                 the pipeline runs
 //   #/pipeline-runs/<id>            one pipeline run: its DAG, live
+//   #/lineage?node=<kind>:<id>[&depth=N]  the lineage graph around a node
 import "./style.css";
 import { comparePage } from "./compare";
 import { experimentsPage } from "./experiments";
@@ -19,6 +20,7 @@ import { modelPage } from "./model";
 import { versionPage } from "./version";
 import { pipelineRunsPage } from "./pipeline_runs";
 import { pipelineRunPage } from "./pipeline_run";
+import { lineagePage } from "./lineage";
 import { errorBox, h } from "./dom";
 
 const app = document.getElementById("app") as HTMLElement;
@@ -42,7 +44,7 @@ function route(): void {
   } else if (parts[0] === "experiments" && parts.length === 2) {
     page = runsPage(app, alive, parts[1], params.get("filter") ?? "");
   } else if (parts[0] === "experiments" && parts.length === 4 && parts[2] === "runs") {
-    page = runPage(app, alive, parts[1], parts[3]);
+    page = runPage(app, alive, parts[1], parts[3], params.get("artifact") ?? "");
   } else if (parts.length === 1 && parts[0] === "compare") {
     page = comparePage(app, alive, (params.get("runs") ?? "").split(","));
   } else if (parts[0] === "models" && parts.length === 1) {
@@ -55,6 +57,8 @@ function route(): void {
     page = pipelineRunsPage(app, alive);
   } else if (parts[0] === "pipeline-runs" && parts.length === 2) {
     page = pipelineRunPage(app, alive, parts[1], (f) => (alive() ? leaving.push(f) : f()));
+  } else if (parts.length === 1 && parts[0] === "lineage") {
+    page = lineagePage(app, alive, params.get("node") ?? "", params.get("depth") ?? "");
   } else {
     app.append(h("h1", {}, "Not found"), h("p", {}, "No page at ", h("code", {}, raw), ". "), h("a", { href: "#/" }, "Experiments"));
     page = Promise.resolve();
