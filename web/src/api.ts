@@ -20,7 +20,7 @@ function request<T>(method: string, path: string, body?: unknown, base = BASE): 
 
 // Any JSON API on this server: MLflow's errors ({error_code, message}) and
 // KFP's ({code, message}) both carry `message`.
-async function requestUrl<T>(method: string, url: string, body?: unknown): Promise<T> {
+export async function requestUrl<T>(method: string, url: string, body?: unknown): Promise<T> {
   let res: Response;
   try {
     res = await fetch(url, {
