@@ -236,6 +236,10 @@ export function parallelSection(
       chart?.resize();
     });
     ro.observe(plot);
+    // the canvas' colours come from the CSS variables: draw again when they change
+    const scheme = matchMedia("(prefers-color-scheme: dark)");
+    const recolour = () => (alive() ? draw() : scheme.removeEventListener("change", recolour));
+    scheme.addEventListener("change", recolour);
   });
   return section;
 }
