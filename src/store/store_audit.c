@@ -4,7 +4,12 @@
  * first, filtered by actor, action (exact, or a prefix given as "x.*"),
  * resource type and id ("<type>/<id>" in the resource column) and a time
  * range, in pages. Every filter value is a bound parameter; each filter has
- * an index ending in seq (migration 6), so a page costs one index range.
+ * an index ending in seq (migration 6). An exact filter (actor, action,
+ * resource id) reads its index in seq order and stops at the page's end; a
+ * range (an action prefix, a resource type, a time range) reads its index
+ * range and keeps the newest seqs in a bounded sort (200,000 matching
+ * entries: 0.1 s in sqlite3, 0.3-0.5 s a page through the server on a busy
+ * machine), then the page's rows are read by seq.
  *
  * A page token is base64url of {"before_seq": N, "filter": "<digest>"}: the
  * next page starts below seq N, and the digest ties the token to the filters
@@ -249,8 +254,11 @@ enum tr_err tr_store_audit_entries(struct tr_store *s, json_t *args, json_t **ou
 		return rc;
 	struct tr_buf sql = TR_BUF_INIT, act = TR_BUF_INIT, act_hi = TR_BUF_INIT, res = TR_BUF_INIT,
 		      res_lo = TR_BUF_INIT, res_hi = TR_BUF_INIT;
+	/* the page's seqs first, from one index alone (a range filter sorts the
+	 * seqs it matches, not whole rows), then those rows */
 	tr_buf_appendf(&sql, "SELECT seq, time_ms, actor, action, resource, outcome, detail,"
-			     " request_digest, prev_hash, hash FROM audit_log WHERE 1=1");
+			     " request_digest, prev_hash, hash FROM audit_log WHERE seq IN"
+			     " (SELECT seq FROM audit_log WHERE 1=1");
 	/* the bound values, in order: text (t) or integer (i) */
 	const char *texts[8];
 	int64_t ints[8];
@@ -300,7 +308,7 @@ enum tr_err tr_store_audit_entries(struct tr_store *s, json_t *args, json_t **ou
 		tr_buf_appendf(&sql, " AND seq < ?");
 		kinds[n] = 'i', ints[n++] = f.before_seq;
 	}
-	tr_buf_appendf(&sql, " ORDER BY seq DESC LIMIT ?");
+	tr_buf_appendf(&sql, " ORDER BY seq DESC LIMIT ?) ORDER BY seq DESC");
 	kinds[n] = 'i', ints[n++] = f.max_results + 1;
 
 	struct tr_db *db;
