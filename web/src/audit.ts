@@ -120,12 +120,12 @@ function verifyBox(alive: () => boolean): HTMLElement {
       const when = `checked ${fmtTime(v.checked_at_ms)} in ${v.duration_ms} ms`;
       status.replaceChildren(
         v.ok
-          ? h("p", { class: "verify-line" }, h("strong", {}, "Intact"), ` · ${v.count} entries · ${when}`)
+          ? h("p", { class: "verify-line" }, h("strong", {}, "Intact"), ` · ${v.count} ${v.count === 1 ? "entry" : "entries"} · ${when}`)
           : h(
               "p",
               { class: "verify-line" },
               h("strong", {}, `Broken at entry ${v.first_bad_seq}`),
-              ` · ${v.count} entries intact before it · ${when}`,
+              ` · ${v.count} ${v.count === 1 ? "entry" : "entries"} intact before it · ${when}`,
               v.message ? h("span", { class: "verify-msg" }, ` · ${v.message}`) : null,
             ),
       );

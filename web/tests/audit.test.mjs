@@ -6,7 +6,10 @@
 // non-blank canvas. axe-core and light/dark screenshots for both pages.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, fill, openBrowser, axe, screenshots } from "./harness.mjs";
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { bin, freePort, waitHealthy, python, startServer, fill, openBrowser, axe, screenshots } from "./harness.mjs";
 
 let srv, base, browser, page, errors, fixture;
 
@@ -140,6 +143,61 @@ test("filters narrow the table and stay in the URL", async () => {
   await page.goto(`${base}/#/audit?action=ru*ns`);
   await page.getByText("'action' may have '*' only at its end").waitFor();
   assert.deepEqual(errors.filter((e) => !e.includes("400")), []);
+});
+
+test("a chain altered in the database file shows as broken at that entry", async () => {
+  // a server of its own whose file outlives it: fill, stop, tamper, start again
+  const tmp = mkdtempSync("/tmp/trellis-ui-audit-");
+  const db = join(tmp, "t.db");
+  let proc;
+  const start = async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    proc = spawn(bin, ["server", "--port", String(port), "--backend-store-uri", `sqlite:///${db}`,
+      "--artifacts-destination", join(tmp, "artifacts")], { cwd: tmp, stdio: "ignore" });
+    await waitHealthy(url);
+    return url;
+  };
+  const stop = async () => {
+    if (proc && proc.exitCode === null) {
+      const done = new Promise((r) => proc.once("exit", r));
+      proc.kill("SIGTERM");
+      await done;
+    }
+  };
+  try {
+    let url = await start();
+    fill(url, tmp, `
+import json, mlflow
+c = mlflow.MlflowClient()
+for i in range(4):
+    c.create_experiment(f"t-{i}")
+print(json.dumps({}))
+`);
+    await stop();
+    // as an attacker with the file would: the append-only trigger goes first
+    execFileSync(python, ["-c", `
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("DROP TRIGGER audit_log_no_update")
+db.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2")
+db.commit()
+`, db]);
+    url = await start();
+    errors.length = 0;
+    await page.goto(`${url}/#/audit`);
+    const verify = page.locator("#audit-verify");
+    await verify.getByText("Broken at entry 2").waitFor();
+    assert.match(await verify.innerText(), /1 entry intact before it/);
+    assert.match(await verify.innerText(), /audit entry 2 was altered/);
+    assert.ok(await verify.evaluate((el) => el.classList.contains("broken")));
+    assert.equal(await page.locator('#audit-table tr[data-seq="2"] td').nth(1).innerText(), "mallory");
+    await screenshots(page, "audit-broken");
+    assert.deepEqual(errors, []);
+  } finally {
+    await stop();
+    rmSync(tmp, { recursive: true, force: true });
+  }
 });
 
 test("the compare page draws a parallel-coordinates plot under the server's CSP", async () => {
