@@ -3,13 +3,17 @@
 //   #/ and #/experiments            the experiments
 //   #/experiments/<id>[?filter=...] the runs of one experiment
 //   #/experiments/<id>/runs/<run>[?artifact=<path>]  one run (and a previewed artifact)
-//   #/compare?runs=<id>,<id>        runs side by side
+//   #/compare?runs=<id>,<id>[&axes=params.k,metrics.k&color=<metric>]
+//                                   runs side by side, with a parallel-coordinates plot
+//   #/runs/<id>                     a run found by its id alone (opens its page)
 //   #/models[?q=...]                registered models
 //   #/models/<name>                 one model's versions
 //   #/models/<name>/versions/<v>    one version: alias, stage, tags, lineage
 //   #/pipeline-runs                 the pipeline runs
 //   #/pipeline-runs/<id>            one pipeline run: its DAG, live
 //   #/lineage?node=<kind>:<id>[&depth=N]  the lineage graph around a node
+//   #/audit?actor=&action=&resource=&from=&to=
+//                                   the audit log and the hash chain's status
 import "./style.css";
 import { comparePage } from "./compare";
 import { experimentsPage } from "./experiments";
@@ -21,6 +25,7 @@ import { versionPage } from "./version";
 import { pipelineRunsPage } from "./pipeline_runs";
 import { pipelineRunPage } from "./pipeline_run";
 import { lineagePage } from "./lineage";
+import { auditPage, runRedirect } from "./audit";
 import { errorBox, h } from "./dom";
 
 const app = document.getElementById("app") as HTMLElement;
@@ -46,7 +51,11 @@ function route(): void {
   } else if (parts[0] === "experiments" && parts.length === 4 && parts[2] === "runs") {
     page = runPage(app, alive, parts[1], parts[3], params.get("artifact") ?? "");
   } else if (parts.length === 1 && parts[0] === "compare") {
-    page = comparePage(app, alive, (params.get("runs") ?? "").split(","));
+    page = comparePage(app, alive, (params.get("runs") ?? "").split(","), params);
+  } else if (parts[0] === "runs" && parts.length === 2) {
+    page = runRedirect(app, alive, parts[1]);
+  } else if (parts[0] === "audit" && parts.length === 1) {
+    page = auditPage(app, alive, params);
   } else if (parts[0] === "models" && parts.length === 1) {
     page = modelsPage(app, alive, params.get("q") ?? "");
   } else if (parts[0] === "models" && parts.length === 2) {
