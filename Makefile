@@ -34,14 +34,16 @@ STORE_SRC := src/store/db.c src/store/db_sqlite.c src/store/migrations.c src/sto
 	src/store/store.c src/store/store_experiments.c src/store/store_runs.c src/store/store_search.c \
 	src/store/store_metrics.c src/store/metric_chunk.c src/store/writer.c src/store/uri.c \
 	src/store/store_artifacts.c src/store/store_registry.c src/store/store_logged_models.c \
-	src/store/store_pipelines.c src/store/store_kfp.c src/store/store_lineage.c
+	src/store/store_pipelines.c src/store/store_kfp.c src/store/store_lineage.c \
+	src/store/store_audit.c
 GOV_SRC := src/governance/audit.c
 ARTIFACT_SRC := src/artifact/path.c src/artifact/fs.c
 API_SRC := src/api/validate.c src/api/mlflow_tracking.c src/api/routes.c src/api/admin.c \
 	src/api/mlflow_artifacts.c src/api/mlflow_registry.c \
 	src/api/log_batch_json.c src/api/kfp.c src/api/kfp_experiments.c src/api/kfp_pipelines.c \
 	src/api/kfp_upload.c src/api/kfp_runs.c src/api/kfp_recurring.c src/api/kfp_list.c \
-	src/api/multipart.c src/api/trellis_lineage.c src/api/trellis_pipelines.c src/api/ui.c
+	src/api/multipart.c src/api/trellis_lineage.c src/api/trellis_pipelines.c src/api/ui.c \
+	src/api/trellis_audit.c
 HTTP_SRC := src/http/server.c src/http/metrics.c
 PIPELINE_SRC := src/pipeline/diag.c src/pipeline/yaml.c src/pipeline/fields.c src/pipeline/spec.c \
 	src/pipeline/kfp_ir.c src/pipeline/trellis_yaml.c src/pipeline/cel.c src/pipeline/placeholder.c \
@@ -61,7 +63,7 @@ CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/%.o)
 
 UNIT_TESTS := test_core test_search test_validate test_store test_registry test_log_batch_json test_artifact \
 	test_pipeline test_exec test_resolve test_kfp test_lineage test_client test_cron \
-	test_recurring test_ui
+	test_recurring test_ui test_audit
 UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
 .PHONY: all test unit compat pipeline-tests server-tests check clean format format-check bench fuzz \

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Trellis needs and is missing: Debian packages for the build
-# (and, with --test, for the tests: chromium and, when missing, Node.js for
-# the UI's browser tests), and with --test the Python venvs holding
+# (the C libraries, and Node.js with npm for the web UI when no recent enough
+# one is on PATH), with --test those of the tests (cmocka, clang, chromium
+# for the UI's browser tests), and with --test the Python venvs holding
 # the official mlflow clients the compatibility tests drive and the official
 # kfp SDK that compiles the pipeline test fixtures.
 set -euo pipefail
@@ -12,9 +13,12 @@ want_test=0
 
 build_pkgs=(build-essential pkg-config libmicrohttpd-dev libjansson-dev libyajl-dev libsqlite3-dev libsodium-dev libjemalloc-dev libfyaml-dev libcurl4-gnutls-dev)
 test_pkgs=(libcmocka-dev clang clang-format libclang-rt-14-dev python3-venv sqlite3 chromium)
-# the UI's build and browser tests need Node.js >= 18 (Debian 12's nodejs is 18)
-if [ $want_test = 1 ] && ! command -v npm >/dev/null 2>&1; then
-	test_pkgs+=(nodejs npm)
+# `make` builds the web UI with npm; its pinned tools (Vite 6, TypeScript 5.9,
+# playwright-core) need Node.js >= 18: Debian 12's nodejs is 18.19. A Node.js
+# already on PATH is kept when it is new enough.
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if ! command -v npm >/dev/null 2>&1 || [ "$node_major" -lt 18 ]; then
+	build_pkgs+=(nodejs npm)
 fi
 
 missing=()

@@ -12,6 +12,9 @@ export default defineConfig({
     modulePreload: { polyfill: false },
     assetsInlineLimit: 0,
     sourcemap: false,
+    // the parallel-coordinates chunk (ECharts, about 510 kB, 174 kB gzipped)
+    // is loaded only by the compare page
+    chunkSizeWarningLimit: 600,
   },
   server: { proxy: { "/api": "http://127.0.0.1:5000" } },
 });

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* /health, /version, /metrics, Trellis' own /api/2.0/trellis/version and
- * /api/2.0/trellis/lineage (trellis_lineage.c), and the embedded web UI at
+ * /api/2.0/trellis/lineage (trellis_lineage.c), /api/2.0/trellis/audit
+ * (trellis_audit.c), and the embedded web UI at
  * "/" and "/assets/..." (ui.c). */
 #include "api/api.h"
 #include "api/ui.h"
@@ -10,7 +11,7 @@
 
 bool tr_api_admin(struct tr_api *api, struct tr_req *r)
 {
-	if (tr_api_lineage(api, r) || tr_api_trellis_pipelines(api, r))
+	if (tr_api_lineage(api, r) || tr_api_trellis_pipelines(api, r) || tr_api_audit(api, r))
 		return true;
 	bool get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
 	if (!strcmp(r->path, "/health") && get) {

@@ -61,6 +61,9 @@ bool tr_api_admin(struct tr_api *api, struct tr_req *req);
  * PATH is not there. */
 bool tr_api_trellis_pipelines(struct tr_api *api, struct tr_req *r);
 bool tr_api_lineage(struct tr_api *api, struct tr_req *req);
+/* Handles /api/2.0/trellis/audit/entries and /audit/verify (trellis_audit.c);
+ * false when PATH is not there. */
+bool tr_api_audit(struct tr_api *api, struct tr_req *req);
 
 /* The MLflow tracking route table (mlflow_tracking.c). */
 extern const struct tr_route tr_mlflow_tracking_routes[];

@@ -105,6 +105,18 @@ void tr_kfp_json(struct tr_req *r, json_t *body)
 	tr_req_json(r, 200, body);
 }
 
+void tr_kfp_list_answer(struct tr_req *r, const struct tr_kfp_list *l, int64_t total,
+			const char *key, json_t *items)
+{
+	json_t *out = json_object();
+	if (json_array_size(items))
+		json_object_set_new(out, key, items);
+	else
+		json_decref(items);
+	tr_kfp_list_finish(l, total, out);
+	tr_kfp_json(r, out);
+}
+
 void tr_kfp_time(int64_t ms, char out[32])
 {
 	time_t secs = (time_t)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));

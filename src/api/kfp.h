@@ -149,6 +149,10 @@ enum tr_err tr_kfp_list_parse_args(json_t *args, const struct tr_kfp_field *fiel
 /* Sets "total_size" (when TOTAL > 0) and "next_page_token" (when rows remain
  * after this page) on the list response OUT. */
 void tr_kfp_list_finish(const struct tr_kfp_list *l, int64_t total, json_t *out);
+/* Answers a list request: ITEMS (taken) under KEY when it is not empty (KFP
+ * leaves an empty list out), then tr_kfp_list_finish(). */
+void tr_kfp_list_answer(struct tr_req *r, const struct tr_kfp_list *l, int64_t total,
+			const char *key, json_t *items);
 /* The page token for the page starting at OFFSET: a new string, free with free(). */
 char *tr_kfp_list_token(const struct tr_kfp_list *l, int64_t offset);
 void tr_kfp_list_release(struct tr_kfp_list *l);

@@ -66,16 +66,11 @@ static void list(struct tr_api *api, struct tr_req *r)
 		tr_kfp_error(r, rc, tr_buf_str(&err));
 		goto out;
 	}
-	json_t *out = json_object(), *list = json_array();
+	json_t *list = json_array();
 	size_t i;
 	json_t *row;
 	json_array_foreach(rows, i, row) json_array_append_new(list, to_kfp(row));
-	if (json_array_size(list))
-		json_object_set_new(out, "experiments", list);
-	else
-		json_decref(list);
-	tr_kfp_list_finish(&l, total, out);
-	tr_kfp_json(r, out);
+	tr_kfp_list_answer(r, &l, total, "experiments", list);
 out:
 	json_decref(rows);
 	tr_kfp_list_release(&l);

@@ -118,17 +118,12 @@ static void list(struct tr_api *api, struct tr_req *r, const char *pipeline_id)
 		tr_kfp_error(r, rc, tr_buf_str(&err));
 		goto out;
 	}
-	json_t *out = json_object(), *items = json_array();
+	json_t *items = json_array();
 	size_t i;
 	json_t *row;
 	json_array_foreach(rows, i, row) json_array_append_new(
 	    items, pipeline_id ? tr_kfp_version_json(row) : tr_kfp_pipeline_json(row));
-	if (json_array_size(items))
-		json_object_set_new(out, pipeline_id ? "pipeline_versions" : "pipelines", items);
-	else
-		json_decref(items);
-	tr_kfp_list_finish(&l, total, out);
-	tr_kfp_json(r, out);
+	tr_kfp_list_answer(r, &l, total, pipeline_id ? "pipeline_versions" : "pipelines", items);
 out:
 	json_decref(p);
 	json_decref(rows);

@@ -148,7 +148,7 @@ static void list_runs(struct tr_api *api, struct tr_req *r)
 		tr_kfp_error(r, rc, tr_buf_str(&err));
 		goto out;
 	}
-	json_t *out = json_object(), *runs = json_array(), *id;
+	json_t *runs = json_array(), *id;
 	size_t i;
 	json_array_foreach(ids, i, id)
 	{
@@ -159,12 +159,7 @@ static void list_runs(struct tr_api *api, struct tr_req *r)
 		json_decref(rec);
 		tr_buf_release(&e);
 	}
-	if (json_array_size(runs))
-		json_object_set_new(out, "runs", runs);
-	else
-		json_decref(runs);
-	tr_kfp_list_finish(&l, total, out);
-	tr_kfp_json(r, out);
+	tr_kfp_list_answer(r, &l, total, "runs", runs);
 out:
 	json_decref(ids);
 	tr_kfp_list_release(&l);

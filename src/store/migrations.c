@@ -185,6 +185,12 @@ static const char *const migrations[] = {
     "CREATE TABLE lineage_edges (src TEXT NOT NULL, dst TEXT NOT NULL, relation TEXT NOT NULL,"
     "  created_ms BIGINT NOT NULL, PRIMARY KEY (src, dst, relation)) WITHOUT ROWID;"
     "CREATE INDEX lineage_edges_dst ON lineage_edges (dst, src);",
+    /* 6: indexes for the audit log's filters (store_audit.c), each ending in
+     * seq so that a filtered page is one index range read newest first */
+    "CREATE INDEX audit_log_actor ON audit_log (actor, seq);"
+    "CREATE INDEX audit_log_action ON audit_log (action, seq);"
+    "CREATE INDEX audit_log_resource ON audit_log (resource, seq);"
+    "CREATE INDEX audit_log_time ON audit_log (time_ms, seq);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

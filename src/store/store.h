@@ -33,7 +33,7 @@ struct tr_store;
 struct tr_store_tx;
 struct tr_write;
 
-#define TR_SCHEMA_VERSION 5
+#define TR_SCHEMA_VERSION 6
 
 struct tr_store_opts {
 	/* mlflow-artifacts: URI prefix that experiments' artifact locations start with */
@@ -504,5 +504,20 @@ enum tr_err tr_store_lineage_dataset(struct tr_store *s, const char *digest, jso
  * with the first broken entry's sequence number in *BAD_SEQ and ERR. */
 enum tr_err tr_store_audit_verify(struct tr_store *s, int64_t *count, int64_t *bad_seq,
 				  struct tr_buf *err) __attribute__((warn_unused_result));
+
+#define TR_AUDIT_DEFAULT_RESULTS 100
+#define TR_AUDIT_MAX_RESULTS	 1000
+/* A page of audit entries, newest first, filtered by ARGS (strings, as from a
+ * query string): actor (exact), action (exact, or a prefix as "x.*"),
+ * resource_type and resource_id (resource "<type>/<id>"; resource_id needs
+ * resource_type), from_ms and to_ms (inclusive, ms since the epoch),
+ * max_results (1..TR_AUDIT_MAX_RESULTS, default TR_AUDIT_DEFAULT_RESULTS) and
+ * page_token (from the page before, made for the same filters). *OUT is a new
+ * object {entries: [{seq, time_ms, actor, action, resource, resource_type,
+ * resource_id, outcome, detail, request_digest, prev_hash, hash}],
+ * next_page_token?}. INVALID_PARAMETER_VALUE for an unknown argument, a bad
+ * value or a token not made here for these filters. */
+enum tr_err tr_store_audit_entries(struct tr_store *s, json_t *args, json_t **out,
+				   struct tr_buf *err) __attribute__((warn_unused_result));
 
 #endif

@@ -18,7 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from server_helpers import start_server  # noqa: E402
+from server_helpers import cleanup, start_server  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -30,6 +30,7 @@ def _isolated_home(tmp_path_factory):
     yield home
     if old is not None:
         os.environ["HOME"] = old
+    cleanup()
     assert not (home / ".config" / "kfp" / "context.json").exists()
 
 

@@ -1,6 +1,8 @@
 // Compare runs (#/compare?runs=<id>,<id>,...): a table of params and latest
 // metrics (rows = keys, columns = runs) whose differing rows are marked in
-// text and colour, then one overlaid chart per metric key (one series per run).
+// text and colour, a parallel-coordinates plot of what differs (parallel.ts,
+// loaded on demand; axes= and color= in the URL), then one overlaid chart per
+// metric key (one series per run).
 import { api, type Run } from "./api";
 import { metricsPanel } from "./charts";
 import { clear, errorBox, fmtNumber, h, loading, statusBadge } from "./dom";
@@ -8,7 +10,12 @@ import { clear, errorBox, fmtNumber, h, loading, statusBadge } from "./dom";
 /** The most runs one comparison shows (get-history-bulk-interval takes 100). */
 export const MAX_COMPARE = 20;
 
-export async function comparePage(root: HTMLElement, alive: () => boolean, ids: string[]): Promise<void> {
+export async function comparePage(
+  root: HTMLElement,
+  alive: () => boolean,
+  ids: string[],
+  params: URLSearchParams = new URLSearchParams(),
+): Promise<void> {
   const runIds = [...new Set(ids.map((s) => s.trim()).filter(Boolean))];
   const crumbs = h("p", { class: "crumbs" }, h("a", { href: "#/experiments" }, "Experiments"));
   const body = h("div", {}, loading("the runs"));
@@ -97,6 +104,39 @@ export async function comparePage(root: HTMLElement, alive: () => boolean, ids: 
     h("tbody", {}, ...section("param", "Parameters"), ...section("metric", "Latest metrics")),
   );
   onlyDiff.addEventListener("change", () => table.classList.toggle("only-differences", onlyDiff.checked));
+  const parallel = h(
+    "section",
+    { "aria-labelledby": "h-parallel", id: "compare-parallel" },
+    h("h2", { id: "h-parallel" }, "Parallel coordinates"),
+    loading("the plot"),
+  );
+  const plotRuns = runs.map((r) => ({
+    id: r.info.run_id,
+    label: label(r),
+    params: new Map((r.data.params ?? []).map((p) => [p.key, p.value])),
+    metrics: new Map((r.data.metrics ?? []).map((m) => [m.key, Number(m.value)])),
+  }));
+  const axesParam = params.get("axes");
+  import("./parallel")
+    .then((m) => {
+      if (!alive()) return;
+      parallel.replaceChildren(
+        parallel.firstChild!,
+        m.parallelSection(
+          plotRuns,
+          axesParam === null ? undefined : axesParam.split(",").filter(Boolean),
+          params.get("color") ?? undefined,
+          alive,
+          (axes, color) => {
+            const p = new URLSearchParams(params);
+            p.set("axes", axes.join(","));
+            p.set("color", color);
+            history.replaceState(null, "", `#/compare?${p.toString().replace(/%2C/g, ",")}`);
+          },
+        ),
+      );
+    })
+    .catch((e) => alive() && parallel.replaceChildren(parallel.firstChild!, errorBox(`Could not draw the plot: ${(e as Error).message}`)));
   const metricKeys = [...new Set(runs.flatMap((r) => (r.data.metrics ?? []).map((m) => m.key)))].sort();
   body.append(
     h(
@@ -106,6 +146,7 @@ export async function comparePage(root: HTMLElement, alive: () => boolean, ids: 
       h("p", { class: "choice" }, onlyDiff, h("label", { for: "only-differences" }, "Show only rows that differ")),
       h("div", { class: "table-wrap" }, table),
     ),
+    parallel,
     h(
       "section",
       { "aria-labelledby": "h-compare-charts", id: "compare-charts" },

@@ -2,8 +2,10 @@
 // (http://host/#/experiments/<id>/runs/<run id>) open the right page.
 //   #/ and #/experiments            the experiments
 //   #/experiments/<id>[?filter=...] the runs of one experiment
-//   #/experiments/<id>/runs/<run>   one run
-//   #/compare?runs=<id>,<id>        runs side by side
+//   #/experiments/<id>/runs/<run>[?artifact=<path>]  one run (and a previewed artifact)
+//   #/compare?runs=<id>,<id>[&axes=params.k,metrics.k&color=<metric>]
+//                                   runs side by side, with a parallel-coordinates plot
+//   #/runs/<id>                     a run found by its id alone (opens its page)
 //   #/models[?q=...]                registered models
 //   #/models/<name>                 one model's versions
 //   #/models/<name>/versions/<v>    one version: alias, stage, tags, lineage
@@ -15,6 +17,9 @@
 //   #/pipelines/<id>/versions/<vid> one version: graph, parameters, start a run
 // and the links kfp.Client prints: #/runs/details/<id>,
 // #/pipelines/details/<id>[/version/<vid>], #/experiments/details/<id>
+//   #/lineage?node=<kind>:<id>[&depth=N]  the lineage graph around a node
+//   #/audit?actor=&action=&resource=&from=&to=
+//                                   the audit log and the hash chain's status
 import "./style.css";
 import { comparePage } from "./compare";
 import { experimentsPage } from "./experiments";
@@ -27,6 +32,8 @@ import { pipelineRunsPage } from "./pipeline_runs";
 import { pipelineRunPage } from "./pipeline_run";
 import { pipelinePage, pipelinesPage } from "./pipelines";
 import { pipelineVersionPage } from "./pipeline_version";
+import { lineagePage } from "./lineage";
+import { auditPage, runRedirect } from "./audit";
 import { errorBox, h } from "./dom";
 
 const app = document.getElementById("app") as HTMLElement;
@@ -51,9 +58,13 @@ function route(): void {
   } else if (parts[0] === "experiments" && parts.length === 2) {
     page = runsPage(app, alive, parts[1], params.get("filter") ?? "");
   } else if (parts[0] === "experiments" && parts.length === 4 && parts[2] === "runs") {
-    page = runPage(app, alive, parts[1], parts[3]);
+    page = runPage(app, alive, parts[1], parts[3], params.get("artifact") ?? "");
   } else if (parts.length === 1 && parts[0] === "compare") {
-    page = comparePage(app, alive, (params.get("runs") ?? "").split(","));
+    page = comparePage(app, alive, (params.get("runs") ?? "").split(","), params);
+  } else if (parts[0] === "runs" && parts.length === 2) {
+    page = runRedirect(app, alive, parts[1]);
+  } else if (parts[0] === "audit" && parts.length === 1) {
+    page = auditPage(app, alive, params);
   } else if (parts[0] === "models" && parts.length === 1) {
     page = modelsPage(app, alive, params.get("q") ?? "");
   } else if (parts[0] === "models" && parts.length === 2) {
@@ -78,6 +89,8 @@ function route(): void {
     page = pipelinePage(app, alive, parts[1]);
   } else if (parts[0] === "pipelines" && parts.length === 4 && parts[2] === "versions") {
     page = pipelineVersionPage(app, alive, parts[1], parts[3]);
+  } else if (parts.length === 1 && parts[0] === "lineage") {
+    page = lineagePage(app, alive, params.get("node") ?? "", params.get("depth") ?? "");
   } else {
     app.append(h("h1", {}, "Not found"), h("p", {}, "No page at ", h("code", {}, raw), ". "), h("a", { href: "#/" }, "Experiments"));
     page = Promise.resolve();

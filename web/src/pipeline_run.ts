@@ -193,6 +193,7 @@ export async function pipelineRunPage(
     logPre = keepPre;
     panel.replaceChildren(
       h("h2", { id: "task-title" }, n),
+      h("p", {}, h("a", { id: "task-lineage-link", href: `#/lineage?node=${encodeURIComponent(`task:${runId}/${n}`)}` }, "Open lineage graph")),
       h(
         "dl",
         { class: "overview" },

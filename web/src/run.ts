@@ -1,10 +1,14 @@
 // One run: overview, params, metrics (latest values, and a chart of each
-// metric's history) and tags (MLflow runs/get, metrics/get-history-bulk-interval).
+// metric's history), tags (MLflow runs/get, metrics/get-history-bulk-interval),
+// its artifacts (browsed and previewed, artifacts.ts) and its lineage
+// (run_lineage.ts). `?artifact=<path>` opens that file's preview.
 import { api, type KV, type Run } from "./api";
+import { artifactsSection } from "./artifacts";
+import { runLineageSection } from "./run_lineage";
 import { metricsPanel } from "./charts";
 import { clear, errorBox, fmtDuration, fmtNumber, fmtTime, h, loading, statusBadge } from "./dom";
 
-export async function runPage(root: HTMLElement, alive: () => boolean, experimentId: string, runId: string) {
+export async function runPage(root: HTMLElement, alive: () => boolean, experimentId: string, runId: string, artifact = "") {
   const body = h("div", {}, loading("the run"));
   root.append(
     h(
@@ -104,6 +108,12 @@ export async function runPage(root: HTMLElement, alive: () => boolean, experimen
     ),
     kvSection("tags", "Tags", userTags, "No tags."),
     kvSection("system-tags", "System tags", systemTags, "None."),
+    artifactsSection(i.run_id, alive, artifact, (path) => {
+      // the selected file in the URL, without reloading the page
+      const base = `#/experiments/${encodeURIComponent(experimentId)}/runs/${encodeURIComponent(runId)}`;
+      if (alive()) history.replaceState(null, "", `${base}?${new URLSearchParams({ artifact: path }).toString()}`);
+    }),
+    runLineageSection(run, alive),
   );
 }
 

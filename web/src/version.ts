@@ -5,6 +5,7 @@
 // /api/2.0/trellis/lineage/model-version says made it.
 import { api, type LineageNode, type ModelVersion, type ModelVersionLineage } from "./api";
 import { clear, errorBox, fmtTime, h, loading } from "./dom";
+import { lineageHref } from "./lineage_common";
 import { runHref, runLink } from "./model";
 import { aliasChip, modelHref, stageBadge } from "./models";
 
@@ -47,7 +48,11 @@ export async function versionPage(root: HTMLElement, alive: () => boolean, name:
     const l = await api.versionLineage(name, version);
     if (!alive()) return;
     clear(lineage);
-    lineage.append(h("h2", { id: "h-lineage" }, "Lineage"), ...lineageLists(l));
+    lineage.append(
+      h("h2", { id: "h-lineage" }, "Lineage"),
+      h("p", {}, h("a", { href: lineageHref(`model_version:${name}/${version}`), id: "open-lineage-graph" }, "Open lineage graph")),
+      ...lineageLists(l),
+    );
   } catch (e) {
     if (!alive()) return;
     clear(lineage);
