@@ -284,7 +284,7 @@ static void check_binding(struct ck *c, const struct tr_pipeline_dag *d,
 		break;
 	}
 	}
-	if (from && to && !b->selector && !compatible(from, to))
+	if (from && to && !b->selector && !from->loop_item && !compatible(from, to))
 		err(c, b->line, b->col, "type mismatch: task '%s' input '%s' is %s but gets %s",
 		    t->name, b->name, type_text(c, to), type_text(c, from));
 }
@@ -498,7 +498,7 @@ static void check_dag_outputs(struct ck *c, struct tr_pipeline_dag *d)
 	}
 }
 
-static void check_dag(struct ck *c, struct tr_pipeline_dag *d)
+static void resolve_components(struct ck *c, struct tr_pipeline_dag *d)
 {
 	for (size_t i = 0; i < d->n_tasks; i++) {
 		struct tr_pipeline_task *t = d->tasks[i];
@@ -514,6 +514,26 @@ static void check_dag(struct ck *c, struct tr_pipeline_dag *d)
 			}
 		}
 	}
+}
+
+/* Marks the inputs through which loops hand their items to the components
+ * they run (any DAG may read them: all are marked before bindings are checked). */
+static void mark_loop_items(struct tr_pipeline_dag *d)
+{
+	for (size_t i = 0; i < d->n_tasks; i++) {
+		const struct tr_pipeline_task *t = d->tasks[i];
+		struct tr_pipeline_component *callee = t->component;
+		if (t->iterator.kind != TR_ITER_PARAMETER || !t->iterator.item_input || !callee)
+			continue;
+		for (size_t j = 0; j < callee->n_inputs; j++)
+			if (!callee->inputs[j].artifact &&
+			    !strcmp(callee->inputs[j].name, t->iterator.item_input))
+				callee->inputs[j].loop_item = true;
+	}
+}
+
+static void check_dag(struct ck *c, struct tr_pipeline_dag *d)
+{
 	for (size_t i = 0; i < d->n_tasks; i++) {
 		struct tr_pipeline_task *t = d->tasks[i];
 		for (size_t j = 0; j < t->n_bindings; j++) {
@@ -582,6 +602,12 @@ void tr_pipeline_check(struct tr_pipeline_spec *s, struct tr_diags *diags)
 	struct ck c = {s, diags, s->format == TR_PIPELINE_KFP ? "task" : "step"};
 	for (size_t i = 0; i < s->n_components; i++)
 		check_executor(&c, s->components[i]);
+	for (size_t i = 0; i < s->n_components; i++)
+		if (s->components[i]->dag)
+			resolve_components(&c, s->components[i]->dag);
+	for (size_t i = 0; i < s->n_components; i++)
+		if (s->components[i]->dag)
+			mark_loop_items(s->components[i]->dag);
 	for (size_t i = 0; i < s->n_components; i++)
 		if (s->components[i]->dag)
 			check_dag(&c, s->components[i]->dag);

@@ -76,6 +76,8 @@ struct tr_pipeline_io {
 	const char *schema_version; /* artifacts */
 	bool is_list;		    /* artifacts: isArtifactList */
 	bool optional;		    /* isOptional */
+	bool loop_item;		    /* a loop's item input: the KFP compiler declares an untyped
+				       list's items STRING, so its type is not checked */
 	json_t *default_value;	    /* parameters: NULL when none; borrowed */
 	const char *description;    /* or NULL */
 	int line, col;

@@ -416,6 +416,23 @@ def test_parallel_for_task_output(trellis, compiled, local_root):
     assert run.outputs == local.outputs
 
 
+@dsl.pipeline(name="loop-untyped-list")
+def loop_untyped_list(xs: list = [1, 2, 3]) -> List[int]:
+    # a plain `list` parameter: the compiler declares its loop item STRING
+    with dsl.ParallelFor(xs) as x:
+        pw = power(x=x, p=2)
+    return dsl.Collected(pw.output)
+
+
+def test_parallel_for_over_untyped_list_parameter(trellis, compiled):
+    """The loop item of an untyped list feeds an int input: not a type error
+    (the check refused this spec, which the kfp compiler makes)."""
+    spec = compiled(loop_untyped_list)
+    run = trellis.start(spec, {"xs": [2, 5]}, "--parallelism", "4").wait()
+    assert run.rc == 0, run.describe()
+    assert run.outputs == {"Output": [4, 25]}
+
+
 def test_parallel_for_over_empty_list(trellis, compiled):
     """Zero iterations: the loop succeeds and the fan-in gets an empty list."""
     run = trellis.run(compiled(loop_task_output), {"n": 0})
