@@ -185,6 +185,9 @@ static const char *const migrations[] = {
     "CREATE TABLE lineage_edges (src TEXT NOT NULL, dst TEXT NOT NULL, relation TEXT NOT NULL,"
     "  created_ms BIGINT NOT NULL, PRIMARY KEY (src, dst, relation)) WITHOUT ROWID;"
     "CREATE INDEX lineage_edges_dst ON lineage_edges (dst, src);",
+    /* 6: runs/search ordered by run name reads the experiment's runs in name
+     * order instead of sorting them all (the web UI sorts by any column) */
+    "CREATE INDEX runs_experiment_name ON runs (experiment_id, name);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -33,7 +33,7 @@ struct tr_store;
 struct tr_store_tx;
 struct tr_write;
 
-#define TR_SCHEMA_VERSION 5
+#define TR_SCHEMA_VERSION 6
 
 struct tr_store_opts {
 	/* mlflow-artifacts: URI prefix that experiments' artifact locations start with */
