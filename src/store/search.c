@@ -1476,7 +1476,8 @@ static enum tr_err compile_order_by(struct compiler *c, const char *const *order
 static bool bounds_lead(const struct node *n, const char *key)
 {
 	const struct clause *cl = &n->cl;
-	return key && n->kind == NODE_CLAUSE && cl->id.ent == ENT_METRIC && !strcmp(cl->id.key, key) &&
+	return key && n->kind == NODE_CLAUSE && cl->id.ent == ENT_METRIC &&
+	       !strcmp(cl->id.key, key) &&
 	       (cl->op == CMP_LT || cl->op == CMP_LE || cl->op == CMP_GT || cl->op == CMP_GE ||
 		cl->op == CMP_EQ);
 }
@@ -1595,7 +1596,7 @@ enum tr_err tr_search_compile(enum tr_search_target target, const char *filter,
 		size_t before = c.n_binds;
 		/* only a metric lead takes the filter's bounds on its value */
 		const char *bound = lead.ent == ENT_METRIC ? lead.key : NULL;
-		out->lead_kind = lead.ent == ENT_METRIC  ? TR_SEARCH_LEAD_METRIC
+		out->lead_kind = lead.ent == ENT_METRIC	 ? TR_SEARCH_LEAD_METRIC
 				 : lead.ent == ENT_PARAM ? TR_SEARCH_LEAD_PARAM
 							 : TR_SEARCH_LEAD_TAG;
 		emit_lead_where(&c, root, bound);

@@ -117,11 +117,10 @@ static void tier_sql(const struct plan *p, enum tier t, bool count, struct tr_bu
 			tr_buf_appendf(sql, " ORDER BY %s", q->order_rest);
 		break;
 	case TIER_MISSING:
-		tr_buf_appendf(
-		    sql,
-		    "SELECT %s FROM runs r WHERE NOT EXISTS (SELECT 1 FROM %s om"
-		    " WHERE om.run_uuid = r.run_uuid AND om.key = ?) AND %s",
-		    cols, lead_table(q), tr_buf_str(&p->scope));
+		tr_buf_appendf(sql,
+			       "SELECT %s FROM runs r WHERE NOT EXISTS (SELECT 1 FROM %s om"
+			       " WHERE om.run_uuid = r.run_uuid AND om.key = ?) AND %s",
+			       cols, lead_table(q), tr_buf_str(&p->scope));
 		if (!count)
 			tr_buf_appendf(sql, " ORDER BY %s", q->order_rest);
 		break;
