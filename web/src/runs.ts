@@ -353,13 +353,14 @@ export async function runsPage(
     const sig = `${first}:${last}:${rows.length}`;
     if (force || sig !== painted) {
       painted = sig;
-      const focusKey = (document.activeElement as HTMLElement | null)?.dataset?.fkey;
+      const focused = document.activeElement as HTMLElement | null;
+      const focusKey = focused?.dataset?.fkey;
       const out: HTMLElement[] = [];
       if (first > 0) out.push(spacer(first * ROW_H));
       for (let k = first; k < last; k++) out.push(rowEl(rows[k], k));
       if (last < rows.length) out.push(spacer((rows.length - last) * ROW_H));
       tbody.replaceChildren(...out);
-      if (focusKey && !document.activeElement?.isConnected)
+      if (focusKey && !focused!.isConnected)
         (tbody.querySelector(`[data-fkey="${CSS.escape(focusKey)}"]`) as HTMLElement | null)?.focus();
     }
     // near the end of what is loaded: the next page
