@@ -41,6 +41,7 @@ const STORE = opt("--store", null);
 const REFERENCE = args.includes("--reference");
 const REF_N = Number(opt("--reference-runs", N));
 const REF_ONLY = args.includes("--reference-only");
+const REF_TIMEOUT_S = Number(opt("--reference-timeout", 60));
 const DEEP = Math.min(50000, N);
 const log = (m) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${m}`);
 
@@ -244,13 +245,13 @@ async function reference() {
   log(`reference: filled in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const server = spawn(
-    join(repo, venv, "bin/mlflow"),
-    ["server", "--backend-store-uri", `sqlite:///${dir}/m.db`, "--default-artifact-root", join(dir, "art"), "--host", "127.0.0.1", "--port", String(port)],
-    { stdio: "ignore", detached: true },
-  );
-  let browser;
-  try {
+  let server = null;
+  const startServer = async () => {
+    server = spawn(
+      join(repo, venv, "bin/mlflow"),
+      ["server", "--backend-store-uri", `sqlite:///${dir}/m.db`, "--default-artifact-root", join(dir, "art"), "--host", "127.0.0.1", "--port", String(port)],
+      { stdio: "ignore", detached: true },
+    );
     for (let i = 0; ; i++) {
       try {
         if ((await fetch(base + "/health")).ok) break;
@@ -258,6 +259,24 @@ async function reference() {
       if (i > 1200) throw new Error("mlflow server did not come up");
       await new Promise((r) => setTimeout(r, 100));
     }
+  };
+  const stopServer = async () => {
+    if (server && server.exitCode === null) {
+      const done = new Promise((r) => server.once("exit", r));
+      process.kill(-server.pid, "SIGTERM"); // its workers are in its process group
+      // a worker busy with a long query does not stop on SIGTERM
+      const t = setTimeout(() => process.kill(-server.pid, "SIGKILL"), 10000);
+      await done;
+      clearTimeout(t);
+      try {
+        process.kill(-server.pid, "SIGKILL"); // workers left behind by the parent
+      } catch {}
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  };
+  let browser;
+  try {
+    await startServer();
     for (const [label, order_by] of [
       ["default (start_time DESC)", []],
       ["metrics.acc DESC", ["metrics.`acc` DESC"]],
@@ -266,19 +285,34 @@ async function reference() {
       ["attributes.start_time ASC", ["attributes.start_time ASC"]],
       ["attributes.run_name ASC", ["attributes.run_name ASC"]],
     ]) {
+      // MLflow takes seconds to minutes per query here: 3 repetitions, each given REF_TIMEOUT_S
       const t = [];
-      for (let i = 0; i < REPEATS; i++) {
+      let timedOut = false;
+      for (let i = 0; i < Math.min(REPEATS, 3) && !timedOut; i++) {
         const s0 = performance.now();
-        const r = await fetch(`${base}/api/2.0/mlflow/runs/search`, {
-          method: "POST",
-          headers: { "Content-Type": "application/json" },
-          body: JSON.stringify({ experiment_ids: [exp], max_results: 100, order_by }),
-        });
-        const j = await r.json();
-        if (!r.ok || j.runs?.length !== 100) throw new Error(`mlflow runs/search ${label}: ${JSON.stringify(j).slice(0, 200)}`);
-        t.push(performance.now() - s0);
+        try {
+          const r = await fetch(`${base}/api/2.0/mlflow/runs/search`, {
+            method: "POST",
+            headers: { "Content-Type": "application/json" },
+            body: JSON.stringify({ experiment_ids: [exp], max_results: 100, order_by }),
+            signal: AbortSignal.timeout(REF_TIMEOUT_S * 1000),
+          });
+          const j = await r.json();
+          if (!r.ok || j.runs?.length !== 100) throw new Error(`mlflow runs/search ${label}: ${JSON.stringify(j).slice(0, 200)}`);
+          t.push(performance.now() - s0);
+        } catch (e) {
+          if (e.name !== "TimeoutError") throw e;
+          timedOut = true;
+        }
       }
-      console.log(`reference: server runs/search, first 100, ${label}: ${fmt(t)}`);
+      console.log(
+        `reference: server runs/search, first 100, ${label}: ${timedOut ? `no answer within ${REF_TIMEOUT_S} s` : fmt(t)}`,
+      );
+      if (timedOut) {
+        // the abandoned query still runs in MLflow's worker: restart the server
+        await stopServer();
+        await startServer();
+      }
     }
     browser = await chromium.launch({
       executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -327,11 +361,7 @@ async function reference() {
     console.log(`reference (c) "Load more" click -> more rows (100 a page): ${fmt(c)}`);
   } finally {
     await browser?.close();
-    if (server.exitCode === null) {
-      const done = new Promise((r) => server.once("exit", r));
-      process.kill(-server.pid, "SIGTERM"); // its workers are in its process group
-      await done;
-    }
+    await stopServer();
     rmSync(dir, { recursive: true, force: true });
   }
 }
