@@ -186,11 +186,15 @@ static const char *const migrations[] = {
     "  created_ms BIGINT NOT NULL, PRIMARY KEY (src, dst, relation)) WITHOUT ROWID;"
     "CREATE INDEX lineage_edges_dst ON lineage_edges (dst, src);",
     /* 6: indexes for the audit log's filters (store_audit.c), each ending in
-     * seq so that a filtered page is one index range read newest first */
+     * seq so that a filtered page is one index range read newest first; and
+     * for runs/search ordered by run name, which then reads the experiment's
+     * runs in name order instead of sorting them all (the web UI sorts by any
+     * column) */
     "CREATE INDEX audit_log_actor ON audit_log (actor, seq);"
     "CREATE INDEX audit_log_action ON audit_log (action, seq);"
     "CREATE INDEX audit_log_resource ON audit_log (resource, seq);"
-    "CREATE INDEX audit_log_time ON audit_log (time_ms, seq);",
+    "CREATE INDEX audit_log_time ON audit_log (time_ms, seq);"
+    "CREATE INDEX runs_experiment_name ON runs (experiment_id, name);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -1389,10 +1389,15 @@ static void emit_order_key(struct compiler *c, const struct ident *id, bool asc)
 		bind_text(c, id->key);
 		break;
 	default:
-		if (t->nulls_last)
-			tr_buf_appendf(&c->sql, "CASE WHEN %s IS NULL THEN 1 ELSE 0 END, ",
-				       id->col->sql);
+		/* NULL last in both directions: SQLite sorts NULL first, so DESC
+		 * already has it last; written this way (not with a CASE
+		 * expression) the order can come from an index, e.g.
+		 * runs_experiment for start_time */
 		put(c, id->col->sql);
+		if (t->nulls_last && asc) {
+			put(c, " ASC NULLS LAST");
+			return;
+		}
 		break;
 	}
 	put(c, asc ? " ASC" : " DESC");
@@ -1435,7 +1440,8 @@ static enum tr_err compile_order_by(struct compiler *c, const char *const *order
 					       "`order_by` contains duplicate fields: '%s'",
 					       excerpt(&p, 0, p.len));
 		}
-		if (i == 0 && lead && c->target == TR_SEARCH_RUNS && id.ent == ENT_METRIC) {
+		if (i == 0 && lead && c->target == TR_SEARCH_RUNS &&
+		    (id.ent == ENT_METRIC || id.ent == ENT_PARAM || id.ent == ENT_TAG)) {
 			*lead = id;
 			*lead_asc = asc;
 		}
@@ -1470,7 +1476,8 @@ static enum tr_err compile_order_by(struct compiler *c, const char *const *order
 static bool bounds_lead(const struct node *n, const char *key)
 {
 	const struct clause *cl = &n->cl;
-	return n->kind == NODE_CLAUSE && cl->id.ent == ENT_METRIC && !strcmp(cl->id.key, key) &&
+	return key && n->kind == NODE_CLAUSE && cl->id.ent == ENT_METRIC &&
+	       !strcmp(cl->id.key, key) &&
 	       (cl->op == CMP_LT || cl->op == CMP_LE || cl->op == CMP_GT || cl->op == CMP_GE ||
 		cl->op == CMP_EQ);
 }
@@ -1587,7 +1594,12 @@ enum tr_err tr_search_compile(enum tr_search_target target, const char *filter,
 	out->n_order_binds = c.n_binds - out->n_where_binds;
 	if (lead.key) {
 		size_t before = c.n_binds;
-		emit_lead_where(&c, root, lead.key);
+		/* only a metric lead takes the filter's bounds on its value */
+		const char *bound = lead.ent == ENT_METRIC ? lead.key : NULL;
+		out->lead_kind = lead.ent == ENT_METRIC	 ? TR_SEARCH_LEAD_METRIC
+				 : lead.ent == ENT_PARAM ? TR_SEARCH_LEAD_PARAM
+							 : TR_SEARCH_LEAD_TAG;
+		emit_lead_where(&c, root, bound);
 		out->lead_where = tr_buf_detach(&c.sql);
 		out->n_lead_binds = c.n_binds - before;
 		before = c.n_binds;
@@ -1596,7 +1608,7 @@ enum tr_err tr_search_compile(enum tr_search_target target, const char *filter,
 			goto out_free;
 		out->order_rest = tr_buf_detach(&c.sql);
 		out->n_rest_binds = c.n_binds - before;
-		emit_lead_filter(&c, root, lead.key);
+		emit_lead_filter(&c, root, bound);
 		out->lead_filter = tr_buf_detach(&c.sql);
 		out->lead_key = tr_xstrdup(lead.key);
 	}

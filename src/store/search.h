@@ -76,6 +76,9 @@ struct tr_bind {
  * are numbered in order of appearance: first all of WHERE's '?', then all of
  * ORDER_BY's '?'.
  */
+/* The kind of the first order_by key a runs search can walk an index for. */
+enum tr_search_lead { TR_SEARCH_LEAD_METRIC, TR_SEARCH_LEAD_PARAM, TR_SEARCH_LEAD_TAG };
+
 struct tr_search_query {
 	char *where;
 	char *order_by;
@@ -86,7 +89,10 @@ struct tr_search_query {
 	/*
 	 * When the first order_by key of a runs search is a metric, the store can
 	 * walk latest_metrics' (key, is_nan, value) index in order and stop at the
-	 * page's end, instead of sorting every match. For that plan:
+	 * page's end, instead of sorting every match; the same for a param or a
+	 * tag with the (key, value) index of params or tags (LEAD_KIND says which;
+	 * LEAD_WHERE is then "1=1": only metric bounds are moved into the walk).
+	 * For that plan:
 	 * LEAD_KEY is the metric's key and LEAD_ASC its direction; LEAD_WHERE
 	 * holds conditions on "om.value" taken from top-level AND clauses of the
 	 * filter on that same metric ("1=1" when none), and ORDER_REST the ORDER BY
@@ -97,6 +103,7 @@ struct tr_search_query {
 	 * so the walk does not test them twice. LEAD_KEY is NULL otherwise.
 	 */
 	char *lead_key;
+	enum tr_search_lead lead_kind; /* what LEAD_KEY names */
 	bool lead_asc;
 	char *lead_where;
 	char *order_rest;

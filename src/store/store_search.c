@@ -8,7 +8,9 @@
  * joins each run, applies the filter and stops at the page's end. MLflow's
  * order puts runs with a NaN value after real values and runs without the
  * metric last, so the result is three tiers read in turn: real values (the
- * index walk), NaN, missing. Pages are offsets into that concatenation.
+ * index walk), NaN, missing. Pages are offsets into that concatenation. A
+ * param or tag first in order_by is walked the same way on params' or tags'
+ * (key, value) index: two tiers, the runs having it, then the others.
  */
 #include "core/alloc.h"
 #include "core/json.h"
@@ -70,6 +72,19 @@ static void bind_scope(struct tr_db *db, struct tr_db_stmt *st, const struct pla
 
 enum tier { TIER_ALL, TIER_REAL, TIER_NAN, TIER_MISSING };
 
+/* The table whose (key, value) index the lead walk reads. */
+static const char *lead_table(const struct tr_search_query *q)
+{
+	switch (q->lead_kind) {
+	case TR_SEARCH_LEAD_PARAM:
+		return "params";
+	case TR_SEARCH_LEAD_TAG:
+		return "tags";
+	default:
+		return "latest_metrics";
+	}
+}
+
 /* Builds the SQL of TIER: SELECT of RUN_COLS, or of count(*) when COUNT. */
 static void tier_sql(const struct plan *p, enum tier t, bool count, struct tr_buf *sql)
 {
@@ -84,9 +99,11 @@ static void tier_sql(const struct plan *p, enum tier t, bool count, struct tr_bu
 	case TIER_REAL:
 		/* CROSS JOIN keeps latest_metrics the outer loop: the index walk */
 		tr_buf_appendf(sql,
-			       "SELECT %s FROM latest_metrics om CROSS JOIN runs r WHERE om.key = ?"
-			       " AND om.is_nan = 0 AND (%s) AND r.run_uuid = om.run_uuid AND %s",
-			       cols, q->lead_where, tr_buf_str(&p->lead_scope));
+			       "SELECT %s FROM %s om CROSS JOIN runs r WHERE om.key = ?%s"
+			       " AND (%s) AND r.run_uuid = om.run_uuid AND %s",
+			       cols, lead_table(q),
+			       q->lead_kind == TR_SEARCH_LEAD_METRIC ? " AND om.is_nan = 0" : "",
+			       q->lead_where, tr_buf_str(&p->lead_scope));
 		if (!count)
 			tr_buf_appendf(sql, " ORDER BY om.value %s, %s",
 				       q->lead_asc ? "ASC" : "DESC", q->order_rest);
@@ -100,11 +117,10 @@ static void tier_sql(const struct plan *p, enum tier t, bool count, struct tr_bu
 			tr_buf_appendf(sql, " ORDER BY %s", q->order_rest);
 		break;
 	case TIER_MISSING:
-		tr_buf_appendf(
-		    sql,
-		    "SELECT %s FROM runs r WHERE NOT EXISTS (SELECT 1 FROM latest_metrics om"
-		    " WHERE om.run_uuid = r.run_uuid AND om.key = ?) AND %s",
-		    cols, tr_buf_str(&p->scope));
+		tr_buf_appendf(sql,
+			       "SELECT %s FROM runs r WHERE NOT EXISTS (SELECT 1 FROM %s om"
+			       " WHERE om.run_uuid = r.run_uuid AND om.key = ?) AND %s",
+			       cols, lead_table(q), tr_buf_str(&p->scope));
 		if (!count)
 			tr_buf_appendf(sql, " ORDER BY %s", q->order_rest);
 		break;
@@ -182,9 +198,12 @@ static enum tr_err read_tiers(struct tr_db *db, const struct plan *p, json_t *li
 			      struct tr_buf *err)
 {
 	const struct tr_search_query *q = &p->ss.q;
-	/* a top-level clause bounding the lead metric excludes NaN and missing runs */
-	int n_tiers = q->n_lead_binds ? 1 : 3;
-	static const enum tier tiers[] = {TIER_REAL, TIER_NAN, TIER_MISSING};
+	/* a top-level clause bounding the lead metric excludes NaN and missing
+	 * runs; params and tags have no NaN tier */
+	int n_tiers = q->n_lead_binds ? 1 : q->lead_kind == TR_SEARCH_LEAD_METRIC ? 3 : 2;
+	static const enum tier metric_tiers[] = {TIER_REAL, TIER_NAN, TIER_MISSING};
+	static const enum tier kv_tiers[] = {TIER_REAL, TIER_MISSING};
+	const enum tier *tiers = q->lead_kind == TR_SEARCH_LEAD_METRIC ? metric_tiers : kv_tiers;
 	int64_t offset = p->ss.offset, want = p->ss.max_results;
 	for (int i = 0; i < n_tiers && want > 0; i++) {
 		size_t before = json_array_size(list);

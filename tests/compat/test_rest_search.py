@@ -479,3 +479,45 @@ def test_log_model_appends_history(rest):
     assert_error(r, 400, "INVALID_PARAMETER_VALUE")
     tags = by_key(rest.get_run(rid)["data"]["tags"])
     assert len(json.loads(tags["mlflow.log-model.history"])) == 2
+
+
+# ----------------------------------------------------------------------------- order by a param / tag
+
+
+@pytest.mark.parametrize("kind", ["params", "tags"])
+@pytest.mark.parametrize("asc", [True, False])
+def test_search_order_by_param_or_tag_pages(rest, kind, asc):
+    """Ordering by a param or tag (walked on its index): values in order, runs
+    without it last in both directions, ties by start_time DESC; the same
+    order page by page (2 a page) across the two tiers, with a filter."""
+    eid = rest.create_experiment(uniq("kvorder"))
+    values = {"a": "b", "b": "a", "c": None, "d": "c", "e": "a", "f": None, "g": "b"}
+    for i, (name, v) in enumerate(values.items()):
+        rid = rest.create_run(eid, run_name=name, start_time=1_700_000_000_000 + i)
+        if v is not None:
+            if kind == "params":
+                rest.log_batch(rid, params=[{"key": "k", "value": v}])
+            else:
+                rest.log_batch(rid, tags=[{"key": "k", "value": v}])
+        rest.log_batch(rid, metrics=[{"key": "m", "value": float(i), "timestamp": 1, "step": 0}])
+    order = [f"{kind}.`k` {'ASC' if asc else 'DESC'}"]
+    have = sorted((n for n in values if values[n] is not None), key=lambda n: -ord(n))  # start_time DESC
+    have.sort(key=lambda n: values[n], reverse=not asc)
+    missing = sorted((n for n in values if values[n] is None), key=lambda n: -ord(n))
+    want = have + missing
+
+    def walk(flt=None):
+        names, token = [], None
+        for _ in range(10):
+            extra = {"order_by": order, "max_results": 2}
+            if token:
+                extra["page_token"] = token
+            r = rest.search_runs([eid], flt, **extra)
+            names += [x["info"]["run_name"] for x in r.get("runs", [])]
+            token = r.get("next_page_token")
+            if not token:
+                break
+        return names
+
+    assert walk() == want
+    assert walk("metrics.m >= 2") == [n for n in want if ord(n) - ord("a") >= 2]

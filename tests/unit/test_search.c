@@ -100,7 +100,23 @@ static void test_lead_metric_plan(void **state)
 	assert_string_equal(q.lead_where, "1=1");
 	assert_string_equal(q.order_rest, "r.start_time DESC, r.run_uuid ASC");
 	tr_search_query_release(&q);
-	compile_ok(TR_SEARCH_RUNS, NULL, order + 1, 1, &q);
+	/* a param first: walked on params' index, no metric bound moved into it */
+	compile_ok(TR_SEARCH_RUNS, "metrics.p < 0.5", order + 1, 1, &q);
+	assert_string_equal(q.lead_key, "p");
+	assert_int_equal(q.lead_kind, TR_SEARCH_LEAD_PARAM);
+	assert_true(q.lead_asc);
+	assert_string_equal(q.lead_where, "1=1");
+	assert_int_equal(q.n_lead_binds, 0);
+	assert_non_null(strstr(q.lead_filter, "latest_metrics"));
+	tr_search_query_release(&q);
+	const char *tag_order[] = {"tags.team DESC"};
+	compile_ok(TR_SEARCH_RUNS, NULL, tag_order, 1, &q);
+	assert_string_equal(q.lead_key, "team");
+	assert_int_equal(q.lead_kind, TR_SEARCH_LEAD_TAG);
+	assert_false(q.lead_asc);
+	tr_search_query_release(&q);
+	const char *attr_order[] = {"attributes.start_time"};
+	compile_ok(TR_SEARCH_RUNS, NULL, attr_order, 1, &q);
 	assert_null(q.lead_key);
 	tr_search_query_release(&q);
 	const char *exp_order[] = {"name"};
@@ -341,18 +357,11 @@ static const struct golden_order golden_orders[] = {
      {"tags.\"mlflow.user\" asc"},
      OT_RANK " ASC, r.start_time DESC, r.run_uuid ASC",
      "'mlflow.user' 'mlflow.user'"},
-    {TR_SEARCH_RUNS,
-     {"created"},
-     "CASE WHEN r.start_time IS NULL THEN 1 ELSE 0 END, r.start_time ASC, r.run_uuid ASC",
-     ""},
-    {TR_SEARCH_RUNS,
-     {"timestamp DESC"},
-     "CASE WHEN r.start_time IS NULL THEN 1 ELSE 0 END, r.start_time DESC, r.run_uuid ASC",
-     ""},
+    {TR_SEARCH_RUNS, {"created"}, "r.start_time ASC NULLS LAST, r.run_uuid ASC", ""},
+    {TR_SEARCH_RUNS, {"timestamp DESC"}, "r.start_time DESC, r.run_uuid ASC", ""},
     {TR_SEARCH_RUNS,
      {"  attributes.run_name   Desc ", "end_time"},
-     "CASE WHEN r.name IS NULL THEN 1 ELSE 0 END, r.name DESC, CASE WHEN r.end_time IS NULL "
-     "THEN 1 ELSE 0 END, r.end_time ASC, r.start_time DESC, r.run_uuid ASC",
+     "r.name DESC, r.end_time ASC NULLS LAST, r.start_time DESC, r.run_uuid ASC",
      ""},
     {TR_SEARCH_EXPERIMENTS, {NULL}, "e.creation_time DESC, e.experiment_id ASC", ""},
     {TR_SEARCH_EXPERIMENTS, {"name"}, "e.name ASC, e.experiment_id DESC", ""},

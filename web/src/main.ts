@@ -1,7 +1,8 @@
 // The Trellis web UI: hash routes, so the links the mlflow client prints
 // (http://host/#/experiments/<id>/runs/<run id>) open the right page.
-//   #/ and #/experiments            the experiments
-//   #/experiments/<id>[?filter=...] the runs of one experiment
+//   #/ and #/experiments[?q=&view=] the experiments (name search, lifecycle view)
+//   #/experiments/<id>[?filter=&cols=&order=]  the runs of one experiment
+//   #/runs?experiments=<id>,<id>[&filter=&cols=&order=]  runs of several
 //   #/experiments/<id>/runs/<run>[?artifact=<path>]  one run (and a previewed artifact)
 //   #/compare?runs=<id>,<id>[&axes=params.k,metrics.k&color=<metric>]
 //                                   runs side by side, with a parallel-coordinates plot
@@ -24,7 +25,7 @@ import "./style.css";
 import { comparePage } from "./compare";
 import { experimentsPage } from "./experiments";
 import { runPage } from "./run";
-import { runsPage } from "./runs";
+import { parseRunsQuery, runsPage } from "./runs";
 import { modelsPage } from "./models";
 import { modelPage } from "./model";
 import { versionPage } from "./version";
@@ -54,9 +55,11 @@ function route(): void {
   let page: Promise<void>;
   const onLeave = (f: () => void) => (alive() ? leaving.push(f) : f());
   if (parts.length === 0 || (parts.length === 1 && parts[0] === "experiments")) {
-    page = experimentsPage(app, alive);
+    page = experimentsPage(app, alive, params.get("q") ?? "", params.get("view") ?? "active");
   } else if (parts[0] === "experiments" && parts.length === 2) {
-    page = runsPage(app, alive, parts[1], params.get("filter") ?? "");
+    page = runsPage(app, alive, [parts[1]], parseRunsQuery(params), false);
+  } else if (parts[0] === "runs" && parts.length === 1) {
+    page = runsPage(app, alive, (params.get("experiments") ?? "").split(","), parseRunsQuery(params), true);
   } else if (parts[0] === "experiments" && parts.length === 4 && parts[2] === "runs") {
     page = runPage(app, alive, parts[1], parts[3], params.get("artifact") ?? "");
   } else if (parts.length === 1 && parts[0] === "compare") {
