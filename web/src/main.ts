@@ -81,7 +81,7 @@ function route(): void {
   } else if (parts[0] === "runs" && parts.length === 3 && parts[1] === "details") {
     page = pipelineRunPage(app, alive, parts[2], onLeave);
   } else if (parts[0] === "experiments" && parts.length === 3 && parts[1] === "details") {
-    page = runsPage(app, alive, parts[2], "");
+    page = runsPage(app, alive, [parts[2]], parseRunsQuery(params), false);
   } else if (parts[0] === "pipelines" && parts.length === 1) {
     page = pipelinesPage(app, alive, params.get("q") ?? "");
   } else if (parts[0] === "pipelines" && parts.length === 3 && parts[1] === "details") {
