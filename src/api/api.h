@@ -54,12 +54,15 @@ bool tr_api_artifacts(struct tr_api *api, struct tr_req *req);
 /* Handles /health, /version, /metrics and /api/2.0/trellis/...; false when PATH is not one. */
 bool tr_api_admin(struct tr_api *api, struct tr_req *req);
 
-/* Handles /api/2.0/trellis/lineage[/model-version|/dataset] (trellis_lineage.c);
- * false when PATH is not there. */
+/* PATH's part after /api/2.0/trellis/NAME (or its /ajax-api twin) when that
+ * is followed by '/' or the end ("" or "/..."); NULL when PATH is elsewhere. */
+const char *tr_api_trellis_rest(const char *path, const char *name);
 /* Trellis' pipeline API under /api/2.0/trellis/pipelines/ (trellis_pipelines.c):
  * validate, runs of Trellis YAML, the run event stream, task logs; false when
  * PATH is not there. */
 bool tr_api_trellis_pipelines(struct tr_api *api, struct tr_req *r);
+/* Handles /api/2.0/trellis/lineage[/model-version|/dataset] (trellis_lineage.c);
+ * false when PATH is not there. */
 bool tr_api_lineage(struct tr_api *api, struct tr_req *req);
 /* Handles /api/2.0/trellis/audit/entries and /audit/verify (trellis_audit.c);
  * false when PATH is not there. */

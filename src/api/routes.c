@@ -23,6 +23,20 @@ static const char *mlflow_suffix(const char *path)
 	return NULL;
 }
 
+const char *tr_api_trellis_rest(const char *path, const char *name)
+{
+	static const char *const trellis[] = {"/api/2.0/trellis/", "/ajax-api/2.0/trellis/"};
+	size_t len = strlen(name);
+	for (size_t i = 0; i < sizeof(trellis) / sizeof(trellis[0]); i++) {
+		size_t n = strlen(trellis[i]);
+		if (strncmp(path, trellis[i], n) || strncmp(path + n, name, len))
+			continue;
+		const char *rest = path + n + len;
+		return *rest == '/' || *rest == '\0' ? rest : NULL;
+	}
+	return NULL;
+}
+
 /* Fields that are lists in MLflow's request messages. From a query string a
  * single value arrives as a lone string; make it the list it stands for. */
 static const char *const repeated_fields[] = {"experiment_ids", "order_by", "run_ids", "stages"};

@@ -18,19 +18,6 @@
 
 static atomic_bool verifying;
 
-/* PATH's part after /api/2.0/trellis/audit or the ajax twin, or NULL. */
-static const char *audit_rest(const char *path)
-{
-	static const char *const prefixes[] = {"/api/2.0/trellis/audit",
-					       "/ajax-api/2.0/trellis/audit"};
-	for (size_t i = 0; i < 2; i++) {
-		size_t n = strlen(prefixes[i]);
-		if (!strncmp(path, prefixes[i], n) && (path[n] == '/' || path[n] == '\0'))
-			return path + n;
-	}
-	return NULL;
-}
-
 static enum tr_err verify(struct tr_api *api, json_t *args, json_t **out, struct tr_buf *err)
 {
 	if (json_object_size(args))
@@ -63,7 +50,7 @@ static enum tr_err verify(struct tr_api *api, json_t *args, json_t **out, struct
 
 bool tr_api_audit(struct tr_api *api, struct tr_req *r)
 {
-	const char *rest = audit_rest(r->path);
+	const char *rest = tr_api_trellis_rest(r->path, "audit");
 	if (!rest)
 		return false;
 	int which = !strcmp(rest, "/entries") ? 0 : !strcmp(rest, "/verify") ? 1 : -1;

@@ -37,22 +37,9 @@ static enum tr_err parse_depth(const char *s, int *out, struct tr_buf *err)
 	return TR_OK;
 }
 
-/* PATH's part after /api/2.0/trellis/lineage or the ajax twin, or NULL. */
-static const char *lineage_rest(const char *path)
-{
-	static const char *const prefixes[] = {"/api/2.0/trellis/lineage",
-					       "/ajax-api/2.0/trellis/lineage"};
-	for (size_t i = 0; i < 2; i++) {
-		size_t n = strlen(prefixes[i]);
-		if (!strncmp(path, prefixes[i], n) && (path[n] == '/' || path[n] == '\0'))
-			return path + n;
-	}
-	return NULL;
-}
-
 bool tr_api_lineage(struct tr_api *api, struct tr_req *r)
 {
-	const char *rest = lineage_rest(r->path);
+	const char *rest = tr_api_trellis_rest(r->path, "lineage");
 	if (!rest)
 		return false;
 	bool get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");

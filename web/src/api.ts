@@ -18,16 +18,12 @@ function request<T>(method: string, path: string, body?: unknown, base = BASE): 
   return requestUrl<T>(method, base + path, body);
 }
 
-// Any JSON API on this server: MLflow's errors ({error_code, message}) and
-// KFP's ({code, message}) both carry `message`.
-export async function requestUrl<T>(method: string, url: string, body?: unknown): Promise<T> {
+// Any JSON API on this server: MLflow's errors ({error_code, message}),
+// KFP's ({code, message}) and KFP uploads' ({error_message, error_details}).
+export async function fetchJson<T>(url: string, init: RequestInit): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(url, {
-      method,
-      headers: body === undefined ? {} : { "Content-Type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    res = await fetch(url, init);
   } catch (e) {
     throw new ApiError(`cannot reach the server: ${(e as Error).message}`, "NETWORK", 0);
   }
@@ -40,11 +36,20 @@ export async function requestUrl<T>(method: string, url: string, body?: unknown)
   }
   if (!res.ok)
     throw new ApiError(
-      json.message || json.error_message || `HTTP ${res.status}`,
+      json.message || json.error_message || json.error_details || `HTTP ${res.status}`,
       json.error_code || String(json.code ?? "UNKNOWN"),
       res.status,
     );
   return json as T;
+}
+
+// A JSON request (BODY sent as JSON when given) to any API on this server.
+export function requestUrl<T>(method: string, url: string, body?: unknown): Promise<T> {
+  return fetchJson<T>(url, {
+    method,
+    headers: body === undefined ? {} : { "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
 }
 
 export interface Experiment {

@@ -1,6 +1,6 @@
 // KFP pipelines, versions, experiments and run creation (/apis/v2beta1), and
 // Trellis's multiplexed pipeline stream (/api/2.0/trellis/pipelines/stream).
-import { ApiError, PIPELINES, q, requestUrl } from "./api";
+import { PIPELINES, fetchJson, q, requestUrl } from "./api";
 
 const KFP = "/apis/v2beta1";
 
@@ -26,30 +26,11 @@ export interface KfpExperiment {
   storage_state?: string;
 }
 
-// KFP's error bodies: {code, message} (uploads: {error_message, error_details}).
-async function upload<T>(url: string, file: File): Promise<T> {
+// A compiled pipeline file as KFP's multipart upload (field `uploadfile`).
+function upload<T>(url: string, file: File): Promise<T> {
   const form = new FormData();
   form.append("uploadfile", file, file.name);
-  let res: Response;
-  try {
-    res = await fetch(url, { method: "POST", body: form });
-  } catch (e) {
-    throw new ApiError(`cannot reach the server: ${(e as Error).message}`, "NETWORK", 0);
-  }
-  const text = await res.text();
-  let json: any = {};
-  try {
-    json = text ? JSON.parse(text) : {};
-  } catch {
-    throw new ApiError(`the server answered ${res.status} with a body that is not JSON`, "BAD_RESPONSE", res.status);
-  }
-  if (!res.ok)
-    throw new ApiError(
-      json.message || json.error_message || json.error_details || `HTTP ${res.status}`,
-      String(json.code ?? json.error_code ?? "UNKNOWN"),
-      res.status,
-    );
-  return json as T;
+  return fetchJson<T>(url, { method: "POST", body: form });
 }
 
 const nameFilter = (name: string) =>

@@ -1,32 +1,11 @@
 // The REST calls of the experiments and runs pages (MLflow's
 // /api/2.0/mlflow): experiments searched by name and lifecycle, renamed,
 // deleted and restored; runs of several experiments in a chosen order.
-import { quote, type Experiment, type Run } from "./api";
-import { ApiError } from "./api";
+import { quote, requestUrl, type Experiment, type Run } from "./api";
 
 const BASE = "/api/2.0/mlflow";
 
-async function post<T>(path: string, body: unknown): Promise<T> {
-  let res: Response;
-  try {
-    res = await fetch(BASE + path, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body),
-    });
-  } catch (e) {
-    throw new ApiError(`cannot reach the server: ${(e as Error).message}`, "NETWORK", 0);
-  }
-  const text = await res.text();
-  let json: any = {};
-  try {
-    json = text ? JSON.parse(text) : {};
-  } catch {
-    throw new ApiError(`the server answered ${res.status} with a body that is not JSON`, "BAD_RESPONSE", res.status);
-  }
-  if (!res.ok) throw new ApiError(json.message || `HTTP ${res.status}`, json.error_code || "UNKNOWN", res.status);
-  return json as T;
-}
+const post = <T>(path: string, body: unknown): Promise<T> => requestUrl<T>("POST", BASE + path, body);
 
 export type ViewType = "ACTIVE_ONLY" | "DELETED_ONLY" | "ALL";
 

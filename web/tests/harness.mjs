@@ -117,11 +117,24 @@ export async function axe(page, name) {
   );
 }
 
-// Full-page screenshots in light and dark: build/ui-screenshots/<name>-<scheme>.png
+// Full-page screenshots in light and dark at the page's size (1280×800):
+// build/ui-screenshots/<name>-<scheme>.png, and at 1920×1080:
+// <name>-<scheme>-1920.png. At both sizes the page must be readable without
+// scrolling sideways: wide content (tables, graphs) scrolls in its own box.
 export async function screenshots(page, name) {
-  for (const scheme of ["light", "dark"]) {
-    await page.emulateMedia({ colorScheme: scheme });
-    await page.screenshot({ path: join(shots, `${name}-${scheme}.png`), fullPage: true });
+  const size = page.viewportSize();
+  try {
+    for (const [w, h, suffix] of [[size.width, size.height, ""], [1920, 1080, "-1920"]]) {
+      await page.setViewportSize({ width: w, height: h });
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `${name} at ${w}x${h}: the page scrolls sideways by ${overflow}px`);
+      for (const scheme of ["light", "dark"]) {
+        await page.emulateMedia({ colorScheme: scheme });
+        await page.screenshot({ path: join(shots, `${name}-${scheme}${suffix}.png`), fullPage: true });
+      }
+    }
+  } finally {
+    await page.emulateMedia({ colorScheme: "light" });
+    await page.setViewportSize(size);
   }
-  await page.emulateMedia({ colorScheme: "light" });
 }
