@@ -211,19 +211,21 @@ function experimentRow(
   });
   rename.addEventListener("click", () => {
     clear(msg);
-    const input = h("input", {
-      type: "text",
+    // Shoelace's input and buttons: Enter in the input submits the form; the
+    // input's label is its accessible name (shown to screen readers only)
+    const input = h("sl-input" as "input", {
       value: currentName,
-      "aria-label": `New name for ${currentName}`,
+      label: `New name for ${currentName}`,
       class: "rename-input",
       autocomplete: "off",
+      size: "small",
     });
     const f = h(
       "form",
       { class: "inline-form rename-form", "aria-label": `Rename ${currentName}` },
       input,
-      h("button", { type: "submit" }, "Save"),
-      h("button", { type: "button", class: "cancel" }, "Cancel"),
+      h("sl-button" as "button", { type: "submit", size: "small" }, "Save"),
+      h("sl-button" as "button", { type: "button", class: "cancel", size: "small" }, "Cancel"),
     );
     const close = () => {
       nameCell.replaceChildren(link);
@@ -255,8 +257,11 @@ function experimentRow(
       }
     });
     nameCell.replaceChildren(f);
-    input.focus();
-    input.select();
+    // the sl-input's own <input> exists once it has rendered
+    (input as HTMLInputElement & { updateComplete: Promise<unknown> }).updateComplete.then(() => {
+      input.focus();
+      input.select();
+    });
   });
   return tr;
 }

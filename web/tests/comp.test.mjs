@@ -122,6 +122,18 @@ test("under the server's CSP: badges, switch, alert and spinner render; nothing 
     await p.locator("#runs-table tbody tr.run-row").first().waitFor();
     await p.unroute("**/api/2.0/mlflow/runs/search");
 
+    // the experiments' rename form: an sl-input labelled for screen readers, sl-buttons
+    await p.goto(`${base}/#/experiments?q=comp`);
+    await p.getByRole("button", { name: "Rename comp" }).click();
+    const input = p.getByLabel("New name for comp");
+    await p.waitForFunction(() => document.activeElement?.localName === "sl-input"); // focused, as before
+    await input.fill("comp-renamed");
+    assert.equal(await p.locator("form.rename-form sl-button").count(), 2);
+    assert.ok(await p.getByRole("button", { name: "Save" }).isVisible());
+    await input.press("Enter");
+    await p.getByRole("link", { name: "comp-renamed" }).waitFor();
+    assert.equal(await p.locator("form.rename-form").count(), 0, "the form closes once renamed");
+
     const origin = new URL(base).origin;
     assert.ok(log.requests.length > 5);
     assert.deepEqual(log.requests.filter((u) => new URL(u).origin !== origin), [], "requests to another origin");
