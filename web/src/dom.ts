@@ -78,7 +78,8 @@ function badgeVariant(status: string): string {
 // only a <slot>: that one is dropped once rendered (same task, before anything
 // can read the page), so there is one alert, not two nested ones.
 export function errorBox(message: string): HTMLElement {
-  const el = h("sl-alert" as "div", { class: "error", variant: "danger", open: true, role: "alert" }, message);
+  // the text in a span of its own: multi-line messages keep their lines
+  const el = h("sl-alert" as "div", { class: "error", variant: "danger", open: true, role: "alert" }, h("span", { class: "alert-text" }, message));
   const lit = el as HTMLElement & { updateComplete?: Promise<unknown> };
   lit.updateComplete?.then(() => el.shadowRoot?.querySelector('[part~="base"]')?.removeAttribute("role"));
   return el;
