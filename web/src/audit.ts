@@ -4,7 +4,7 @@
 // are ms since the epoch (the form shows them in local time).
 import { api } from "./api";
 import { auditApi, type AuditEntry, type AuditFilter } from "./api_audit";
-import { clear, errorBox, fmtTime, h, loading } from "./dom";
+import { badge, clear, errorBox, fmtTime, h, loading } from "./dom";
 import "./audit.css";
 
 const PAGE = 50;
@@ -212,7 +212,7 @@ function entryRow(e: AuditEntry): HTMLElement {
     h("td", {}, e.actor),
     h("td", { class: "mono nowrap" }, e.action),
     h("td", { class: "mono resource" }, href ? h("a", { href }, e.resource) : e.resource),
-    h("td", {}, e.outcome === "ok" ? "ok" : h("span", { class: "badge badge-failed" }, e.outcome)),
+    h("td", {}, e.outcome === "ok" ? "ok" : badge(e.outcome, "failed")),
     h("td", {}, details),
   );
 }

@@ -154,8 +154,11 @@ export function metricsPanel(
     shown.textContent = o.smoothing ? o.smoothing.toFixed(2) : "0 (off)";
     redraw();
   });
-  const log = h("input", { type: "checkbox", id: `${id}-log`, class: "log-scale" });
-  log.addEventListener("change", () => {
+  // a Shoelace switch: its text is its label (a native checkbox inside)
+  const log = h("sl-switch" as "span", { id: `${id}-log`, class: "log-scale" }, "Log scale (y)") as HTMLElement & {
+    checked: boolean;
+  };
+  log.addEventListener("sl-change", () => {
     o.log = log.checked;
     redraw();
   });
@@ -164,7 +167,7 @@ export function metricsPanel(
     { class: "chart-controls" },
     h("fieldset", { class: "x-axis" }, h("legend", {}, "X axis"), radio("step", "Step"), radio("time", "Relative time")),
     h("span", { class: "choice" }, h("label", { for: `${id}-smoothing` }, "Smoothing"), slider, shown),
-    h("span", { class: "choice" }, log, h("label", { for: `${id}-log` }, "Log scale (y)")),
+    log,
   );
 
   const grid = h("div", { class: "charts" });

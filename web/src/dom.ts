@@ -54,14 +54,42 @@ export function fmtNumber(v: number): string {
   return Math.abs(v) >= 1e6 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(4) : String(+v.toFixed(6));
 }
 
+// The shared widgets are Shoelace components (see components.ts): a status
+// badge, a danger alert, a spinner. Their text is the same as before.
 export function statusBadge(status: string): HTMLElement {
-  return h("span", { class: `badge badge-${status.toLowerCase()}` }, status);
+  return badge(status, status);
 }
 
+// A badge showing `text` coloured as the status `kind` (e.g. "deleted" as failed).
+export function badge(text: string, kind: string): HTMLElement {
+  return h("sl-badge" as "span", { class: `badge badge-${kind.toLowerCase()}`, variant: badgeVariant(kind), pill: true }, text);
+}
+
+function badgeVariant(status: string): string {
+  const s = status.toLowerCase();
+  if (s === "finished" || s === "succeeded") return "success";
+  if (s === "failed" || s === "killed" || s === "canceled" || s === "cancelled") return "danger";
+  if (s === "running" || s === "scheduled" || s === "pending" || s === "canceling") return "primary";
+  return "neutral";
+}
+
+// The alert itself carries role="alert", so the announced (and tested) text is
+// its own text. sl-alert also puts role="alert" on its shadow part, which holds
+// only a <slot>: that one is dropped once rendered (same task, before anything
+// can read the page), so there is one alert, not two nested ones.
 export function errorBox(message: string): HTMLElement {
-  return h("p", { class: "error", role: "alert" }, message);
+  // the text in a span of its own: multi-line messages keep their lines
+  const el = h("sl-alert" as "div", { class: "error", variant: "danger", open: true, role: "alert" }, h("span", { class: "alert-text" }, message));
+  const lit = el as HTMLElement & { updateComplete?: Promise<unknown> };
+  lit.updateComplete?.then(() => el.shadowRoot?.querySelector('[part~="base"]')?.removeAttribute("role"));
+  return el;
 }
 
 export function loading(what: string): HTMLElement {
-  return h("p", { class: "loading", role: "status", "aria-live": "polite" }, `Loading ${what}…`);
+  return h(
+    "p",
+    { class: "loading", role: "status", "aria-live": "polite" },
+    h("sl-spinner" as "span"),
+    `Loading ${what}…`,
+  );
 }

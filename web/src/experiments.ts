@@ -6,7 +6,7 @@
 // URL: #/experiments?q=<part of the name>&view=active|deleted|all
 import { api, ApiError, type Experiment } from "./api";
 import { runsApi, type ViewType } from "./api_runs";
-import { clear, errorBox, fmtTime, h, loading } from "./dom";
+import { badge, clear, errorBox, fmtTime, h, loading } from "./dom";
 import "./runs.css";
 
 const VIEWS: { id: string; label: string; api: ViewType }[] = [
@@ -168,7 +168,7 @@ function experimentRow(
   box.addEventListener("change", () => onSelect(id, box.checked));
   const link = h("a", { href: `#/experiments/${encodeURIComponent(id)}` }, x.name);
   const nameCell = h("td", { class: "exp-name" }, link);
-  const state = h("td", {}, h("span", { class: `badge ${deleted ? "badge-failed" : "badge-finished"}` }, deleted ? "deleted" : "active"));
+  const state = h("td", {}, badge(deleted ? "deleted" : "active", deleted ? "failed" : "finished"));
   const msg = h("div", { class: "row-error", "aria-live": "polite" });
   const rename = h("button", { type: "button", class: "rename" }, "Rename");
   const lifecycle = h("button", { type: "button", class: "lifecycle" });
@@ -189,7 +189,7 @@ function experimentRow(
     lifecycle.setAttribute("aria-label", `${deleted ? "Restore" : "Delete"} ${currentName}`);
     rename.setAttribute("aria-label", `Rename ${currentName}`);
     state.replaceChildren(
-      h("span", { class: `badge ${deleted ? "badge-failed" : "badge-finished"}` }, deleted ? "deleted" : "active"),
+      badge(deleted ? "deleted" : "active", deleted ? "failed" : "finished"),
     );
   };
   paint();
@@ -211,19 +211,21 @@ function experimentRow(
   });
   rename.addEventListener("click", () => {
     clear(msg);
-    const input = h("input", {
-      type: "text",
+    // Shoelace's input and buttons: Enter in the input submits the form; the
+    // input's label is its accessible name (shown to screen readers only)
+    const input = h("sl-input" as "input", {
       value: currentName,
-      "aria-label": `New name for ${currentName}`,
+      label: `New name for ${currentName}`,
       class: "rename-input",
       autocomplete: "off",
+      size: "small",
     });
     const f = h(
       "form",
       { class: "inline-form rename-form", "aria-label": `Rename ${currentName}` },
       input,
-      h("button", { type: "submit" }, "Save"),
-      h("button", { type: "button", class: "cancel" }, "Cancel"),
+      h("sl-button" as "button", { type: "submit", size: "small" }, "Save"),
+      h("sl-button" as "button", { type: "button", class: "cancel", size: "small" }, "Cancel"),
     );
     const close = () => {
       nameCell.replaceChildren(link);
@@ -255,8 +257,11 @@ function experimentRow(
       }
     });
     nameCell.replaceChildren(f);
-    input.focus();
-    input.select();
+    // the sl-input's own <input> exists once it has rendered
+    (input as HTMLInputElement & { updateComplete: Promise<unknown> }).updateComplete.then(() => {
+      input.focus();
+      input.select();
+    });
   });
   return tr;
 }

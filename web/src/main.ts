@@ -22,6 +22,7 @@
 //   #/audit?actor=&action=&resource=&from=&to=
 //                                   the audit log and the hash chain's status
 import "./style.css";
+import { followColorScheme } from "./components";
 import { comparePage } from "./compare";
 import { experimentsPage } from "./experiments";
 import { runPage } from "./run";
@@ -37,6 +38,7 @@ import { lineagePage } from "./lineage";
 import { auditPage, runRedirect } from "./audit";
 import { errorBox, h } from "./dom";
 
+followColorScheme();
 const app = document.getElementById("app") as HTMLElement;
 let generation = 0;
 // what the current page must stop when it is left (event streams, timers)

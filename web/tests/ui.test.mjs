@@ -220,7 +220,7 @@ test("run page: one uPlot chart per metric, with step/time, smoothing and log sc
   await screenshots("run-metrics");
 
   // log scale, with the keyboard
-  await page.getByLabel("Log scale (y)").focus();
+  await page.getByRole("switch", { name: "Log scale (y)" }).focus(); // an sl-switch: its label is slotted text
   await page.keyboard.press("Space");
   await page.waitForFunction(() => document.querySelector('figure[data-metric="loss"]')?.dataset.log === "true");
   assert.equal(await loss.getAttribute("data-points"), "50"); // every loss value is > 0
@@ -304,8 +304,9 @@ test("the charts draw under the server's CSP (no inline styles or scripts refuse
     p.on("pageerror", (e) => errors.push(String(e)));
     await p.goto(`${base}/#/compare?runs=${fixture.chart_run_ids.join(",")}`);
     await p.locator('#compare-charts figure.chart[data-metric="loss"][data-series="2"]').waitFor();
-    await p.getByLabel("Log scale (y)").check();
+    await p.locator("sl-switch.log-scale").click(); // an sl-switch: a click on it (its input lies under its thumb)
     await p.locator('#compare-charts figure.chart[data-metric="loss"][data-log="true"]').waitFor();
+    assert.ok(await p.getByRole("switch", { name: "Log scale (y)" }).isChecked());
     assert.deepEqual(errors, []);
   } finally {
     await strict.close();
