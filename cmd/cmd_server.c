@@ -261,6 +261,7 @@ int cmd_server(int argc, char **argv)
 		tr_pipelines_stop(pipelines);
 		goto out;
 	}
+	atomic_store(&api.ready, true);
 	int sig = 0;
 	sigwait(&set, &sig);
 	tr_log_info("received %s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");

@@ -16,7 +16,10 @@ bool tr_api_admin(struct tr_api *api, struct tr_req *r)
 	bool get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
 	if (!strcmp(r->path, "/health") && get) {
 		r->route = "health";
-		tr_req_text(r, 200, "text/plain; charset=utf-8", "OK");
+		if (atomic_load(&api->ready))
+			tr_req_text(r, 200, "text/plain; charset=utf-8", "OK");
+		else
+			tr_req_text(r, 503, "text/plain; charset=utf-8", "starting");
 		return true;
 	}
 	if (!strcmp(r->path, "/version") && get) {

@@ -14,6 +14,7 @@
 #include "store/store.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 
 struct tr_artifacts;
 struct tr_pipelines;
@@ -24,6 +25,10 @@ struct tr_api {
 	struct tr_artifacts *artifacts; /* the artifact proxy's store */
 	uint64_t max_artifact_bytes;	/* largest upload; 0: no limit */
 	int64_t started_ms;
+	/* set once everything is started (pipelines, the scheduler): until then
+	 * /health answers 503, so a client waiting for it never meets a server
+	 * that refuses pipeline runs as "not running" */
+	atomic_bool ready;
 };
 
 /* Read handlers: fill *OUT with a new response object. */
