@@ -33,10 +33,10 @@ int tr_kfp_grpc_code(enum tr_err code)
 		return 9; /* FailedPrecondition */
 	case TR_ERR_UNAUTHENTICATED:
 	case TR_ERR_PERMISSION_DENIED:
-		return 7; /* PermissionDenied: never Unauthenticated, see kfp.h */
-	case TR_ERR_METHOD_NOT_ALLOWED:
-	case TR_ERR_NOT_IMPLEMENTED:
-		return 12; /* Unimplemented */
+		return 7;		/* PermissionDenied: never Unauthenticated, see kfp.h */
+	case TR_ERR_METHOD_NOT_ALLOWED: /* a method the path does not serve: grpc-gateway's */
+	case TR_ERR_NOT_IMPLEMENTED:	/* answer is gRPC code 12, which KFP clients expect */
+		return 12;
 	case TR_ERR_TOO_LARGE:
 		return 8; /* ResourceExhausted */
 	case TR_ERR_RANGE_NOT_SATISFIABLE:
